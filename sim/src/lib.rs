@@ -1,1 +1,20 @@
-//! placeholder
+//! `zkwal-sim`: the deterministic simulator.
+//!
+//! - [`scenario`]: a seed becomes plain data (options, client scripts, timed faults);
+//! - [`world`]: the event loop that runs a scenario (nodes, disks, network, clients);
+//! - [`network`], [`disk`], [`faults`], [`clients`], [`trace`]: the world's parts;
+//! - [`runner`]: runs one seed (catching panics as violations) or many in parallel;
+//! - [`regress`]: the regression cases in `seeds/`;
+//! - [`cli`]: the `zkwal-sim` command line.
+
+pub mod cli;
+pub mod clients;
+pub mod disk;
+pub mod faults;
+pub mod network;
+pub mod regress;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod trace;
+pub mod world;

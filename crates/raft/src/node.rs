@@ -1,0 +1,1107 @@
+//! The Raft node: a sans-IO state machine (paper Figure 2, dissertation chapter 3 and §5).
+//!
+//! Inputs: [`RaftNode::step`], [`RaftNode::tick`], [`RaftNode::persisted`],
+//! [`RaftNode::propose`]; each carries `now_ms`. Outputs: [`RaftNode::poll_output`], and
+//! typed [`Event`]s for the checkers ([`RaftNode::take_events`]).
+//!
+//! Persistence rule: every outbound message is stamped with the id of the last storage
+//! write issued before it and leaves only once that write is durable. So a vote grant
+//! never leaves before the vote and term are durable (one write: classic mistake 3),
+//! an AppendEntries acknowledgement never before its entries, and a leader counts itself
+//! in a quorum only for entries its own disk holds. This is stricter than the
+//! dissertation needs for the leader's own AppendEntries (§10.2.1 lets a leader send
+//! while it writes); we accept the latency for one simple rule.
+//!
+//! Seams for the ZooKeeper-WAL variants: who may lead ([`RaftNode::has_quorum`]), when
+//! an index is committed ([`RaftNode::quorum_match_index`] and the current-term rule in
+//! `advance_commit`), and the append path (`append_from_leader`).
+//!
+//! Disk loss: a node whose disk is blank (`HardState::initialized == false`) starts in
+//! [`Role::Recovering`]. It neither votes, campaigns nor acknowledges entries, because
+//! it may have voted or acknowledged before it lost its disk. It asks its peers for
+//! their durable logs and terms ([`MsgBody::RecoveryRequest`]) and waits for
+//! `n - quorum + 1` distinct answers: that set meets every quorum that could have
+//! committed an entry or elected a leader with this node's help, so the most
+//! up-to-date answer holds every committed entry (the up-to-date lemma of §5.4.1) and
+//! the highest answered term is at least every term this node voted in. It adopts that
+//! log, takes that term with its vote already spent, and only then rejoins. This holds
+//! while at most one member at a time is without its data; the simulator's fault
+//! model keeps to that and says so.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::log::Log;
+use crate::state_machine::{ClientReply, StateMachine};
+use crate::storage::{DurableState, HardState, Write, WriteId};
+use crate::types::{Command, Entry, Index, Message, MsgBody, NodeId, Payload, Snapshot, Term};
+
+/// Most voters a group may have (quorum computations use fixed arrays of this size).
+pub const MAX_VOTERS: usize = 16;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub id: NodeId,
+    /// Every voting member, this node included.
+    pub voters: Vec<NodeId>,
+    /// An election timeout lasts `election_timeout_ms_min + jitter_ms`, where the driver
+    /// draws `jitter_ms` (in `0..election_timeout_ms_min`) and hands it in (§5.2).
+    pub election_timeout_ms_min: u64,
+    pub heartbeat_interval_ms: u64,
+    pub max_entries_per_append: usize,
+    /// Take a snapshot once this many applied entries follow the last one (§7).
+    pub snapshot_every_entries: u64,
+    /// Bound on messages held back waiting for storage; beyond it new ones are dropped,
+    /// as a full socket buffer would drop them (Raft tolerates lost messages).
+    pub max_held_messages: usize,
+}
+
+impl Config {
+    pub fn new(id: NodeId, voters: Vec<NodeId>) -> Config {
+        Config {
+            id,
+            voters,
+            election_timeout_ms_min: 300,
+            heartbeat_interval_ms: 50,
+            max_entries_per_append: 64,
+            snapshot_every_entries: 64,
+            max_held_messages: 4096,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+    /// Came back with a blank disk; see the module documentation.
+    Recovering,
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Make `write` durable after every write with a smaller id, then call
+    /// [`RaftNode::persisted`] with `id`.
+    Persist {
+        id: WriteId,
+        write: Write,
+    },
+    Send(Message),
+    /// A committed command was applied; the node that holds the client's request replies.
+    Applied {
+        index: Index,
+        command: Command,
+        reply: ClientReply,
+    },
+}
+
+/// Typed events for the checkers in `invariants/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    BecameLeader {
+        term: Term,
+    },
+    /// An entry entered the in-memory log; `prev_term` is the term of the entry before it.
+    Appended {
+        index: Index,
+        term: Term,
+        prev_term: Term,
+        digest: u64,
+    },
+    /// Every entry at or after `from` was deleted (a conflicting suffix); `commit` is
+    /// the node's commit index at that moment.
+    Truncated {
+        from: Index,
+        commit: Index,
+    },
+    CommitAdvanced {
+        from: Index,
+        to: Index,
+    },
+    Applied {
+        index: Index,
+        term: Term,
+        digest: u64,
+    },
+    /// The state machine and log prefix were replaced by a snapshot up to `index`.
+    SnapshotInstalled {
+        index: Index,
+        term: Term,
+    },
+    /// A wiped node finished recovery and rejoins with `term`.
+    Recovered {
+        term: Term,
+        last_index: Index,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotLeader {
+    pub leader_hint: Option<NodeId>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    next: Index,
+    matched: Index,
+    /// No new InstallSnapshot to this peer before this time (one whole snapshot is big).
+    snapshot_retry_at_ms: u64,
+}
+
+/// Best answer collected so far by a recovering node.
+#[derive(Debug, Default)]
+struct Recovery {
+    responders: u64,
+    max_term: Term,
+    best: Option<(Snapshot, Vec<Entry>)>,
+}
+
+pub struct RaftNode {
+    cfg: Config,
+    // State mirrored to storage (persisted through `Write`s).
+    term: Term,
+    voted_for: Option<NodeId>,
+    log: Log,
+    commit: Index,
+    /// The hard state most recently issued to storage (not necessarily durable yet).
+    issued_hard: HardState,
+    // Volatile.
+    role: Role,
+    leader_hint: Option<NodeId>,
+    sm: StateMachine,
+    votes: u64,
+    progress: Vec<Progress>,
+    deadline_ms: u64,
+    jitter_ms: u64,
+    recovery: Recovery,
+    // Storage bookkeeping.
+    last_issued_write: WriteId,
+    last_durable_write: WriteId,
+    /// (write id, log last index once that write is durable), in issue order.
+    write_marks: VecDeque<(WriteId, Index)>,
+    /// Log last index covered by durable writes: what this node may count as its own ack.
+    durable_last_index: Index,
+    held: VecDeque<(WriteId, Message)>,
+    outputs: VecDeque<Output>,
+    events: Vec<Event>,
+}
+
+impl RaftNode {
+    /// Starts (or restarts) a node from its durable state only (§5.1: volatile state
+    /// is rebuilt). The committed prefix in the log is applied again on top of the
+    /// snapshot, because the state machine is volatile.
+    pub fn new(cfg: Config, durable: &DurableState, now_ms: u64, jitter_ms: u64) -> RaftNode {
+        assert!(!cfg.voters.is_empty() && cfg.voters.len() <= MAX_VOTERS);
+        assert!(cfg.voters.contains(&cfg.id));
+        let n = cfg.voters.len();
+        let blank = !durable.hard.initialized;
+        let (log, hard) = if blank {
+            (
+                Log::new(Snapshot::empty(), Vec::new()),
+                HardState::default(),
+            )
+        } else {
+            (
+                Log::new(durable.snapshot.clone(), durable.log.clone()),
+                durable.hard,
+            )
+        };
+        let commit = hard.commit.max(log.snapshot_index());
+        assert!(
+            commit <= log.last_index(),
+            "durable commit {commit} beyond durable log {}",
+            log.last_index()
+        );
+        let sm = StateMachine {
+            applied: log.snapshot_index(),
+            state: (*log.snapshot.state).clone(),
+        };
+        let last = log.last_index();
+        let mut node = RaftNode {
+            term: hard.term,
+            voted_for: hard.voted_for,
+            commit,
+            issued_hard: hard,
+            role: if blank {
+                Role::Recovering
+            } else {
+                Role::Follower
+            },
+            leader_hint: None,
+            sm,
+            votes: 0,
+            progress: vec![Progress::default(); n],
+            deadline_ms: 0,
+            jitter_ms,
+            recovery: Recovery::default(),
+            last_issued_write: 0,
+            last_durable_write: 0,
+            write_marks: VecDeque::new(),
+            durable_last_index: last,
+            held: VecDeque::new(),
+            outputs: VecDeque::new(),
+            events: Vec::new(),
+            log,
+            cfg,
+        };
+        node.reset_election_deadline(now_ms);
+        if node.role == Role::Recovering {
+            // Ask at once; `tick` repeats the request until enough peers answered.
+            node.deadline_ms = now_ms;
+        }
+        node.finish();
+        node
+    }
+
+    // ----- Read-only views (for the driver and the checkers) -----
+
+    pub fn id(&self) -> NodeId {
+        self.cfg.id
+    }
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+    pub fn commit_index(&self) -> Index {
+        self.commit
+    }
+    pub fn applied_index(&self) -> Index {
+        self.sm.applied
+    }
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+    pub fn state_machine(&self) -> &StateMachine {
+        &self.sm
+    }
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        self.leader_hint
+    }
+    /// When the driver must call [`RaftNode::tick`] next.
+    pub fn deadline_ms(&self) -> u64 {
+        self.deadline_ms
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Hands the buffered events to a checker; give the vector back with
+    /// [`RaftNode::return_events`] to keep its capacity (no allocation per step).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+    pub fn return_events(&mut self, mut events: Vec<Event>) {
+        events.clear();
+        if self.events.is_empty() {
+            self.events = events;
+        }
+    }
+
+    // ----- Inputs -----
+
+    /// A message from a peer.
+    pub fn step(&mut self, now_ms: u64, msg: Message) {
+        assert_eq!(msg.to, self.cfg.id, "message delivered to the wrong node");
+        if self.role == Role::Recovering {
+            if let MsgBody::RecoveryResp { snapshot, entries } = msg.body {
+                self.on_recovery_resp(msg.from, msg.term, snapshot, entries);
+            }
+            // Everything else is ignored: see "Disk loss" above.
+            self.finish();
+            return;
+        }
+        if msg.term > self.term && !matches!(msg.body, MsgBody::RecoveryRequest) {
+            let leader = match msg.body {
+                MsgBody::AppendEntries { .. } | MsgBody::InstallSnapshot { .. } => Some(msg.from),
+                _ => None,
+            };
+            self.become_follower(now_ms, msg.term, leader);
+        }
+        match msg.body {
+            MsgBody::RequestVote {
+                last_log_index,
+                last_log_term,
+            } => self.on_request_vote(now_ms, msg.from, msg.term, last_log_index, last_log_term),
+            MsgBody::RequestVoteResp { granted } => {
+                self.on_vote_resp(now_ms, msg.from, msg.term, granted)
+            }
+            MsgBody::AppendEntries {
+                prev_index,
+                prev_term,
+                entries,
+                leader_commit,
+            } => self.on_append_entries(
+                now_ms,
+                msg.from,
+                msg.term,
+                prev_index,
+                prev_term,
+                &entries,
+                leader_commit,
+            ),
+            MsgBody::AppendEntriesResp {
+                success,
+                match_index,
+                hint_index,
+            } => self.on_append_resp(now_ms, msg.from, msg.term, success, match_index, hint_index),
+            MsgBody::InstallSnapshot { snapshot } => {
+                self.on_install_snapshot(now_ms, msg.from, msg.term, snapshot)
+            }
+            MsgBody::InstallSnapshotResp { match_index } => {
+                if msg.term == self.term && self.role == Role::Leader {
+                    self.on_ack(now_ms, msg.from, match_index);
+                }
+            }
+            MsgBody::RecoveryRequest => {
+                // Answered after every write issued so far is durable (the held-message
+                // rule), so the log sent is durable here.
+                let body = MsgBody::RecoveryResp {
+                    snapshot: self.log.snapshot.clone(),
+                    entries: self.log.entries().to_vec(),
+                };
+                self.send(msg.from, body);
+            }
+            MsgBody::RecoveryResp { .. } => {}
+        }
+        self.finish();
+    }
+
+    /// The deadline from [`RaftNode::deadline_ms`] has passed (possibly late, if the
+    /// process was paused). `jitter_ms` is used for the next election timeout.
+    pub fn tick(&mut self, now_ms: u64, jitter_ms: u64) {
+        self.jitter_ms = jitter_ms;
+        if now_ms < self.deadline_ms {
+            return;
+        }
+        match self.role {
+            Role::Leader => {
+                for i in 0..self.cfg.voters.len() {
+                    let peer = self.cfg.voters[i];
+                    if peer != self.cfg.id {
+                        self.send_append(now_ms, peer, true);
+                    }
+                }
+                self.deadline_ms = now_ms + self.cfg.heartbeat_interval_ms;
+            }
+            Role::Follower | Role::Candidate => self.campaign(now_ms),
+            Role::Recovering => {
+                for i in 0..self.cfg.voters.len() {
+                    let peer = self.cfg.voters[i];
+                    if peer != self.cfg.id && self.recovery.responders & (1 << i) == 0 {
+                        self.send(peer, MsgBody::RecoveryRequest);
+                    }
+                }
+                self.deadline_ms = now_ms + self.cfg.election_timeout_ms_min;
+            }
+        }
+        self.finish();
+    }
+
+    /// Storage reports that every write up to `id` is durable.
+    pub fn persisted(&mut self, now_ms: u64, id: WriteId) {
+        assert!(
+            id <= self.last_issued_write,
+            "storage acknowledged a write never issued"
+        );
+        if id <= self.last_durable_write {
+            return;
+        }
+        self.last_durable_write = id;
+        while let Some(&(wid, last)) = self.write_marks.front() {
+            if wid > id {
+                break;
+            }
+            self.durable_last_index = last;
+            self.write_marks.pop_front();
+        }
+        if self.role == Role::Leader {
+            self.advance_commit();
+        }
+        let _ = now_ms;
+        self.finish();
+    }
+
+    /// A client command. Only a leader accepts it; the reply comes as
+    /// [`Output::Applied`] once the entry is committed and applied.
+    pub fn propose(&mut self, now_ms: u64, command: Command) -> Result<Index, NotLeader> {
+        if self.role != Role::Leader {
+            return Err(NotLeader {
+                leader_hint: self.leader_hint,
+            });
+        }
+        let index = self.append_as_leader(Payload::Command(command));
+        for i in 0..self.cfg.voters.len() {
+            let peer = self.cfg.voters[i];
+            // Only peers that are caught up get it now; the others are sent their
+            // missing entries as their acknowledgements come in.
+            if peer != self.cfg.id && self.progress[i].next == index {
+                self.send_append(now_ms, peer, false);
+            }
+        }
+        self.finish();
+        Ok(index)
+    }
+
+    // ----- Elections (§5.2, §5.4.1) -----
+
+    fn campaign(&mut self, now_ms: u64) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.cfg.id);
+        self.leader_hint = None;
+        self.votes = 1 << self.pos(self.cfg.id);
+        self.persist_hard_state();
+        self.reset_election_deadline(now_ms);
+        if self.has_quorum(self.votes) {
+            self.become_leader(now_ms);
+            return;
+        }
+        let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
+        for i in 0..self.cfg.voters.len() {
+            let peer = self.cfg.voters[i];
+            if peer != self.cfg.id {
+                self.send(
+                    peer,
+                    MsgBody::RequestVote {
+                        last_log_index,
+                        last_log_term,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_request_vote(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: Term,
+        last_index: Index,
+        last_term: Term,
+    ) {
+        // A candidate's log is up to date if its last term is higher, or equal with an
+        // index at least ours (§5.4.1).
+        let up_to_date = (last_term, last_index) >= (self.log.last_term(), self.log.last_index());
+        let granted = term == self.term
+            && (self.voted_for.is_none() || self.voted_for == Some(from))
+            && up_to_date;
+        if granted {
+            self.voted_for = Some(from);
+            self.persist_hard_state();
+            self.reset_election_deadline(now_ms);
+        }
+        self.send(from, MsgBody::RequestVoteResp { granted });
+    }
+
+    fn on_vote_resp(&mut self, now_ms: u64, from: NodeId, term: Term, granted: bool) {
+        // Stale replies (an older term, or after the election ended) count for nothing.
+        if self.role != Role::Candidate || term != self.term || !granted {
+            return;
+        }
+        self.votes |= 1 << self.pos(from);
+        if self.has_quorum(self.votes) {
+            self.become_leader(now_ms);
+        }
+    }
+
+    /// Quorum rule (seam): a strict majority of the voters in `set` (a bit per voter).
+    pub fn has_quorum(&self, set: u64) -> bool {
+        set.count_ones() as usize >= self.quorum_size()
+    }
+
+    pub fn quorum_size(&self) -> usize {
+        self.cfg.voters.len() / 2 + 1
+    }
+
+    fn become_follower(&mut self, now_ms: u64, term: Term, leader: Option<NodeId>) {
+        assert!(term >= self.term);
+        if term > self.term {
+            self.term = term;
+            // The vote is cleared only when the term changes (classic mistake 11).
+            self.voted_for = None;
+            self.leader_hint = None;
+            self.persist_hard_state();
+        }
+        self.role = Role::Follower;
+        self.votes = 0;
+        if leader.is_some() {
+            self.leader_hint = leader;
+        }
+        self.reset_election_deadline(now_ms);
+    }
+
+    fn become_leader(&mut self, now_ms: u64) {
+        assert_eq!(self.role, Role::Candidate);
+        self.role = Role::Leader;
+        self.leader_hint = Some(self.cfg.id);
+        let next = self.log.last_index() + 1;
+        for p in self.progress.iter_mut() {
+            *p = Progress {
+                next,
+                matched: 0,
+                snapshot_retry_at_ms: 0,
+            };
+        }
+        self.events.push(Event::BecameLeader { term: self.term });
+        // The no-op lets this leader commit entries of earlier terms (§5.4.2).
+        self.append_as_leader(Payload::Noop);
+        for i in 0..self.cfg.voters.len() {
+            let peer = self.cfg.voters[i];
+            if peer != self.cfg.id {
+                self.send_append(now_ms, peer, false);
+            }
+        }
+        self.deadline_ms = now_ms + self.cfg.heartbeat_interval_ms;
+    }
+
+    // ----- Replication (§5.3) -----
+
+    fn append_as_leader(&mut self, payload: Payload) -> Index {
+        let entry = Entry {
+            index: self.log.last_index() + 1,
+            term: self.term,
+            payload,
+        };
+        self.events.push(Event::Appended {
+            index: entry.index,
+            term: entry.term,
+            prev_term: self.log.last_term(),
+            digest: payload.digest(),
+        });
+        self.log.push(entry);
+        self.issue_write(Write::Append {
+            entries: vec![entry],
+        });
+        entry.index
+    }
+
+    /// Sends `peer` what it misses: entries from its `next` index, or the snapshot if
+    /// those are compacted. A heartbeat with nothing new is an empty AppendEntries that
+    /// probes the peer's log at `next - 1`.
+    fn send_append(&mut self, now_ms: u64, peer: NodeId, heartbeat: bool) {
+        let i = self.pos(peer);
+        let p = self.progress[i];
+        if p.next <= self.log.snapshot_index() {
+            if now_ms >= p.snapshot_retry_at_ms {
+                self.progress[i].snapshot_retry_at_ms = now_ms + self.cfg.election_timeout_ms_min;
+                self.send(
+                    peer,
+                    MsgBody::InstallSnapshot {
+                        snapshot: self.log.snapshot.clone(),
+                    },
+                );
+            }
+            return;
+        }
+        let prev_index = p.next - 1;
+        let prev_term = self
+            .log
+            .term_at(prev_index)
+            .expect("next index within the log");
+        let entries = self.log.slice(p.next, self.cfg.max_entries_per_append);
+        if entries.is_empty() && !heartbeat && p.matched == prev_index {
+            return;
+        }
+        let entries = entries.to_vec();
+        // Optimistic pipelining: assume delivery; a rejection moves `next` back.
+        self.progress[i].next = prev_index + entries.len() as Index + 1;
+        let leader_commit = self.commit;
+        self.send(
+            peer,
+            MsgBody::AppendEntries {
+                prev_index,
+                prev_term,
+                entries,
+                leader_commit,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_entries(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: Term,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry],
+        leader_commit: Index,
+    ) {
+        if term < self.term {
+            self.send(
+                from,
+                MsgBody::AppendEntriesResp {
+                    success: false,
+                    match_index: 0,
+                    hint_index: 0,
+                },
+            );
+            return;
+        }
+        if self.role == Role::Leader {
+            // Another leader in our own term: election safety is broken; the checker
+            // reports it. Do not accept its entries.
+            return;
+        }
+        self.become_follower(now_ms, term, Some(from));
+        let last = self.log.last_index();
+        // Entries at or below our snapshot are committed, hence identical: skip them.
+        let snap = self.log.snapshot_index();
+        let (prev_index, prev_term, entries) = if prev_index < snap {
+            let skip = ((snap - prev_index) as usize).min(entries.len());
+            let rest = &entries[skip..];
+            if rest.is_empty() {
+                let m = prev_index + entries.len() as Index;
+                self.send(
+                    from,
+                    MsgBody::AppendEntriesResp {
+                        success: true,
+                        match_index: m,
+                        hint_index: 0,
+                    },
+                );
+                return;
+            }
+            (snap, self.log.snapshot.last_term, rest)
+        } else {
+            (prev_index, prev_term, entries)
+        };
+        if self.log.term_at(prev_index) != Some(prev_term) {
+            let hint_index = if prev_index > last {
+                last
+            } else {
+                // Skip back over the whole conflicting term, never below the commit index
+                // (the committed prefix matches every leader's).
+                let bad = self.log.term_at(prev_index);
+                let mut i = prev_index.saturating_sub(1);
+                while i > self.commit && self.log.term_at(i) == bad {
+                    i -= 1;
+                }
+                i
+            };
+            self.send(
+                from,
+                MsgBody::AppendEntriesResp {
+                    success: false,
+                    match_index: 0,
+                    hint_index,
+                },
+            );
+            return;
+        }
+        self.append_from_leader(prev_index, prev_term, entries);
+        let match_index = prev_index + entries.len() as Index;
+        // Commit only what this message proves we share with the leader (mistake 7),
+        // and never backwards (mistake 13).
+        let new_commit = leader_commit.min(match_index);
+        if new_commit > self.commit {
+            self.events.push(Event::CommitAdvanced {
+                from: self.commit,
+                to: new_commit,
+            });
+            self.commit = new_commit;
+        }
+        self.send(
+            from,
+            MsgBody::AppendEntriesResp {
+                success: true,
+                match_index,
+                hint_index: 0,
+            },
+        );
+    }
+
+    /// Append path (seam): place entries that follow `(prev_index, prev_term)`, already
+    /// verified to be in our log. An entry that is already present with the same term is
+    /// kept: only the first real conflict truncates (mistake 5), and never at or below the
+    /// commit index.
+    fn append_from_leader(&mut self, prev_index: Index, prev_term: Term, entries: &[Entry]) {
+        debug_assert_eq!(self.log.term_at(prev_index), Some(prev_term));
+        let mut first_new = entries.len();
+        for (k, e) in entries.iter().enumerate() {
+            assert_eq!(
+                e.index,
+                prev_index + 1 + k as Index,
+                "AppendEntries carries contiguous entries"
+            );
+            match self.log.term_at(e.index) {
+                Some(t) if t == e.term => continue,
+                Some(_) => {
+                    assert!(
+                        e.index > self.commit,
+                        "a conflict at {} at or below commit {}",
+                        e.index,
+                        self.commit
+                    );
+                    self.log.truncate_from(e.index);
+                    self.forget_durable_above(e.index - 1);
+                    self.events.push(Event::Truncated {
+                        from: e.index,
+                        commit: self.commit,
+                    });
+                    first_new = k;
+                    break;
+                }
+                None => {
+                    first_new = k;
+                    break;
+                }
+            }
+        }
+        if first_new == entries.len() {
+            return;
+        }
+        for e in &entries[first_new..] {
+            self.events.push(Event::Appended {
+                index: e.index,
+                term: e.term,
+                prev_term: self.log.last_term(),
+                digest: e.payload.digest(),
+            });
+            self.log.push(*e);
+        }
+        self.issue_write(Write::Append {
+            entries: entries[first_new..].to_vec(),
+        });
+    }
+
+    fn on_append_resp(
+        &mut self,
+        now_ms: u64,
+        from: NodeId,
+        term: Term,
+        success: bool,
+        match_index: Index,
+        hint: Index,
+    ) {
+        if self.role != Role::Leader || term != self.term {
+            return; // stale: an older term's reply (higher terms were handled in `step`)
+        }
+        if success {
+            self.on_ack(now_ms, from, match_index);
+        } else {
+            let i = self.pos(from);
+            let p = &mut self.progress[i];
+            // Never below what the peer already acknowledged (mistake 12).
+            p.next = (p.matched + 1).max(p.next.min(hint + 1));
+            self.send_append(now_ms, from, true);
+        }
+    }
+
+    fn on_ack(&mut self, now_ms: u64, from: NodeId, match_index: Index) {
+        let i = self.pos(from);
+        let p = &mut self.progress[i];
+        // Reordered replies may carry an older match: matched and next only grow.
+        if match_index > p.matched {
+            p.matched = match_index;
+        }
+        p.next = p.next.max(p.matched + 1);
+        let behind = p.next <= self.log.last_index();
+        self.advance_commit();
+        if behind {
+            self.send_append(now_ms, from, false);
+        }
+    }
+
+    /// The highest index held by a quorum (seam): the leader counts itself only for
+    /// what its own disk holds.
+    pub fn quorum_match_index(&self) -> Index {
+        let mut m = [0 as Index; MAX_VOTERS];
+        let n = self.cfg.voters.len();
+        for (i, &v) in self.cfg.voters.iter().enumerate() {
+            m[i] = if v == self.cfg.id {
+                self.durable_last_index
+            } else {
+                self.progress[i].matched
+            };
+        }
+        m[..n].sort_unstable_by(|a, b| b.cmp(a));
+        m[self.quorum_size() - 1]
+    }
+
+    /// Commit rule: an index held by a quorum is committed only if its entry is of the
+    /// current term; older entries are committed indirectly (§5.4.2, Figure 8).
+    fn advance_commit(&mut self) {
+        let q = self.quorum_match_index();
+        if q > self.commit && self.log.term_at(q) == Some(self.term) {
+            self.events.push(Event::CommitAdvanced {
+                from: self.commit,
+                to: q,
+            });
+            self.commit = q;
+        }
+    }
+
+    // ----- Snapshots (§7) -----
+
+    fn on_install_snapshot(&mut self, now_ms: u64, from: NodeId, term: Term, snapshot: Snapshot) {
+        if term < self.term {
+            self.send(from, MsgBody::InstallSnapshotResp { match_index: 0 });
+            return;
+        }
+        if self.role == Role::Leader {
+            return;
+        }
+        self.become_follower(now_ms, term, Some(from));
+        let index = snapshot.last_index;
+        // A snapshot at or behind our commit index adds nothing; installing it would
+        // throw away newer entries (mistake 14).
+        if index > self.commit {
+            self.sm = StateMachine {
+                applied: index,
+                state: (*snapshot.state).clone(),
+            };
+            self.events.push(Event::CommitAdvanced {
+                from: self.commit,
+                to: index,
+            });
+            self.commit = index;
+            self.events.push(Event::SnapshotInstalled {
+                index,
+                term: snapshot.last_term,
+            });
+            let keeps_suffix = self.log.term_at(index) == Some(snapshot.last_term);
+            self.log.install_snapshot(snapshot.clone());
+            if !keeps_suffix {
+                self.forget_durable_above(index);
+            }
+            self.issue_write(Write::Snapshot { snapshot });
+        }
+        self.send(from, MsgBody::InstallSnapshotResp { match_index: index });
+    }
+
+    fn maybe_snapshot(&mut self) {
+        let applied = self.sm.applied;
+        if applied < self.log.snapshot_index() + self.cfg.snapshot_every_entries {
+            return;
+        }
+        let last_term = self
+            .log
+            .term_at(applied)
+            .expect("applied entries are in the log");
+        let snapshot = Snapshot {
+            last_index: applied,
+            last_term,
+            state: Arc::new(self.sm.state.clone()),
+        };
+        self.log.install_snapshot(snapshot.clone());
+        self.issue_write(Write::Snapshot { snapshot });
+    }
+
+    // ----- Disk loss -----
+
+    fn on_recovery_resp(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        snapshot: Snapshot,
+        entries: Vec<Entry>,
+    ) {
+        let i = self.pos(from);
+        if self.recovery.responders & (1 << i) != 0 {
+            return;
+        }
+        self.recovery.responders |= 1 << i;
+        self.recovery.max_term = self.recovery.max_term.max(term);
+        let key = |s: &Snapshot, e: &[Entry]| match e.last() {
+            Some(l) => (l.term, l.index),
+            None => (s.last_term, s.last_index),
+        };
+        let better = match &self.recovery.best {
+            None => true,
+            Some((s, e)) => key(&snapshot, &entries) > key(s, e),
+        };
+        if better {
+            self.recovery.best = Some((snapshot, entries));
+        }
+        let n = self.cfg.voters.len();
+        let needed = n - self.quorum_size() + 1;
+        if (self.recovery.responders.count_ones() as usize) < needed {
+            return;
+        }
+        let (snapshot, entries) = self.recovery.best.take().expect("at least one answer");
+        let term = self.recovery.max_term;
+        self.recovery = Recovery::default();
+        self.forget_durable_above(0);
+        self.log = Log::new(snapshot.clone(), entries.clone());
+        self.sm = StateMachine {
+            applied: snapshot.last_index,
+            state: (*snapshot.state).clone(),
+        };
+        self.commit = snapshot.last_index;
+        self.term = term;
+        // Our vote in `term` may have been spent before the disk was lost.
+        self.voted_for = Some(self.cfg.id);
+        self.role = Role::Follower;
+        self.events.push(Event::SnapshotInstalled {
+            index: snapshot.last_index,
+            term: snapshot.last_term,
+        });
+        let mut prev_term = snapshot.last_term;
+        for e in &entries {
+            self.events.push(Event::Appended {
+                index: e.index,
+                term: e.term,
+                prev_term,
+                digest: e.payload.digest(),
+            });
+            prev_term = e.term;
+        }
+        self.events.push(Event::Recovered {
+            term,
+            last_index: self.log.last_index(),
+        });
+        self.issue_write(Write::Snapshot { snapshot });
+        if !entries.is_empty() {
+            self.issue_write(Write::Append { entries });
+        }
+        // The `initialized` marker goes last: a crash before it lands means recovering again.
+        self.persist_hard_state();
+    }
+
+    // ----- Plumbing -----
+
+    fn pos(&self, id: NodeId) -> usize {
+        self.cfg
+            .voters
+            .iter()
+            .position(|&v| v == id)
+            .expect("message from a non-member")
+    }
+
+    fn reset_election_deadline(&mut self, now_ms: u64) {
+        self.deadline_ms = now_ms + self.cfg.election_timeout_ms_min + self.jitter_ms;
+    }
+
+    /// Durable entries above `index` are being replaced: they no longer count as this
+    /// node's own copy of the log (matters if it becomes leader before the write lands).
+    fn forget_durable_above(&mut self, index: Index) {
+        self.durable_last_index = self.durable_last_index.min(index);
+        for mark in self.write_marks.iter_mut() {
+            mark.1 = mark.1.min(index);
+        }
+    }
+
+    fn issue_write(&mut self, write: Write) {
+        self.last_issued_write += 1;
+        let id = self.last_issued_write;
+        self.write_marks.push_back((id, self.log.last_index()));
+        self.outputs.push_back(Output::Persist { id, write });
+    }
+
+    /// Issues a hard-state write if term, vote, commit or the marker changed. Called as
+    /// soon as term or vote change, before any message that depends on them is made.
+    fn persist_hard_state(&mut self) {
+        let hs = HardState {
+            term: self.term,
+            voted_for: self.voted_for,
+            commit: self.commit,
+            initialized: self.role != Role::Recovering,
+        };
+        if hs != self.issued_hard {
+            assert!(hs.term >= self.issued_hard.term, "term never decreases");
+            self.issued_hard = hs;
+            self.issue_write(Write::HardState(hs));
+        }
+    }
+
+    fn send(&mut self, to: NodeId, body: MsgBody) {
+        if self.held.len() >= self.cfg.max_held_messages {
+            return;
+        }
+        let msg = Message {
+            from: self.cfg.id,
+            to,
+            term: self.term,
+            body,
+        };
+        self.held.push_back((self.last_issued_write, msg));
+    }
+
+    /// Common tail of every input: apply what is committed, snapshot, persist the
+    /// commit index, release messages whose writes are durable, check invariants.
+    fn finish(&mut self) {
+        while self.sm.applied < self.commit {
+            let index = self.sm.applied + 1;
+            let e = *self
+                .log
+                .entry(index)
+                .expect("committed entries above the snapshot are in the log");
+            match e.payload {
+                Payload::Noop => self.sm.skip(index),
+                Payload::Command(command) => {
+                    let reply = self.sm.apply(index, &command);
+                    self.outputs.push_back(Output::Applied {
+                        index,
+                        command,
+                        reply,
+                    });
+                }
+            }
+            self.events.push(Event::Applied {
+                index,
+                term: e.term,
+                digest: e.payload.digest(),
+            });
+        }
+        if self.role != Role::Recovering {
+            self.maybe_snapshot();
+            self.persist_hard_state();
+        }
+        while let Some((wid, _)) = self.held.front() {
+            if *wid > self.last_durable_write {
+                break;
+            }
+            let (_, msg) = self.held.pop_front().expect("front exists");
+            self.outputs.push_back(Output::Send(msg));
+        }
+        self.check_invariants();
+    }
+
+    /// The core's own invariants, checked after every input.
+    pub fn check_invariants(&self) {
+        assert!(
+            self.sm.applied <= self.commit,
+            "applied {} > commit {}",
+            self.sm.applied,
+            self.commit
+        );
+        assert!(
+            self.commit <= self.log.last_index(),
+            "commit {} > last index {}",
+            self.commit,
+            self.log.last_index()
+        );
+        assert!(
+            self.log.snapshot_index() <= self.sm.applied,
+            "snapshot beyond applied"
+        );
+        assert!(
+            self.log.last_term() <= self.term,
+            "a log term above the current term"
+        );
+        assert!(self.durable_last_index <= self.log.last_index() || self.role != Role::Leader);
+        if self.role == Role::Leader {
+            assert_eq!(
+                self.voted_for,
+                Some(self.cfg.id),
+                "a leader voted for itself"
+            );
+        }
+        if cfg!(debug_assertions) {
+            self.log.check();
+        }
+    }
+}

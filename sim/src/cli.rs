@@ -1,0 +1,300 @@
+//! The `zkwal-sim` command line. Exit codes: 0 no violation, 1 a seed violated an
+//! invariant, 2 bad input (arguments, files). Wall-clock time is read here only, to
+//! report speed; it never reaches a run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::regress;
+use crate::runner::{quiet_panics, run_range, run_scenario};
+use crate::scenario::{not_built, Scenario, Variant, MAX_NODES};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zkwal-sim",
+    version,
+    about = "Deterministic simulator for a Raft group that keeps its WAL in ZooKeeper"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a range of seeds and report violations.
+    Run(RunArgs),
+    /// Run one seed (or a saved scenario) with a readable trace (RUST_LOG filters it).
+    Replay(ReplayArgs),
+    /// Print the scenario a seed becomes, as JSON (to save, edit and replay).
+    Scenario(Target),
+    /// Replay every regression case in a folder against its expected verdict.
+    Regress {
+        #[arg(long, default_value = "seeds")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Target {
+    /// Design variant: raft, seed, seed-zk-quorum, fenced.
+    #[arg(long, default_value = "raft")]
+    pub variant: String,
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    #[arg(long)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[arg(long, default_value = "raft")]
+    pub variant: String,
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    /// Half-open range of seeds, `A..B`.
+    #[arg(long, default_value = "0..10000")]
+    pub seeds: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Write a JSON summary to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a regression case for every failing seed into this folder.
+    #[arg(long)]
+    pub save_failures: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[arg(long, default_value = "raft")]
+    pub variant: String,
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    #[arg(long, required_unless_present = "scenario")]
+    pub seed: Option<u64>,
+    /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
+    #[arg(long, conflicts_with = "seed")]
+    pub scenario: Option<PathBuf>,
+}
+
+/// Parses and checks variant and node count: unknown or unbuilt variants are refused.
+pub fn parse_target(variant: &str, nodes: u32) -> Result<Variant, String> {
+    let v = Variant::parse(variant)?;
+    if !v.is_built() {
+        return Err(not_built(v));
+    }
+    if nodes == 0 || nodes > MAX_NODES {
+        return Err(format!("--nodes must be in 1..={MAX_NODES}, got {nodes}"));
+    }
+    Ok(v)
+}
+
+pub fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("--seeds must look like A..B, got '{s}'"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("--seeds: '{a}' is not a seed number"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("--seeds: '{b}' is not a seed number"))?;
+    if a >= b {
+        return Err(format!("--seeds: empty range {a}..{b}"));
+    }
+    Ok((a, b))
+}
+
+fn replay_command(variant: Variant, nodes: u32, seed: u64) -> String {
+    format!(
+        "zkwal-sim replay --variant {} --nodes {nodes} --seed {seed}",
+        variant.name()
+    )
+}
+
+/// Runs the CLI; returns the exit code, or a one-line error (exit 2).
+pub fn main_with(cli: Cli) -> Result<i32, String> {
+    match cli.command {
+        Command::Run(a) => run(a),
+        Command::Replay(a) => replay(a),
+        Command::Scenario(t) => {
+            let v = parse_target(&t.variant, t.nodes)?;
+            let sc = Scenario::generate(t.seed, v, t.nodes);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&sc).map_err(|e| e.to_string())?
+            );
+            Ok(0)
+        }
+        Command::Regress { dir } => regress_all(&dir),
+    }
+}
+
+fn run(a: RunArgs) -> Result<i32, String> {
+    let variant = parse_target(&a.variant, a.nodes)?;
+    let (start, end) = parse_range(&a.seeds)?;
+    let jobs = match a.jobs {
+        Some(0) => return Err("--jobs must be at least 1".into()),
+        Some(j) => j,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    quiet_panics();
+    let bar = ProgressBar::new(end - start);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta}")
+            .expect("valid template"),
+    );
+    let t0 = Instant::now();
+    let totals = run_range(start, end, variant, a.nodes, jobs, &|done| {
+        bar.set_position(done)
+    });
+    let secs = t0.elapsed().as_secs_f64().max(1e-9);
+    bar.finish_and_clear();
+    let seeds_per_sec = totals.seeds_run as f64 / secs;
+    let events_per_sec = totals.events as f64 / secs;
+    println!(
+        "variant={} nodes={} seeds={}..{} ran={} in {:.2}s: {:.0} seeds/s, {:.0} events/s, {} events, {} s virtual",
+        variant.name(),
+        a.nodes,
+        start,
+        end,
+        totals.seeds_run,
+        secs,
+        seeds_per_sec,
+        events_per_sec,
+        totals.events,
+        totals.virtual_time_ms / 1000
+    );
+    println!(
+        "client ops: {} ok, {} failed, {} indeterminate",
+        totals.ops_ok, totals.ops_failed, totals.ops_indeterminate
+    );
+    let faults: Vec<String> = totals
+        .faults
+        .iter()
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    println!("faults injected: {}", faults.join(" "));
+    for v in &totals.violations {
+        println!(
+            "FAIL seed={} variant={} nodes={} invariant={} replay: {}",
+            v.seed,
+            variant.name(),
+            a.nodes,
+            v.invariant,
+            replay_command(variant, a.nodes, v.seed)
+        );
+        if let Some(dir) = &a.save_failures {
+            regress::save_failure(dir, variant, a.nodes, v.seed, &v.invariant)?;
+        }
+    }
+    println!("{} violation(s)", totals.violations.len());
+    if let Some(path) = &a.json {
+        let faults: serde_json::Map<String, serde_json::Value> = totals
+            .faults
+            .iter()
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect();
+        let doc = json!({
+            "variant": variant.name(),
+            "nodes": a.nodes,
+            "seeds": format!("{start}..{end}"),
+            "seeds_run": totals.seeds_run,
+            "violations": totals.violations,
+            "seeds_per_sec": seeds_per_sec,
+            "events": totals.events,
+            "events_per_sec": events_per_sec,
+            "elapsed_s": secs,
+            "virtual_time_ms": totals.virtual_time_ms,
+            "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
+            "faults": faults,
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
+    }
+    Ok(if totals.violations.is_empty() { 0 } else { 1 })
+}
+
+fn replay(a: ReplayArgs) -> Result<i32, String> {
+    let sc = match (&a.scenario, a.seed) {
+        (Some(path), _) => load_scenario(path)?,
+        (None, Some(seed)) => {
+            let v = parse_target(&a.variant, a.nodes)?;
+            Scenario::generate(seed, v, a.nodes)
+        }
+        (None, None) => return Err("replay needs --seed or --scenario".into()),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_sim=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .try_init();
+    quiet_panics();
+    let r = run_scenario(&sc);
+    println!(
+        "seed={} variant={} nodes={} events={} virtual_time_ms={} ops ok={} failed={} indeterminate={}",
+        sc.seed,
+        sc.variant.name(),
+        sc.nodes,
+        r.events,
+        r.virtual_time_ms,
+        r.ops_ok,
+        r.ops_failed,
+        r.ops_indeterminate
+    );
+    match &r.violation {
+        None => println!("verdict: pass"),
+        Some(v) => println!(
+            "verdict: FAIL invariant={} at {} ms: {}",
+            v.invariant, v.virtual_time_ms, v.detail
+        ),
+    }
+    println!("trace hash: {:016x}", r.trace_hash);
+    Ok(if r.violation.is_none() { 0 } else { 1 })
+}
+
+/// A saved scenario file, either a bare Scenario or a `seeds/` case.
+fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Ok(sc) = serde_json::from_str::<Scenario>(&text) {
+        sc.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        return Ok(sc);
+    }
+    regress::load(path)?
+        .scenario()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn regress_all(dir: &std::path::Path) -> Result<i32, String> {
+    quiet_panics();
+    let files = regress::case_files(dir)?;
+    let mut bad = 0;
+    for f in &files {
+        let case = regress::load(f)?;
+        let sc = case.scenario()?;
+        let r = run_scenario(&sc);
+        let got = regress::verdict(&r);
+        let ok = got == case.expect;
+        println!(
+            "{} {}: expected {}, got {}",
+            if ok { "ok  " } else { "FAIL" },
+            f.display(),
+            case.expect,
+            got
+        );
+        bad += usize::from(!ok);
+    }
+    println!("{} case(s), {} mismatch(es)", files.len(), bad);
+    Ok(if bad == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,80 @@
+//! Counting of faults as they are actually injected (not as configured): a run's
+//! summary shows that each kind really happened, and how often.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    Crash,
+    Restart,
+    Wipe,
+    Pause,
+    Partition,
+    PartitionDrop,
+    Loss,
+    Duplicate,
+    Reorder,
+    /// Writes lost because they were not yet durable when their node crashed.
+    UnsyncedWriteLost,
+    /// A wipe skipped because another node was still without its data (the fault
+    /// model allows one disk loss at a time; see README).
+    WipeSkipped,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 11] = [
+        FaultKind::Crash,
+        FaultKind::Restart,
+        FaultKind::Wipe,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::PartitionDrop,
+        FaultKind::Loss,
+        FaultKind::Duplicate,
+        FaultKind::Reorder,
+        FaultKind::UnsyncedWriteLost,
+        FaultKind::WipeSkipped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Wipe => "wipe",
+            FaultKind::Pause => "pause",
+            FaultKind::Partition => "partition",
+            FaultKind::PartitionDrop => "partition_drop",
+            FaultKind::Loss => "loss",
+            FaultKind::Duplicate => "duplicate",
+            FaultKind::Reorder => "reorder",
+            FaultKind::UnsyncedWriteLost => "unsynced_write_lost",
+            FaultKind::WipeSkipped => "wipe_skipped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultCounts {
+    counts: [u64; FaultKind::ALL.len()],
+}
+
+impl FaultCounts {
+    pub fn add(&mut self, kind: FaultKind) {
+        self.counts[kind as usize] += 1;
+    }
+
+    pub fn get(&self, kind: FaultKind) -> u64 {
+        self.counts[kind as usize]
+    }
+
+    pub fn merge(&mut self, other: &FaultCounts) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a += b;
+        }
+    }
+
+    /// `(name, count)` for every kind, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        FaultKind::ALL.iter().map(move |k| (k.name(), self.get(*k)))
+    }
+}

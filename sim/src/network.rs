@@ -1,0 +1,121 @@
+//! The simulated network between parties (nodes and clients): latency, loss,
+//! duplication, reordering and partitions (symmetric or one-way). It only decides
+//! *when* (or whether) a message arrives; the world's event queue carries it.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::faults::{FaultCounts, FaultKind};
+use crate::scenario::NetOptions;
+
+/// A party on the network: nodes are `0..nodes`, clients follow.
+pub type Party = usize;
+
+pub struct Network {
+    opts: NetOptions,
+    rng: ChaCha8Rng,
+    parties: usize,
+    /// `blocked[from * parties + to]`: messages on that link are dropped.
+    blocked: Vec<bool>,
+    /// Latest delivery time scheduled per link, to count real overtakes.
+    last_delivery_ms: Vec<u64>,
+    /// After healing, the network stops losing, duplicating and reordering.
+    healed: bool,
+}
+
+/// Where a sent message goes: nowhere, once, or twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Dropped,
+    Once(u64),
+    Twice(u64, u64),
+}
+
+impl Network {
+    pub fn new(opts: NetOptions, rng: ChaCha8Rng, parties: usize) -> Network {
+        Network {
+            opts,
+            rng,
+            parties,
+            blocked: vec![false; parties * parties],
+            last_delivery_ms: vec![0; parties * parties],
+            healed: false,
+        }
+    }
+
+    /// Decides the fate of one message sent at `now_ms`, counting each fault injected.
+    pub fn route(
+        &mut self,
+        now_ms: u64,
+        from: Party,
+        to: Party,
+        faults: &mut FaultCounts,
+    ) -> Delivery {
+        let link = from * self.parties + to;
+        if self.blocked[link] {
+            faults.add(FaultKind::PartitionDrop);
+            return Delivery::Dropped;
+        }
+        if !self.healed && self.chance(self.opts.loss_ppm) {
+            faults.add(FaultKind::Loss);
+            return Delivery::Dropped;
+        }
+        let first = self.arrival(now_ms, link, faults);
+        if !self.healed && self.chance(self.opts.dup_ppm) {
+            faults.add(FaultKind::Duplicate);
+            let second = self.arrival(now_ms, link, faults);
+            return Delivery::Twice(first, second);
+        }
+        Delivery::Once(first)
+    }
+
+    fn arrival(&mut self, now_ms: u64, link: usize, faults: &mut FaultCounts) -> u64 {
+        let mut at = now_ms
+            + self
+                .rng
+                .gen_range(self.opts.latency_ms_min..=self.opts.latency_ms_max);
+        if !self.healed && self.chance(self.opts.reorder_ppm) {
+            at += self
+                .rng
+                .gen_range(1..=self.opts.reorder_delay_ms_max.max(1));
+        }
+        if at < self.last_delivery_ms[link] {
+            // A message sent later arrives before one sent earlier on the same link.
+            faults.add(FaultKind::Reorder);
+        }
+        self.last_delivery_ms[link] = self.last_delivery_ms[link].max(at);
+        at
+    }
+
+    fn chance(&mut self, ppm: u32) -> bool {
+        ppm > 0 && self.rng.gen_range(0..1_000_000u32) < ppm
+    }
+
+    /// Blocks traffic from `side` to the rest (and back, unless `one_way`), among `nodes`.
+    pub fn partition(&mut self, side: &[u32], one_way: bool, nodes: usize) {
+        for a in 0..nodes {
+            for b in 0..nodes {
+                let a_in = side.contains(&(a as u32));
+                let b_in = side.contains(&(b as u32));
+                if a_in && !b_in {
+                    self.blocked[a * self.parties + b] = true;
+                    if !one_way {
+                        self.blocked[b * self.parties + a] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every partition. (Overlapping partitions end together: the first
+    /// heal ends all, which keeps the model simple and only shortens faults.)
+    pub fn heal_partitions(&mut self) {
+        self.blocked.iter_mut().for_each(|b| *b = false);
+    }
+
+    /// End of the fault phase: no more partitions, loss, duplication or reordering.
+    pub fn heal_all(&mut self) {
+        self.heal_partitions();
+        self.healed = true;
+    }
+}

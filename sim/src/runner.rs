@@ -1,0 +1,135 @@
+//! Running seeds: one at a time (a panic inside the model becomes a violation of that
+//! seed, never a crashed run), or many across threads. Threads only ever run whole,
+//! independent seeds; each run is single-threaded and deterministic.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::faults::FaultCounts;
+use crate::scenario::{Scenario, Variant};
+use crate::world::{Found, RunResult, World};
+
+/// Runs a scenario to its verdict, turning a panic into a `panic` violation.
+pub fn run_scenario(sc: &Scenario) -> RunResult {
+    match catch_unwind(AssertUnwindSafe(|| World::new(sc).run())) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "non-string panic".into());
+            RunResult {
+                violation: Some(Found {
+                    invariant: "panic".into(),
+                    detail: msg,
+                    virtual_time_ms: 0,
+                }),
+                events: 0,
+                virtual_time_ms: 0,
+                faults: FaultCounts::default(),
+                trace_hash: 0,
+                ops_ok: 0,
+                ops_failed: 0,
+                ops_indeterminate: 0,
+            }
+        }
+    }
+}
+
+pub fn run_seed(seed: u64, variant: Variant, nodes: u32) -> RunResult {
+    run_scenario(&Scenario::generate(seed, variant, nodes))
+}
+
+/// Silences the default panic message while seeds run: a panic is reported as that
+/// seed's violation instead. Call once, from the CLI or a test harness.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ViolationReport {
+    pub seed: u64,
+    pub invariant: String,
+    pub virtual_time_ms: u64,
+    pub detail: String,
+}
+
+/// Totals over a range of seeds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub seeds_run: u64,
+    pub events: u64,
+    pub virtual_time_ms: u64,
+    pub ops_ok: u64,
+    pub ops_failed: u64,
+    pub ops_indeterminate: u64,
+    pub violations: Vec<ViolationReport>,
+    #[serde(skip)]
+    pub faults: FaultCounts,
+}
+
+impl Totals {
+    fn add(&mut self, seed: u64, r: RunResult) {
+        self.seeds_run += 1;
+        self.events += r.events;
+        self.virtual_time_ms += r.virtual_time_ms;
+        self.ops_ok += r.ops_ok;
+        self.ops_failed += r.ops_failed;
+        self.ops_indeterminate += r.ops_indeterminate;
+        self.faults.merge(&r.faults);
+        if let Some(v) = r.violation {
+            self.violations.push(ViolationReport {
+                seed,
+                invariant: v.invariant,
+                virtual_time_ms: v.virtual_time_ms,
+                detail: v.detail,
+            });
+        }
+    }
+}
+
+/// Runs seeds `start..end` on `jobs` threads. `progress` is called after each seed
+/// (from any thread) with the number done so far.
+pub fn run_range(
+    start: u64,
+    end: u64,
+    variant: Variant,
+    nodes: u32,
+    jobs: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Totals {
+    let next = AtomicU64::new(start);
+    let done = AtomicU64::new(0);
+    let totals = Mutex::new(Totals::default());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                let mut local = Totals::default();
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= end {
+                        break;
+                    }
+                    local.add(seed, run_seed(seed, variant, nodes));
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+                let mut t = totals.lock().expect("no thread panics while holding it");
+                t.seeds_run += local.seeds_run;
+                t.events += local.events;
+                t.virtual_time_ms += local.virtual_time_ms;
+                t.ops_ok += local.ops_ok;
+                t.ops_failed += local.ops_failed;
+                t.ops_indeterminate += local.ops_indeterminate;
+                t.faults.merge(&local.faults);
+                t.violations.extend(local.violations);
+            });
+        }
+    });
+    let mut t = totals.into_inner().expect("threads joined");
+    t.violations.sort_by_key(|v| v.seed);
+    t
+}

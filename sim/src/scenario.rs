@@ -1,0 +1,411 @@
+//! A seed becomes a [`Scenario`]: plain serde data (options, client scripts, timed
+//! faults). The run is a pure function of the Scenario, so a Scenario can be saved,
+//! edited, shrunk and replayed. Generation uses its own ChaCha stream of the seed
+//! ([`stream::SCENARIO`]); the run draws from other streams of the same seed.
+//!
+//! Swarm testing: each seed first decides which fault kinds it enables and at what
+//! rates, so that some seeds hammer one fault and others mix them all.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{stream, stream_rng};
+
+/// Design variants of DESIGN.md §3. Only `raft` is built so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    Raft,
+    Seed,
+    SeedZkQuorum,
+    Fenced,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 4] = [
+        Variant::Raft,
+        Variant::Seed,
+        Variant::SeedZkQuorum,
+        Variant::Fenced,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Raft => "raft",
+            Variant::Seed => "seed",
+            Variant::SeedZkQuorum => "seed-zk-quorum",
+            Variant::Fenced => "fenced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Variant, String> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+                format!(
+                    "unknown variant '{s}' (expected one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// Whether the simulator can run this variant yet.
+    pub fn is_built(self) -> bool {
+        matches!(self, Variant::Raft)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetOptions {
+    pub latency_ms_min: u64,
+    pub latency_ms_max: u64,
+    /// Probability, in parts per million, that a message is lost.
+    pub loss_ppm: u32,
+    /// Probability, in parts per million, that a message is delivered twice.
+    pub dup_ppm: u32,
+    /// Probability, in parts per million, that a message is held back by up to
+    /// `reorder_delay_ms_max` extra, so that later messages overtake it.
+    pub reorder_ppm: u32,
+    pub reorder_delay_ms_max: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskOptions {
+    /// Time for one write to become durable (writes complete in order).
+    pub fsync_ms_min: u64,
+    pub fsync_ms_max: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaftOptions {
+    pub election_timeout_ms_min: u64,
+    pub heartbeat_interval_ms: u64,
+    pub max_entries_per_append: usize,
+    pub snapshot_every_entries: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientOptions {
+    /// An attempt on one node that gets no reply in this time is retried elsewhere.
+    pub attempt_timeout_ms: u64,
+    /// An operation without an answer after this long ends indeterminate (or failed,
+    /// if every attempt was refused before being proposed).
+    pub op_timeout_ms: u64,
+    pub keys: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// Faults and client scripts run during `[0, duration_ms)`; then everything heals.
+    pub duration_ms: u64,
+    /// After healing, a leader must be elected and a new write committed, and every
+    /// node must catch up, within this bound (liveness).
+    pub liveness_ms: u64,
+    pub net: NetOptions,
+    pub disk: DiskOptions,
+    pub raft: RaftOptions,
+    pub client: ClientOptions,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// The process dies (volatile state and unsynced writes lost) and restarts after `down_ms`.
+    Crash { node: u32, down_ms: u64 },
+    /// As `Crash`, but the node returns with a blank disk.
+    Wipe { node: u32, down_ms: u64 },
+    /// The process is frozen for `ms`; its timers and inputs are handled late.
+    Pause { node: u32, ms: u64 },
+    /// Messages from a node in `side` to one outside it are dropped for `ms`; unless
+    /// `one_way`, the other direction too.
+    Partition {
+        side: Vec<u32>,
+        one_way: bool,
+        ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimedFault {
+    pub at_ms: u64,
+    pub fault: Fault,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientOpKind {
+    Append { key: u32, value: u64 },
+    Read { key: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientStep {
+    /// Pause before this operation starts, after the previous one ended.
+    pub think_ms: u64,
+    pub op: ClientOpKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub seed: u64,
+    pub variant: Variant,
+    pub nodes: u32,
+    pub options: Options,
+    pub faults: Vec<TimedFault>,
+    pub clients: Vec<Vec<ClientStep>>,
+}
+
+/// Bounds of what a scenario may ask for (validated on load: bad input is refused).
+pub const MAX_NODES: u32 = 9;
+pub const MAX_CLIENTS: usize = 64;
+
+impl Scenario {
+    /// The scenario of `seed`: every choice drawn from the seed's scenario stream.
+    pub fn generate(seed: u64, variant: Variant, nodes: u32) -> Scenario {
+        let mut rng = stream_rng(seed, stream::SCENARIO);
+        let duration_ms = 10_000;
+        let swarm = Swarm::draw(&mut rng, nodes);
+        let net = NetOptions {
+            latency_ms_min: 1,
+            latency_ms_max: rng.gen_range(2..=20),
+            loss_ppm: if swarm.loss {
+                rng.gen_range(1_000..=100_000)
+            } else {
+                0
+            },
+            dup_ppm: if swarm.dup {
+                rng.gen_range(1_000..=50_000)
+            } else {
+                0
+            },
+            reorder_ppm: if swarm.reorder {
+                rng.gen_range(10_000..=200_000)
+            } else {
+                0
+            },
+            reorder_delay_ms_max: 50,
+        };
+        let options = Options {
+            duration_ms,
+            liveness_ms: 20_000,
+            net,
+            disk: DiskOptions {
+                fsync_ms_min: 1,
+                fsync_ms_max: rng.gen_range(1..=10),
+            },
+            raft: RaftOptions {
+                election_timeout_ms_min: 150,
+                heartbeat_interval_ms: 50,
+                max_entries_per_append: 32,
+                snapshot_every_entries: rng.gen_range(8..=64),
+            },
+            client: ClientOptions {
+                attempt_timeout_ms: 400,
+                op_timeout_ms: 2_000,
+                keys: rng.gen_range(1..=4),
+            },
+        };
+        let faults = swarm.faults(&mut rng, nodes, duration_ms);
+        let n_clients = rng.gen_range(3..=5usize);
+        let clients = (0..n_clients)
+            .map(|c| {
+                let ops = rng.gen_range(10..=60u64);
+                (0..ops)
+                    .map(|k| ClientStep {
+                        think_ms: rng.gen_range(0..=duration_ms / ops),
+                        op: if rng.gen_bool(0.6) {
+                            ClientOpKind::Append {
+                                key: rng.gen_range(0..options.client.keys),
+                                value: unique_value(c, k),
+                            }
+                        } else {
+                            ClientOpKind::Read {
+                                key: rng.gen_range(0..options.client.keys),
+                            }
+                        },
+                    })
+                    .collect()
+            })
+            .collect();
+        Scenario {
+            seed,
+            variant,
+            nodes,
+            options,
+            faults,
+            clients,
+        }
+    }
+
+    /// Refuses a scenario the simulator cannot run (a hand-edited or corrupt file).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.nodes == 0 || self.nodes > MAX_NODES {
+            return Err(format!(
+                "nodes must be in 1..={MAX_NODES}, got {}",
+                self.nodes
+            ));
+        }
+        if !self.variant.is_built() {
+            return Err(not_built(self.variant));
+        }
+        if self.clients.len() > MAX_CLIENTS {
+            return Err(format!(
+                "at most {MAX_CLIENTS} clients, got {}",
+                self.clients.len()
+            ));
+        }
+        let o = &self.options;
+        if o.net.latency_ms_min == 0 || o.net.latency_ms_min > o.net.latency_ms_max {
+            return Err("net latency must satisfy 1 <= latency_ms_min <= latency_ms_max".into());
+        }
+        if o.disk.fsync_ms_min == 0 || o.disk.fsync_ms_min > o.disk.fsync_ms_max {
+            return Err("disk latency must satisfy 1 <= fsync_ms_min <= fsync_ms_max".into());
+        }
+        if o.raft.election_timeout_ms_min == 0 || o.raft.heartbeat_interval_ms == 0 {
+            return Err("raft timeouts must be positive".into());
+        }
+        if o.raft.heartbeat_interval_ms >= o.raft.election_timeout_ms_min {
+            return Err("heartbeat_interval_ms must be below election_timeout_ms_min".into());
+        }
+        if o.raft.max_entries_per_append == 0 || o.raft.snapshot_every_entries == 0 {
+            return Err(
+                "max_entries_per_append and snapshot_every_entries must be positive".into(),
+            );
+        }
+        if o.client.keys == 0 || o.client.attempt_timeout_ms == 0 || o.client.op_timeout_ms == 0 {
+            return Err("client keys and timeouts must be positive".into());
+        }
+        for ppm in [o.net.loss_ppm, o.net.dup_ppm, o.net.reorder_ppm] {
+            if ppm > 1_000_000 {
+                return Err(format!(
+                    "a probability in ppm must be at most 1000000, got {ppm}"
+                ));
+            }
+        }
+        if o.duration_ms > 3_600_000 || o.liveness_ms == 0 || o.liveness_ms > 3_600_000 {
+            return Err(
+                "duration_ms and liveness_ms must be within one virtual hour (liveness_ms > 0)"
+                    .into(),
+            );
+        }
+        for f in &self.faults {
+            let nodes_ok = match &f.fault {
+                Fault::Crash { node, .. }
+                | Fault::Wipe { node, .. }
+                | Fault::Pause { node, .. } => *node < self.nodes,
+                Fault::Partition { side, .. } => side.iter().all(|n| *n < self.nodes),
+            };
+            if !nodes_ok {
+                return Err(format!(
+                    "fault at {} ms names a node outside 0..{}",
+                    f.at_ms, self.nodes
+                ));
+            }
+        }
+        for (c, ops) in self.clients.iter().enumerate() {
+            for s in ops {
+                let key = match s.op {
+                    ClientOpKind::Append { key, .. } | ClientOpKind::Read { key } => key,
+                };
+                if key >= o.client.keys {
+                    return Err(format!(
+                        "client {c} uses key {key} but keys = {}",
+                        o.client.keys
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn not_built(v: Variant) -> String {
+    format!("variant '{}' is not built yet (available: raft)", v.name())
+}
+
+/// Append values are unique across a run: the client in the high half, a counter below.
+pub fn unique_value(client: usize, k: u64) -> u64 {
+    ((client as u64 + 1) << 32) | k
+}
+
+/// The per-seed mix of fault kinds and their rates.
+struct Swarm {
+    crash: bool,
+    wipe: bool,
+    pause: bool,
+    partition: bool,
+    loss: bool,
+    dup: bool,
+    reorder: bool,
+    /// Mean gap between two injected node faults.
+    mean_gap_ms: u64,
+}
+
+impl Swarm {
+    fn draw(rng: &mut ChaCha8Rng, nodes: u32) -> Swarm {
+        let multi = nodes > 1;
+        Swarm {
+            crash: rng.gen_bool(0.6),
+            wipe: multi && rng.gen_bool(0.5),
+            pause: rng.gen_bool(0.5),
+            partition: multi && rng.gen_bool(0.5),
+            loss: rng.gen_bool(0.5),
+            dup: rng.gen_bool(0.4),
+            reorder: rng.gen_bool(0.4),
+            mean_gap_ms: rng.gen_range(300..=2_000),
+        }
+    }
+
+    fn faults(&self, rng: &mut ChaCha8Rng, nodes: u32, duration_ms: u64) -> Vec<TimedFault> {
+        let mut kinds: Vec<u8> = Vec::new();
+        for (on, k) in [
+            (self.crash, 0),
+            (self.wipe, 1),
+            (self.pause, 2),
+            (self.partition, 3),
+        ] {
+            if on {
+                kinds.push(k);
+            }
+        }
+        let mut out = Vec::new();
+        if kinds.is_empty() {
+            return out;
+        }
+        let mut t = rng.gen_range(0..self.mean_gap_ms);
+        while t < duration_ms {
+            let node = rng.gen_range(0..nodes);
+            let fault = match kinds[rng.gen_range(0..kinds.len())] {
+                0 => Fault::Crash {
+                    node,
+                    down_ms: rng.gen_range(10..=2_000),
+                },
+                1 => Fault::Wipe {
+                    node,
+                    down_ms: rng.gen_range(10..=2_000),
+                },
+                2 => Fault::Pause {
+                    node,
+                    ms: rng.gen_range(10..=1_500),
+                },
+                _ => {
+                    let mut side: Vec<u32> = (0..nodes).filter(|_| rng.gen_bool(0.5)).collect();
+                    if side.is_empty() {
+                        side.push(node);
+                    }
+                    Fault::Partition {
+                        side,
+                        one_way: rng.gen_bool(0.3),
+                        ms: rng.gen_range(50..=3_000),
+                    }
+                }
+            };
+            out.push(TimedFault { at_ms: t, fault });
+            t += rng.gen_range(1..=2 * self.mean_gap_ms);
+        }
+        out
+    }
+}

@@ -1,0 +1,979 @@
+//! The world: one event loop in virtual time over a priority queue, driving the Raft
+//! cores, their disks, the network, the clients and the faults of one [`Scenario`].
+//! A run is a pure function of its Scenario: all randomness comes from ChaCha streams
+//! of the Scenario's seed, ties in time are broken by insertion order, and nothing
+//! iterates over a randomly-seeded hash map.
+//!
+//! Phases: `[0, duration_ms)` clients run their scripts and faults fire; at
+//! `duration_ms` everything heals (down nodes restart, pauses end, partitions and
+//! message loss stop); then a probe client must get a new append acknowledged, and
+//! every node must apply it, within `liveness_ms`. Finally the client history and the
+//! nodes' final states go to the history checker.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tracing::{debug, enabled, Level};
+use zkwal_invariants::history::{self, History};
+use zkwal_invariants::raft::{RaftChecks, Violation};
+use zkwal_raft::{
+    ClientReply, Command, Config, Message, MsgBody, NodeId, Output, RaftNode, Role, WriteId,
+};
+
+use crate::clients::{Client, ClientAction};
+use crate::disk::Disk;
+use crate::faults::{FaultCounts, FaultKind};
+use crate::network::{Delivery, Network, Party};
+use crate::rng::{stream, stream_rng};
+use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
+use crate::trace::TraceHash;
+
+/// Every run stops after this many events, whatever happens (a bound on every loop).
+pub const MAX_EVENTS_PER_RUN: u64 = 20_000_000;
+/// How often the end phase checks whether every node has caught up.
+const CONVERGENCE_POLL_MS: u64 = 25;
+
+#[derive(Clone, Debug)]
+pub enum NetMsg {
+    Raft(Message),
+    ClientReq {
+        client: u32,
+        attempt: u32,
+        command: Command,
+    },
+    ClientResp {
+        request_id: u64,
+        result: Result<ClientReply, Option<NodeId>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    Deliver {
+        from: Party,
+        to: Party,
+        msg: NetMsg,
+    },
+    NodeTimer {
+        node: u32,
+        incarnation: u32,
+    },
+    DiskDone {
+        node: u32,
+        incarnation: u32,
+        id: WriteId,
+    },
+    ClientWake {
+        client: u32,
+    },
+    ClientRetry {
+        client: u32,
+        request_id: u64,
+    },
+    ClientAttemptTimeout {
+        client: u32,
+        request_id: u64,
+        attempt: u32,
+    },
+    Fault {
+        idx: usize,
+    },
+    Restart {
+        node: u32,
+    },
+    Resume {
+        node: u32,
+    },
+    HealPartitions,
+    Heal,
+    Poll,
+    Deadline,
+}
+
+struct Scheduled {
+    at_ms: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: the heap pops the earliest time, then the earliest scheduled.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at_ms, other.seq).cmp(&(self.at_ms, self.seq))
+    }
+}
+
+struct NodeSlot {
+    raft: Option<RaftNode>,
+    disk: Disk,
+    /// Bumped on every crash, so that completions and timers of a dead process are ignored.
+    incarnation: u32,
+    /// Frozen until this time (0: running).
+    paused_until_ms: u64,
+    /// Time of the timer event currently queued for this node (u64::MAX: none).
+    timer_at_ms: u64,
+    /// Client requests this node proposed and will answer when it applies them.
+    pending: Vec<(u32, u64)>,
+    /// Wiped and not yet holding its data again (durable `initialized` marker unset).
+    without_data: bool,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub violation: Option<Found>,
+    pub events: u64,
+    pub virtual_time_ms: u64,
+    pub faults: FaultCounts,
+    pub trace_hash: u64,
+    pub ops_ok: u64,
+    pub ops_failed: u64,
+    pub ops_indeterminate: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub invariant: String,
+    pub detail: String,
+    pub virtual_time_ms: u64,
+}
+
+pub struct World<'s> {
+    sc: &'s Scenario,
+    now_ms: u64,
+    seq: u64,
+    queue: BinaryHeap<Scheduled>,
+    nodes: Vec<NodeSlot>,
+    clients: Vec<Client>,
+    net: Network,
+    disk_rng: ChaCha8Rng,
+    jitter_rng: ChaCha8Rng,
+    checks: RaftChecks,
+    faults: FaultCounts,
+    trace: TraceHash,
+    events: u64,
+    healed: bool,
+    /// Index of the liveness probe client in `clients`.
+    probe: usize,
+    violation: Option<Found>,
+    done: bool,
+}
+
+impl<'s> World<'s> {
+    pub fn new(sc: &'s Scenario) -> World<'s> {
+        let n = sc.nodes as usize;
+        let o = &sc.options;
+        let mut clients: Vec<Client> = sc
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(c, script)| {
+                Client::new(
+                    c as u32,
+                    script.clone(),
+                    sc.nodes,
+                    o.client.attempt_timeout_ms,
+                    o.client.op_timeout_ms,
+                )
+            })
+            .collect();
+        let probe = clients.len();
+        let probe_value = crate::scenario::unique_value(probe, 0);
+        clients.push(Client::new(
+            probe as u32,
+            vec![ClientStep {
+                think_ms: 0,
+                op: ClientOpKind::Append {
+                    key: 0,
+                    value: probe_value,
+                },
+            }],
+            sc.nodes,
+            o.client.attempt_timeout_ms,
+            o.liveness_ms,
+        ));
+        let parties = n + clients.len();
+        let mut w = World {
+            sc,
+            now_ms: 0,
+            seq: 0,
+            queue: BinaryHeap::with_capacity(1024),
+            nodes: Vec::with_capacity(n),
+            clients,
+            net: Network::new(o.net.clone(), stream_rng(sc.seed, stream::NETWORK), parties),
+            disk_rng: stream_rng(sc.seed, stream::DISK),
+            jitter_rng: stream_rng(sc.seed, stream::JITTER),
+            checks: RaftChecks::new(),
+            faults: FaultCounts::default(),
+            trace: TraceHash::default(),
+            events: 0,
+            healed: false,
+            probe,
+            violation: None,
+            done: false,
+        };
+        for _ in 0..n {
+            w.nodes.push(NodeSlot {
+                raft: None,
+                disk: Disk::new(),
+                incarnation: 0,
+                paused_until_ms: 0,
+                timer_at_ms: u64::MAX,
+                pending: Vec::new(),
+                without_data: false,
+            });
+        }
+        for i in 0..n as u32 {
+            w.start_node(i);
+        }
+        for c in 0..probe {
+            let action = w.clients[c].first_wake();
+            w.client_action(c, action);
+        }
+        for (idx, f) in sc.faults.iter().enumerate() {
+            if f.at_ms < o.duration_ms {
+                w.schedule(f.at_ms, Ev::Fault { idx });
+            }
+        }
+        w.schedule(o.duration_ms, Ev::Heal);
+        w.schedule(o.duration_ms + o.liveness_ms, Ev::Deadline);
+        w
+    }
+
+    /// Runs the scenario to its verdict.
+    pub fn run(mut self) -> RunResult {
+        while !self.done {
+            let Some(s) = self.queue.pop() else { break };
+            debug_assert!(s.at_ms >= self.now_ms, "time never goes back");
+            self.now_ms = s.at_ms;
+            self.events += 1;
+            if self.events > MAX_EVENTS_PER_RUN {
+                self.fail(
+                    "event_budget",
+                    format!("more than {MAX_EVENTS_PER_RUN} events"),
+                );
+                break;
+            }
+            self.handle(s.ev);
+        }
+        if self.violation.is_none() {
+            self.check_history();
+        }
+        let mut r = RunResult {
+            violation: self.violation,
+            events: self.events,
+            virtual_time_ms: self.now_ms,
+            faults: self.faults,
+            trace_hash: self.trace.value(),
+            ops_ok: 0,
+            ops_failed: 0,
+            ops_indeterminate: 0,
+        };
+        for c in &self.clients {
+            for op in &c.history {
+                match op.outcome {
+                    history::Outcome::Ok => r.ops_ok += 1,
+                    history::Outcome::Failed => r.ops_failed += 1,
+                    history::Outcome::Indeterminate => r.ops_indeterminate += 1,
+                }
+            }
+        }
+        r
+    }
+
+    fn schedule(&mut self, at_ms: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at_ms,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    fn fail(&mut self, invariant: &str, detail: String) {
+        if self.violation.is_none() {
+            debug!(t = self.now_ms, invariant, %detail, "VIOLATION");
+            self.violation = Some(Found {
+                invariant: invariant.to_string(),
+                detail,
+                virtual_time_ms: self.now_ms,
+            });
+        }
+        self.done = true;
+    }
+
+    fn violated(&mut self, v: Violation) {
+        self.fail(v.invariant, v.detail);
+    }
+
+    fn node_of(ev: &Ev) -> Option<u32> {
+        match *ev {
+            Ev::Deliver { to, .. } => Some(to as u32),
+            Ev::NodeTimer { node, .. } | Ev::DiskDone { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        // A paused process handles nothing: its inputs wait until it resumes.
+        if let Some(node) = Self::node_of(&ev) {
+            if (node as usize) < self.nodes.len() {
+                let until = self.nodes[node as usize].paused_until_ms;
+                if until > self.now_ms {
+                    self.schedule(until, ev);
+                    return;
+                }
+            }
+        }
+        match ev {
+            Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Ev::NodeTimer { node, incarnation } => self.on_timer(node, incarnation),
+            Ev::DiskDone {
+                node,
+                incarnation,
+                id,
+            } => self.on_disk_done(node, incarnation, id),
+            Ev::ClientWake { client } => {
+                let accepting = !self.healed || client as usize == self.probe;
+                let a = self.clients[client as usize].start_next(self.now_ms, accepting);
+                self.client_action(client as usize, a);
+            }
+            Ev::ClientRetry { client, request_id } => {
+                let c = &mut self.clients[client as usize];
+                if c.current
+                    .as_ref()
+                    .is_some_and(|cur| cur.request_id == request_id)
+                {
+                    let a = c.retry(self.now_ms);
+                    self.client_action(client as usize, a);
+                }
+            }
+            Ev::ClientAttemptTimeout {
+                client,
+                request_id,
+                attempt,
+            } => {
+                let a = self.clients[client as usize].on_attempt_timeout(
+                    self.now_ms,
+                    request_id,
+                    attempt,
+                );
+                self.client_action(client as usize, a);
+            }
+            Ev::Fault { idx } => self.inject(idx),
+            Ev::Restart { node } => self.restart(node),
+            Ev::Resume { node } => {
+                let slot = &mut self.nodes[node as usize];
+                if slot.paused_until_ms <= self.now_ms && slot.paused_until_ms != 0 {
+                    slot.paused_until_ms = 0;
+                    self.trace_line(format_args!("resume node {node}"));
+                }
+            }
+            Ev::HealPartitions => {
+                if !self.healed {
+                    self.net.heal_partitions();
+                }
+            }
+            Ev::Heal => self.heal(),
+            Ev::Poll => self.poll_convergence(),
+            Ev::Deadline => self.on_deadline(),
+        }
+    }
+
+    // ----- Nodes -----
+
+    fn raft_config(&self, id: u32) -> Config {
+        let r = &self.sc.options.raft;
+        let mut cfg = Config::new(id, (0..self.sc.nodes).collect());
+        cfg.election_timeout_ms_min = r.election_timeout_ms_min;
+        cfg.heartbeat_interval_ms = r.heartbeat_interval_ms;
+        cfg.max_entries_per_append = r.max_entries_per_append;
+        cfg.snapshot_every_entries = r.snapshot_every_entries;
+        cfg
+    }
+
+    fn jitter(&mut self) -> u64 {
+        self.jitter_rng
+            .gen_range(0..self.sc.options.raft.election_timeout_ms_min)
+    }
+
+    fn start_node(&mut self, node: u32) {
+        let cfg = self.raft_config(node);
+        let jitter = self.jitter();
+        let i = node as usize;
+        let raft = RaftNode::new(cfg, &self.nodes[i].disk.durable, self.now_ms, jitter);
+        self.checks.on_start(node, raft.log().snapshot_index());
+        self.nodes[i].raft = Some(raft);
+        self.nodes[i].timer_at_ms = u64::MAX;
+        self.trace.mix(0x5157 ^ node as u64);
+        self.after_input(node);
+    }
+
+    /// Drains a node's outputs and events after an input, and re-arms its timer.
+    fn after_input(&mut self, node: u32) {
+        let i = node as usize;
+        loop {
+            let Some(raft) = self.nodes[i].raft.as_mut() else {
+                return;
+            };
+            let Some(out) = raft.poll_output() else { break };
+            match out {
+                Output::Persist { id, write } => {
+                    let d = &self.sc.options.disk;
+                    let lat = self.disk_rng.gen_range(d.fsync_ms_min..=d.fsync_ms_max);
+                    let slot = &mut self.nodes[i];
+                    slot.disk.submit(id, write);
+                    let at = slot.disk.busy_until_ms.max(self.now_ms) + lat;
+                    slot.disk.busy_until_ms = at;
+                    let incarnation = slot.incarnation;
+                    self.schedule(
+                        at,
+                        Ev::DiskDone {
+                            node,
+                            incarnation,
+                            id,
+                        },
+                    );
+                }
+                Output::Send(msg) => {
+                    let to = msg.to as usize;
+                    self.send(i, to, NetMsg::Raft(msg));
+                }
+                Output::Applied { command, reply, .. } => {
+                    let key = (command.client, command.request_id);
+                    let slot = &mut self.nodes[i];
+                    if let Some(p) = slot.pending.iter().position(|k| *k == key) {
+                        slot.pending.swap_remove(p);
+                        let client = self.sc_client_party(command.client);
+                        self.send(
+                            i,
+                            client,
+                            NetMsg::ClientResp {
+                                request_id: command.request_id,
+                                result: Ok(reply),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        // Checkers see the events of this input, with the node's state after it.
+        let raft = self.nodes[i].raft.as_mut().expect("node is up");
+        let events = raft.take_events();
+        let raft = self.nodes[i].raft.as_ref().expect("node is up");
+        let mut result = Ok(());
+        for e in &events {
+            result = self.checks.on_event(raft, e);
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = self.checks.after_step(raft);
+        }
+        let deadline = raft.deadline_ms();
+        self.nodes[i]
+            .raft
+            .as_mut()
+            .expect("node is up")
+            .return_events(events);
+        if let Err(v) = result {
+            self.violated(v);
+            return;
+        }
+        // Timers are lazy: a timer that fires early is re-armed for the real deadline.
+        if deadline < self.nodes[i].timer_at_ms {
+            self.nodes[i].timer_at_ms = deadline;
+            let incarnation = self.nodes[i].incarnation;
+            self.schedule(
+                deadline.max(self.now_ms),
+                Ev::NodeTimer { node, incarnation },
+            );
+        }
+    }
+
+    fn sc_client_party(&self, client: u32) -> Party {
+        self.nodes.len() + client as usize
+    }
+
+    fn send(&mut self, from: Party, to: Party, msg: NetMsg) {
+        match self.net.route(self.now_ms, from, to, &mut self.faults) {
+            Delivery::Dropped => {}
+            Delivery::Once(at) => self.schedule(at, Ev::Deliver { from, to, msg }),
+            Delivery::Twice(a, b) => {
+                self.schedule(
+                    a,
+                    Ev::Deliver {
+                        from,
+                        to,
+                        msg: msg.clone(),
+                    },
+                );
+                self.schedule(b, Ev::Deliver { from, to, msg });
+            }
+        }
+    }
+
+    fn deliver(&mut self, from: Party, to: Party, msg: NetMsg) {
+        let n = self.nodes.len();
+        self.trace_msg(from, to, &msg);
+        if to >= n {
+            let c = to - n;
+            let a = match msg {
+                NetMsg::ClientResp {
+                    request_id,
+                    result: Ok(reply),
+                } => self.clients[c].on_reply(self.now_ms, request_id, &reply),
+                NetMsg::ClientResp {
+                    request_id,
+                    result: Err(hint),
+                } => self.clients[c].on_not_leader(self.now_ms, request_id, hint),
+                _ => ClientAction::Idle,
+            };
+            self.client_action(c, a);
+            return;
+        }
+        if self.nodes[to].raft.is_none() {
+            return; // the process is down: the message is lost
+        }
+        match msg {
+            NetMsg::Raft(m) => {
+                self.nodes[to]
+                    .raft
+                    .as_mut()
+                    .expect("up")
+                    .step(self.now_ms, m);
+                self.after_input(to as u32);
+            }
+            NetMsg::ClientReq {
+                client,
+                attempt: _,
+                command,
+            } => {
+                let now = self.now_ms;
+                let slot = &mut self.nodes[to];
+                let raft = slot.raft.as_mut().expect("up");
+                let key = (command.client, command.request_id);
+                let answer = if slot.pending.contains(&key) {
+                    None // already proposed here; it will be answered when applied
+                } else {
+                    match raft.propose(now, command) {
+                        Ok(_) => {
+                            slot.pending.push(key);
+                            None
+                        }
+                        Err(nl) => Some(nl.leader_hint),
+                    }
+                };
+                self.after_input(to as u32);
+                if let Some(hint) = answer {
+                    let party = n + client as usize;
+                    self.send(
+                        to,
+                        party,
+                        NetMsg::ClientResp {
+                            request_id: command.request_id,
+                            result: Err(hint),
+                        },
+                    );
+                }
+            }
+            NetMsg::ClientResp { .. } => {}
+        }
+    }
+
+    fn on_timer(&mut self, node: u32, incarnation: u32) {
+        let i = node as usize;
+        if self.nodes[i].incarnation != incarnation {
+            return;
+        }
+        self.nodes[i].timer_at_ms = u64::MAX;
+        let jitter = self.jitter();
+        let now = self.now_ms;
+        let Some(raft) = self.nodes[i].raft.as_mut() else {
+            return;
+        };
+        if now >= raft.deadline_ms() {
+            self.trace.mix(0x7133 ^ (node as u64) << 8 ^ now);
+            raft.tick(now, jitter);
+        }
+        self.after_input(node);
+    }
+
+    fn on_disk_done(&mut self, node: u32, incarnation: u32, id: WriteId) {
+        let i = node as usize;
+        if self.nodes[i].incarnation != incarnation {
+            return;
+        }
+        let checks = &mut self.checks;
+        let mut bad = None;
+        self.nodes[i].disk.complete(id, |before, write| {
+            if bad.is_none() {
+                bad = checks.on_durable(node, before, write).err();
+            }
+        });
+        if let Some(v) = bad {
+            self.violated(v);
+            return;
+        }
+        if self.nodes[i].disk.durable.hard.initialized {
+            self.nodes[i].without_data = false;
+        }
+        let now = self.now_ms;
+        self.trace.mix(0xd15c ^ (node as u64) << 8 ^ id << 16);
+        if let Some(raft) = self.nodes[i].raft.as_mut() {
+            raft.persisted(now, id);
+            self.after_input(node);
+        }
+    }
+
+    // ----- Faults -----
+
+    fn inject(&mut self, idx: usize) {
+        if self.healed {
+            return;
+        }
+        let fault = self.sc.faults[idx].fault.clone();
+        self.trace_line(format_args!("fault {fault:?}"));
+        self.trace.mix(0xfa17 ^ idx as u64);
+        match fault {
+            Fault::Crash { node, down_ms } => {
+                if self.nodes[node as usize].raft.is_some() {
+                    self.crash(node, false);
+                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                }
+            }
+            Fault::Wipe { node, down_ms } => {
+                // One member at a time may be without its data (README, fault model).
+                let other_without = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .any(|(j, s)| j != node as usize && s.without_data);
+                if other_without {
+                    self.faults.add(FaultKind::WipeSkipped);
+                } else if self.nodes[node as usize].raft.is_some() {
+                    self.crash(node, true);
+                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                }
+            }
+            Fault::Pause { node, ms } => {
+                let slot = &mut self.nodes[node as usize];
+                if slot.raft.is_some() {
+                    slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
+                    let until = slot.paused_until_ms;
+                    self.faults.add(FaultKind::Pause);
+                    self.schedule(until, Ev::Resume { node });
+                }
+            }
+            Fault::Partition { side, one_way, ms } => {
+                self.net.partition(&side, one_way, self.nodes.len());
+                self.faults.add(FaultKind::Partition);
+                self.schedule(self.now_ms + ms, Ev::HealPartitions);
+            }
+        }
+    }
+
+    fn crash(&mut self, node: u32, wipe: bool) {
+        let slot = &mut self.nodes[node as usize];
+        slot.raft = None;
+        slot.incarnation += 1;
+        slot.paused_until_ms = 0;
+        slot.timer_at_ms = u64::MAX;
+        slot.pending.clear();
+        let lost = if wipe {
+            slot.disk.wipe()
+        } else {
+            slot.disk.crash()
+        };
+        if wipe {
+            slot.without_data = true;
+        }
+        for _ in 0..lost {
+            self.faults.add(FaultKind::UnsyncedWriteLost);
+        }
+        self.faults.add(if wipe {
+            FaultKind::Wipe
+        } else {
+            FaultKind::Crash
+        });
+        self.trace_line(format_args!(
+            "{} node {node} ({lost} unsynced writes lost)",
+            if wipe { "wipe" } else { "crash" }
+        ));
+    }
+
+    fn restart(&mut self, node: u32) {
+        if self.nodes[node as usize].raft.is_some() {
+            return;
+        }
+        self.faults.add(FaultKind::Restart);
+        self.trace_line(format_args!("restart node {node}"));
+        self.start_node(node);
+    }
+
+    fn heal(&mut self) {
+        self.healed = true;
+        self.net.heal_all();
+        self.trace_line(format_args!("heal: faults stop"));
+        for node in 0..self.nodes.len() as u32 {
+            let slot = &mut self.nodes[node as usize];
+            slot.paused_until_ms = 0;
+            if slot.raft.is_none() {
+                self.restart(node);
+            }
+        }
+        let probe = self.probe;
+        let a = self.clients[probe].start_next(self.now_ms, true);
+        self.client_action(probe, a);
+        self.schedule(self.now_ms + CONVERGENCE_POLL_MS, Ev::Poll);
+    }
+
+    // ----- Clients -----
+
+    fn client_action(&mut self, c: usize, action: ClientAction) {
+        let party = self.nodes.len() + c;
+        match action {
+            ClientAction::Send {
+                node,
+                command,
+                attempt,
+            } => {
+                self.trace_line(format_args!(
+                    "client {c} sends {command:?} attempt {attempt} to node {node}"
+                ));
+                let timeout = self.clients[c].attempt_timeout_ms();
+                self.schedule(
+                    self.now_ms + timeout,
+                    Ev::ClientAttemptTimeout {
+                        client: c as u32,
+                        request_id: command.request_id,
+                        attempt,
+                    },
+                );
+                self.send(
+                    party,
+                    node as usize,
+                    NetMsg::ClientReq {
+                        client: c as u32,
+                        attempt,
+                        command,
+                    },
+                );
+            }
+            ClientAction::RetryLater { at_ms } => {
+                let request_id = self.clients[c]
+                    .current
+                    .as_ref()
+                    .map_or(0, |cur| cur.request_id);
+                self.schedule(
+                    at_ms,
+                    Ev::ClientRetry {
+                        client: c as u32,
+                        request_id,
+                    },
+                );
+            }
+            ClientAction::Wake { at_ms } => {
+                self.schedule(at_ms, Ev::ClientWake { client: c as u32 })
+            }
+            ClientAction::Idle => {}
+        }
+    }
+
+    // ----- End of run -----
+
+    /// After healing: done once the probe write is acknowledged, every client is done,
+    /// and every node is up, recovered, and has applied the probe write.
+    fn poll_convergence(&mut self) {
+        if self.done {
+            return;
+        }
+        let probe_ok = self.clients[self.probe].last_ok.is_some();
+        let clients_done = self.clients.iter().all(|c| c.is_done());
+        if probe_ok && clients_done && self.all_nodes_have_probe() {
+            self.done = true;
+            return;
+        }
+        self.schedule(self.now_ms + CONVERGENCE_POLL_MS, Ev::Poll);
+    }
+
+    fn probe_value(&self) -> u64 {
+        crate::scenario::unique_value(self.probe, 0)
+    }
+
+    fn all_nodes_have_probe(&self) -> bool {
+        let v = self.probe_value();
+        self.nodes.iter().all(|s| {
+            s.raft.as_ref().is_some_and(|r| {
+                r.role() != Role::Recovering
+                    && r.state_machine()
+                        .state
+                        .lists
+                        .get(&0)
+                        .is_some_and(|l| l.contains(&v))
+            })
+        })
+    }
+
+    fn on_deadline(&mut self) {
+        if self.done {
+            return;
+        }
+        let leaders: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|s| s.raft.as_ref())
+            .map(|r| {
+                format!(
+                    "n{}:{:?}/t{}/c{}/a{}",
+                    r.id(),
+                    r.role(),
+                    r.term(),
+                    r.commit_index(),
+                    r.applied_index()
+                )
+            })
+            .collect();
+        let state = leaders.join(" ");
+        if self.clients[self.probe].last_ok.is_none() {
+            self.fail(
+                "liveness",
+                format!(
+                    "no write committed within {} ms after healing; nodes: {state}",
+                    self.sc.options.liveness_ms
+                ),
+            );
+        } else if !self.clients.iter().all(|c| c.is_done()) {
+            self.fail(
+                "liveness",
+                format!("client operations still unfinished at the deadline; nodes: {state}"),
+            );
+        } else {
+            self.fail(
+                "convergence",
+                format!(
+                    "not every node applied the probe write within {} ms; nodes: {state}",
+                    self.sc.options.liveness_ms
+                ),
+            );
+        }
+    }
+
+    fn check_history(&mut self) {
+        let mut ops = Vec::new();
+        for c in &self.clients {
+            ops.extend(c.history.iter().cloned());
+        }
+        let final_states = self
+            .nodes
+            .iter()
+            .filter_map(|s| s.raft.as_ref())
+            .map(|r| (r.id(), r.state_machine().state.lists.clone()))
+            .collect();
+        let h = History { ops, final_states };
+        let anomalies = history::check(&h);
+        if let Some(a) = anomalies.first() {
+            let more = anomalies.len() - 1;
+            self.fail(
+                a.kind.name(),
+                format!(
+                    "{a}{}",
+                    if more > 0 {
+                        format!(" (+{more} more)")
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+        }
+    }
+
+    // ----- Trace -----
+
+    fn trace_msg(&mut self, from: Party, to: Party, msg: &NetMsg) {
+        let tag = match msg {
+            NetMsg::Raft(m) => {
+                let kind = match &m.body {
+                    MsgBody::RequestVote { last_log_index, .. } => 1 ^ last_log_index << 4,
+                    MsgBody::RequestVoteResp { granted } => 2 ^ (*granted as u64) << 4,
+                    MsgBody::AppendEntries {
+                        prev_index,
+                        entries,
+                        ..
+                    } => 3 ^ prev_index << 4 ^ (entries.len() as u64) << 40,
+                    MsgBody::AppendEntriesResp {
+                        success,
+                        match_index,
+                        ..
+                    } => 4 ^ match_index << 4 ^ (*success as u64) << 3,
+                    MsgBody::InstallSnapshot { snapshot } => 5 ^ snapshot.last_index << 4,
+                    MsgBody::InstallSnapshotResp { match_index } => 6 ^ match_index << 4,
+                    MsgBody::RecoveryRequest => 7,
+                    MsgBody::RecoveryResp { entries, .. } => 8 ^ (entries.len() as u64) << 4,
+                };
+                kind ^ m.term << 32
+            }
+            NetMsg::ClientReq { command, .. } => 9 ^ command.request_id << 4,
+            NetMsg::ClientResp { request_id, result } => {
+                10 ^ request_id << 4 ^ (result.is_ok() as u64) << 3
+            }
+        };
+        self.trace.mix(self.now_ms);
+        self.trace.mix((from as u64) << 32 | to as u64);
+        self.trace.mix(tag);
+        if enabled!(Level::DEBUG) {
+            match msg {
+                NetMsg::Raft(m) => debug!(
+                    t = self.now_ms,
+                    "n{from} -> n{to} term {} {:?}",
+                    m.term,
+                    BodyView(&m.body)
+                ),
+                _ => debug!(t = self.now_ms, "{from} -> {to} {msg:?}"),
+            }
+        }
+    }
+
+    fn trace_line(&mut self, args: std::fmt::Arguments<'_>) {
+        if enabled!(Level::DEBUG) {
+            debug!(t = self.now_ms, "{}", args);
+        }
+    }
+}
+
+/// A message body without the bulky parts (snapshot state, entry payloads).
+struct BodyView<'a>(&'a MsgBody);
+
+impl std::fmt::Debug for BodyView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            MsgBody::AppendEntries { prev_index, prev_term, entries, leader_commit } => write!(
+                f,
+                "AppendEntries prev=({prev_index},{prev_term}) entries={}..{} commit={leader_commit}",
+                entries.first().map_or(0, |e| e.index),
+                entries.last().map_or(0, |e| e.index)
+            ),
+            MsgBody::InstallSnapshot { snapshot } => {
+                write!(f, "InstallSnapshot ({},{})", snapshot.last_index, snapshot.last_term)
+            }
+            MsgBody::RecoveryResp { snapshot, entries } => {
+                write!(f, "RecoveryResp snapshot={} entries={}", snapshot.last_index, entries.len())
+            }
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
