@@ -21,8 +21,8 @@ pub struct InFlight {
     pub deadline_ms: u64,
     pub attempt: u32,
     pub target: u32,
-    /// Some attempt got no definite refusal: the command may be in some log.
-    pub maybe_applied: bool,
+    /// Bit k set: attempt k + 1 was refused ("not leader") before being proposed.
+    pub refused: u64,
 }
 
 /// What the world must do for a client.
@@ -56,6 +56,9 @@ pub struct Client {
     op_timeout_ms: u64,
     pub current: Option<InFlight>,
     pub history: Vec<HistOp>,
+    /// The network may deliver a request twice (so a refusal does not prove that no
+    /// copy of it will ever be proposed).
+    pub network_duplicates: bool,
     /// Request id and index-free result of the last ok operation (for the liveness probe).
     pub last_ok: Option<u64>,
 }
@@ -79,6 +82,7 @@ impl Client {
             op_timeout_ms,
             current: None,
             history: Vec::new(),
+            network_duplicates: true,
             last_ok: None,
         }
     }
@@ -120,7 +124,7 @@ impl Client {
             deadline_ms: now_ms + self.op_timeout_ms,
             attempt: 0,
             target: self.leader_guess,
-            maybe_applied: false,
+            refused: 0,
         });
         self.send_current()
     }
@@ -165,57 +169,51 @@ impl Client {
         &mut self,
         now_ms: u64,
         request_id: u64,
+        attempt: u32,
         hint: Option<NodeId>,
     ) -> ClientAction {
         let nodes = self.nodes;
-        let Some(cur) = self.current.as_mut() else {
-            return ClientAction::Idle;
-        };
+        let Some(cur) = self.current.as_mut() else { return ClientAction::Idle };
         if cur.request_id != request_id {
             return ClientAction::Idle;
+        }
+        if (1..=64).contains(&attempt) {
+            cur.refused |= 1 << (attempt - 1);
+        }
+        if attempt != cur.attempt {
+            return ClientAction::Idle; // an older attempt's answer: a retry is already under way
         }
         cur.target = match hint {
             Some(h) if h != cur.target => h,
             _ => (cur.target + 1) % nodes,
         };
         self.leader_guess = cur.target;
-        ClientAction::RetryLater {
-            at_ms: now_ms + RETRY_BACKOFF_MS,
-        }
+        ClientAction::RetryLater { at_ms: now_ms + RETRY_BACKOFF_MS }
     }
 
     /// Attempt `attempt` got no answer in time: it may or may not have been proposed.
-    pub fn on_attempt_timeout(
-        &mut self,
-        now_ms: u64,
-        request_id: u64,
-        attempt: u32,
-    ) -> ClientAction {
+    pub fn on_attempt_timeout(&mut self, now_ms: u64, request_id: u64, attempt: u32) -> ClientAction {
         let nodes = self.nodes;
-        let Some(cur) = self.current.as_mut() else {
-            return ClientAction::Idle;
-        };
+        let Some(cur) = self.current.as_mut() else { return ClientAction::Idle };
         if cur.request_id != request_id || cur.attempt != attempt {
             return ClientAction::Idle;
         }
-        cur.maybe_applied = true;
         cur.target = (cur.target + 1) % nodes;
         self.leader_guess = cur.target;
         self.retry(now_ms)
     }
 
     /// Sends the current operation again with the same request id, or gives up once
-    /// its deadline has passed.
+    /// its deadline has passed. Giving up is `Failed` only when every attempt was
+    /// refused before being proposed and the network cannot deliver a stray copy of a
+    /// request later (no duplication); otherwise the command may still be in some
+    /// log, and the outcome is `Indeterminate`.
     pub fn retry(&mut self, now_ms: u64) -> ClientAction {
-        let Some(cur) = &self.current else {
-            return ClientAction::Idle;
-        };
+        let Some(cur) = &self.current else { return ClientAction::Idle };
         if now_ms >= cur.deadline_ms {
-            let outcome = if cur.maybe_applied {
-                Outcome::Indeterminate
-            } else {
-                Outcome::Failed
-            };
+            let all_refused = cur.attempt <= 64 && cur.refused == u64::MAX >> (64 - cur.attempt);
+            let outcome =
+                if all_refused && !self.network_duplicates { Outcome::Failed } else { Outcome::Indeterminate };
             return self.finish(now_ms, outcome, None);
         }
         self.send_current()

@@ -45,6 +45,7 @@ pub enum NetMsg {
     },
     ClientResp {
         request_id: u64,
+        attempt: u32,
         result: Result<ClientReply, Option<NodeId>>,
     },
 }
@@ -190,6 +191,9 @@ impl<'s> World<'s> {
                 )
             })
             .collect();
+        for c in clients.iter_mut() {
+            c.network_duplicates = o.net.dup_ppm > 0;
+        }
         let probe = clients.len();
         let probe_value = crate::scenario::unique_value(probe, 0);
         clients.push(Client::new(
@@ -463,6 +467,7 @@ impl<'s> World<'s> {
                             client,
                             NetMsg::ClientResp {
                                 request_id: command.request_id,
+                                attempt: 0,
                                 result: Ok(reply),
                             },
                         );
@@ -533,14 +538,12 @@ impl<'s> World<'s> {
         if to >= n {
             let c = to - n;
             let a = match msg {
-                NetMsg::ClientResp {
-                    request_id,
-                    result: Ok(reply),
-                } => self.clients[c].on_reply(self.now_ms, request_id, &reply),
-                NetMsg::ClientResp {
-                    request_id,
-                    result: Err(hint),
-                } => self.clients[c].on_not_leader(self.now_ms, request_id, hint),
+                NetMsg::ClientResp { request_id, result: Ok(reply), .. } => {
+                    self.clients[c].on_reply(self.now_ms, request_id, &reply)
+                }
+                NetMsg::ClientResp { request_id, attempt, result: Err(hint) } => {
+                    self.clients[c].on_not_leader(self.now_ms, request_id, attempt, hint)
+                }
                 _ => ClientAction::Idle,
             };
             self.client_action(c, a);
@@ -558,11 +561,7 @@ impl<'s> World<'s> {
                     .step(self.now_ms, m);
                 self.after_input(to as u32);
             }
-            NetMsg::ClientReq {
-                client,
-                attempt: _,
-                command,
-            } => {
+            NetMsg::ClientReq { client, attempt, command } => {
                 let now = self.now_ms;
                 let slot = &mut self.nodes[to];
                 let raft = slot.raft.as_mut().expect("up");
@@ -584,10 +583,7 @@ impl<'s> World<'s> {
                     self.send(
                         to,
                         party,
-                        NetMsg::ClientResp {
-                            request_id: command.request_id,
-                            result: Err(hint),
-                        },
+                        NetMsg::ClientResp { request_id: command.request_id, attempt, result: Err(hint) },
                     );
                 }
             }
@@ -815,16 +811,17 @@ impl<'s> World<'s> {
         crate::scenario::unique_value(self.probe, 0)
     }
 
+    /// Every node is up, recovered, has applied the probe write, and has applied
+    /// everything any node knows committed (so acknowledged writes that completed after
+    /// the probe are in every final state too).
     fn all_nodes_have_probe(&self) -> bool {
         let v = self.probe_value();
+        let max_commit = self.nodes.iter().filter_map(|s| s.raft.as_ref()).map(|r| r.commit_index()).max();
         self.nodes.iter().all(|s| {
             s.raft.as_ref().is_some_and(|r| {
                 r.role() != Role::Recovering
-                    && r.state_machine()
-                        .state
-                        .lists
-                        .get(&0)
-                        .is_some_and(|l| l.contains(&v))
+                    && Some(r.applied_index()) == max_commit
+                    && r.state_machine().state.lists.get(&0).is_some_and(|l| l.contains(&v))
             })
         })
     }
@@ -928,7 +925,7 @@ impl<'s> World<'s> {
                 kind ^ m.term << 32
             }
             NetMsg::ClientReq { command, .. } => 9 ^ command.request_id << 4,
-            NetMsg::ClientResp { request_id, result } => {
+            NetMsg::ClientResp { request_id, result, .. } => {
                 10 ^ request_id << 4 ^ (result.is_ok() as u64) << 3
             }
         };

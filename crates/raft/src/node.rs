@@ -176,6 +176,9 @@ pub struct RaftNode {
     deadline_ms: u64,
     jitter_ms: u64,
     recovery: Recovery,
+    /// The write that made this candidate's term and self-vote durable: its own vote
+    /// counts only once that write is durable (else a crash could reuse the term).
+    campaign_write: WriteId,
     // Storage bookkeeping.
     last_issued_write: WriteId,
     last_durable_write: WriteId,
@@ -236,6 +239,7 @@ impl RaftNode {
             deadline_ms: 0,
             jitter_ms,
             recovery: Recovery::default(),
+            campaign_write: 0,
             last_issued_write: 0,
             last_durable_write: 0,
             write_marks: VecDeque::new(),
@@ -428,7 +432,10 @@ impl RaftNode {
         if self.role == Role::Leader {
             self.advance_commit();
         }
-        let _ = now_ms;
+        if self.role == Role::Candidate && self.has_quorum(self.votes) && id >= self.campaign_write {
+            // A group of one: its own durable vote is the quorum.
+            self.become_leader(now_ms);
+        }
         self.finish();
     }
 
@@ -462,11 +469,8 @@ impl RaftNode {
         self.leader_hint = None;
         self.votes = 1 << self.pos(self.cfg.id);
         self.persist_hard_state();
+        self.campaign_write = self.last_issued_write;
         self.reset_election_deadline(now_ms);
-        if self.has_quorum(self.votes) {
-            self.become_leader(now_ms);
-            return;
-        }
         let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
         for i in 0..self.cfg.voters.len() {
             let peer = self.cfg.voters[i];
@@ -510,6 +514,9 @@ impl RaftNode {
             return;
         }
         self.votes |= 1 << self.pos(from);
+        // Peers answer only after our RequestVote left, which waited for the campaign
+        // write: our own vote is durable by now.
+        debug_assert!(self.last_durable_write >= self.campaign_write);
         if self.has_quorum(self.votes) {
             self.become_leader(now_ms);
         }
@@ -533,12 +540,19 @@ impl RaftNode {
             self.leader_hint = None;
             self.persist_hard_state();
         }
+        let was_follower = self.role == Role::Follower;
         self.role = Role::Follower;
         self.votes = 0;
+        // The election timer restarts on hearing from a leader (and on granting a vote,
+        // in `on_request_vote`), not on merely seeing a higher term: otherwise a node
+        // with a stale log that keeps campaigning would stop the up-to-date one from
+        // ever timing out and winning (a liveness trap seen in 2-node groups).
         if leader.is_some() {
             self.leader_hint = leader;
+            self.reset_election_deadline(now_ms);
+        } else if !was_follower {
+            self.reset_election_deadline(now_ms);
         }
-        self.reset_election_deadline(now_ms);
     }
 
     fn become_leader(&mut self, now_ms: u64) {
