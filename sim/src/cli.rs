@@ -214,6 +214,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
             "events_per_sec": events_per_sec,
             "elapsed_s": secs,
             "virtual_time_ms": totals.virtual_time_ms,
+            "busiest_seed": {"seed": totals.busiest_seed.0, "events": totals.busiest_seed.1},
             "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
             "faults": faults,
         });

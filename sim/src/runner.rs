@@ -68,6 +68,8 @@ pub struct Totals {
     pub ops_failed: u64,
     pub ops_indeterminate: u64,
     pub violations: Vec<ViolationReport>,
+    /// The seed that needed the most events, and how many (a lead for profiling).
+    pub busiest_seed: (u64, u64),
     #[serde(skip)]
     pub faults: FaultCounts,
 }
@@ -76,6 +78,9 @@ impl Totals {
     fn add(&mut self, seed: u64, r: RunResult) {
         self.seeds_run += 1;
         self.events += r.events;
+        if r.events > self.busiest_seed.1 {
+            self.busiest_seed = (seed, r.events);
+        }
         self.virtual_time_ms += r.virtual_time_ms;
         self.ops_ok += r.ops_ok;
         self.ops_failed += r.ops_failed;
@@ -118,6 +123,9 @@ pub fn run_range(
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
                 let mut t = totals.lock().expect("no thread panics while holding it");
+                if local.busiest_seed.1 > t.busiest_seed.1 {
+                    t.busiest_seed = local.busiest_seed;
+                }
                 t.seeds_run += local.seeds_run;
                 t.events += local.events;
                 t.virtual_time_ms += local.virtual_time_ms;
