@@ -173,7 +173,9 @@ impl Client {
         hint: Option<NodeId>,
     ) -> ClientAction {
         let nodes = self.nodes;
-        let Some(cur) = self.current.as_mut() else { return ClientAction::Idle };
+        let Some(cur) = self.current.as_mut() else {
+            return ClientAction::Idle;
+        };
         if cur.request_id != request_id {
             return ClientAction::Idle;
         }
@@ -188,13 +190,22 @@ impl Client {
             _ => (cur.target + 1) % nodes,
         };
         self.leader_guess = cur.target;
-        ClientAction::RetryLater { at_ms: now_ms + RETRY_BACKOFF_MS }
+        ClientAction::RetryLater {
+            at_ms: now_ms + RETRY_BACKOFF_MS,
+        }
     }
 
     /// Attempt `attempt` got no answer in time: it may or may not have been proposed.
-    pub fn on_attempt_timeout(&mut self, now_ms: u64, request_id: u64, attempt: u32) -> ClientAction {
+    pub fn on_attempt_timeout(
+        &mut self,
+        now_ms: u64,
+        request_id: u64,
+        attempt: u32,
+    ) -> ClientAction {
         let nodes = self.nodes;
-        let Some(cur) = self.current.as_mut() else { return ClientAction::Idle };
+        let Some(cur) = self.current.as_mut() else {
+            return ClientAction::Idle;
+        };
         if cur.request_id != request_id || cur.attempt != attempt {
             return ClientAction::Idle;
         }
@@ -209,11 +220,16 @@ impl Client {
     /// request later (no duplication); otherwise the command may still be in some
     /// log, and the outcome is `Indeterminate`.
     pub fn retry(&mut self, now_ms: u64) -> ClientAction {
-        let Some(cur) = &self.current else { return ClientAction::Idle };
+        let Some(cur) = &self.current else {
+            return ClientAction::Idle;
+        };
         if now_ms >= cur.deadline_ms {
             let all_refused = cur.attempt <= 64 && cur.refused == u64::MAX >> (64 - cur.attempt);
-            let outcome =
-                if all_refused && !self.network_duplicates { Outcome::Failed } else { Outcome::Indeterminate };
+            let outcome = if all_refused && !self.network_duplicates {
+                Outcome::Failed
+            } else {
+                Outcome::Indeterminate
+            };
             return self.finish(now_ms, outcome, None);
         }
         self.send_current()

@@ -538,12 +538,16 @@ impl<'s> World<'s> {
         if to >= n {
             let c = to - n;
             let a = match msg {
-                NetMsg::ClientResp { request_id, result: Ok(reply), .. } => {
-                    self.clients[c].on_reply(self.now_ms, request_id, &reply)
-                }
-                NetMsg::ClientResp { request_id, attempt, result: Err(hint) } => {
-                    self.clients[c].on_not_leader(self.now_ms, request_id, attempt, hint)
-                }
+                NetMsg::ClientResp {
+                    request_id,
+                    result: Ok(reply),
+                    ..
+                } => self.clients[c].on_reply(self.now_ms, request_id, &reply),
+                NetMsg::ClientResp {
+                    request_id,
+                    attempt,
+                    result: Err(hint),
+                } => self.clients[c].on_not_leader(self.now_ms, request_id, attempt, hint),
                 _ => ClientAction::Idle,
             };
             self.client_action(c, a);
@@ -561,7 +565,11 @@ impl<'s> World<'s> {
                     .step(self.now_ms, m);
                 self.after_input(to as u32);
             }
-            NetMsg::ClientReq { client, attempt, command } => {
+            NetMsg::ClientReq {
+                client,
+                attempt,
+                command,
+            } => {
                 let now = self.now_ms;
                 let slot = &mut self.nodes[to];
                 let raft = slot.raft.as_mut().expect("up");
@@ -583,7 +591,11 @@ impl<'s> World<'s> {
                     self.send(
                         to,
                         party,
-                        NetMsg::ClientResp { request_id: command.request_id, attempt, result: Err(hint) },
+                        NetMsg::ClientResp {
+                            request_id: command.request_id,
+                            attempt,
+                            result: Err(hint),
+                        },
                     );
                 }
             }
@@ -816,12 +828,21 @@ impl<'s> World<'s> {
     /// the probe are in every final state too).
     fn all_nodes_have_probe(&self) -> bool {
         let v = self.probe_value();
-        let max_commit = self.nodes.iter().filter_map(|s| s.raft.as_ref()).map(|r| r.commit_index()).max();
+        let max_commit = self
+            .nodes
+            .iter()
+            .filter_map(|s| s.raft.as_ref())
+            .map(|r| r.commit_index())
+            .max();
         self.nodes.iter().all(|s| {
             s.raft.as_ref().is_some_and(|r| {
                 r.role() != Role::Recovering
                     && Some(r.applied_index()) == max_commit
-                    && r.state_machine().state.lists.get(&0).is_some_and(|l| l.contains(&v))
+                    && r.state_machine()
+                        .state
+                        .lists
+                        .get(&0)
+                        .is_some_and(|l| l.contains(&v))
             })
         })
     }
@@ -925,9 +946,9 @@ impl<'s> World<'s> {
                 kind ^ m.term << 32
             }
             NetMsg::ClientReq { command, .. } => 9 ^ command.request_id << 4,
-            NetMsg::ClientResp { request_id, result, .. } => {
-                10 ^ request_id << 4 ^ (result.is_ok() as u64) << 3
-            }
+            NetMsg::ClientResp {
+                request_id, result, ..
+            } => 10 ^ request_id << 4 ^ (result.is_ok() as u64) << 3,
         };
         self.trace.mix(self.now_ms);
         self.trace.mix((from as u64) << 32 | to as u64);

@@ -331,6 +331,10 @@ impl RaftNode {
                 _ => None,
             };
             self.become_follower(now_ms, msg.term, leader);
+            // A vote request persists term and vote together, in one write, below.
+            if !matches!(msg.body, MsgBody::RequestVote { .. }) {
+                self.persist_hard_state();
+            }
         }
         match msg.body {
             MsgBody::RequestVote {
@@ -432,7 +436,8 @@ impl RaftNode {
         if self.role == Role::Leader {
             self.advance_commit();
         }
-        if self.role == Role::Candidate && self.has_quorum(self.votes) && id >= self.campaign_write {
+        if self.role == Role::Candidate && self.has_quorum(self.votes) && id >= self.campaign_write
+        {
             // A group of one: its own durable vote is the quorum.
             self.become_leader(now_ms);
         }
@@ -502,9 +507,10 @@ impl RaftNode {
             && up_to_date;
         if granted {
             self.voted_for = Some(from);
-            self.persist_hard_state();
             self.reset_election_deadline(now_ms);
         }
+        // Term and vote in one write, durable before the answer leaves (mistake 3).
+        self.persist_hard_state();
         self.send(from, MsgBody::RequestVoteResp { granted });
     }
 
@@ -538,7 +544,6 @@ impl RaftNode {
             // The vote is cleared only when the term changes (classic mistake 11).
             self.voted_for = None;
             self.leader_hint = None;
-            self.persist_hard_state();
         }
         let was_follower = self.role == Role::Follower;
         self.role = Role::Follower;

@@ -1,0 +1,990 @@
+//! Tests of the client-history checker: hand-written histories for every verdict and
+//! for valid edge cases, then property tests on histories generated from a sequential
+//! model (must pass) and single mutations of them (must fail with the right verdict).
+
+use proptest::prelude::*;
+use proptest::sample::Index;
+use std::collections::{BTreeMap, BTreeSet};
+use zkwal_invariants::history::testgen::{self, Config, Fate, Step};
+use zkwal_invariants::history::{
+    check, kinds, Anomaly, AnomalyKind, History, Key, Op, OpKind, Outcome, Value,
+    MAX_REPORTS_PER_KIND_PER_KEY,
+};
+
+use AnomalyKind::*;
+
+// ---------------------------------------------------------------- builders
+
+fn append(client: u32, inv: u64, comp: u64, key: Key, value: Value, outcome: Outcome) -> Op {
+    Op {
+        client,
+        invoke_ms: inv,
+        complete_ms: comp,
+        kind: OpKind::Append { key, value },
+        outcome,
+    }
+}
+
+fn ok_append(client: u32, inv: u64, comp: u64, key: Key, value: Value) -> Op {
+    append(client, inv, comp, key, value, Outcome::Ok)
+}
+
+fn read(client: u32, inv: u64, comp: u64, key: Key, list: &[Value]) -> Op {
+    Op {
+        client,
+        invoke_ms: inv,
+        complete_ms: comp,
+        kind: OpKind::Read {
+            key,
+            result: Some(list.to_vec()),
+        },
+        outcome: Outcome::Ok,
+    }
+}
+
+/// `(key, list)` pairs of one node's final state.
+type State<'a> = &'a [(Key, &'a [Value])];
+
+fn finals(nodes: &[(u32, State)]) -> Vec<(u32, BTreeMap<Key, Vec<Value>>)> {
+    nodes
+        .iter()
+        .map(|(n, m)| (*n, m.iter().map(|(k, l)| (*k, l.to_vec())).collect()))
+        .collect()
+}
+
+/// Same final state on nodes 1..=3.
+fn same_finals(m: State) -> Vec<(u32, BTreeMap<Key, Vec<Value>>)> {
+    finals(&[(1, m), (2, m), (3, m)])
+}
+
+fn hist(ops: Vec<Op>, final_states: Vec<(u32, BTreeMap<Key, Vec<Value>>)>) -> History {
+    History { ops, final_states }
+}
+
+fn assert_valid(h: &History) {
+    let a = check(h);
+    assert!(a.is_empty(), "expected no anomalies, got:\n{}", show(&a));
+    // The input order of ops must not matter.
+    let mut rev = h.clone();
+    rev.ops.reverse();
+    assert!(check(&rev).is_empty());
+}
+
+fn show(a: &[Anomaly]) -> String {
+    a.iter().map(|x| format!("  {x}\n")).collect()
+}
+
+/// Asserts the set of kinds found is exactly `expected`; returns the anomalies.
+fn assert_kinds(h: &History, expected: &[AnomalyKind]) -> Vec<Anomaly> {
+    let a = check(h);
+    let want: BTreeSet<AnomalyKind> = expected.iter().copied().collect();
+    assert_eq!(kinds(&a), want, "anomalies:\n{}", show(&a));
+    a
+}
+
+// ---------------------------------------------------------------- valid histories
+
+#[test]
+fn empty_history_is_valid() {
+    assert_valid(&History::default());
+    assert_valid(&hist(vec![], same_finals(&[])));
+}
+
+#[test]
+fn sequential_appends_and_reads_are_valid() {
+    let h = hist(
+        vec![
+            ok_append(1, 0, 5, 0, 10),
+            read(2, 6, 8, 0, &[10]),
+            ok_append(1, 9, 12, 0, 11),
+            read(2, 13, 14, 0, &[10, 11]),
+            ok_append(3, 13, 20, 1, 100),
+            read(1, 21, 22, 1, &[100]),
+        ],
+        same_finals(&[(0, &[10, 11]), (1, &[100])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn concurrent_appends_may_be_seen_in_either_order() {
+    let ops = vec![ok_append(1, 0, 10, 0, 1), ok_append(2, 5, 15, 0, 2)];
+    for order in [[1u64, 2], [2, 1]] {
+        let mut o = ops.clone();
+        o.push(read(3, 20, 21, 0, &order));
+        assert_valid(&hist(o, same_finals(&[(0, &order)])));
+    }
+}
+
+#[test]
+fn reads_concurrent_with_an_append_may_or_may_not_see_it() {
+    let h = hist(
+        vec![
+            ok_append(1, 10, 20, 0, 1),
+            read(2, 5, 12, 0, &[]),
+            read(3, 11, 15, 0, &[1]),
+            read(4, 12, 25, 0, &[1]),
+            // Begins after read 3 completed: must be at least as long; it is.
+            read(2, 16, 18, 0, &[1]),
+        ],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_valid(&h);
+    // A read concurrent with the append that misses it, invoked after another read saw
+    // it, is stale; but two overlapping reads may disagree.
+    let h = hist(
+        vec![
+            ok_append(1, 10, 20, 0, 1),
+            read(3, 11, 15, 0, &[1]),
+            read(2, 14, 18, 0, &[]),
+        ],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn indeterminate_appends_seen_or_never_seen_are_valid() {
+    use Outcome::Indeterminate;
+    let h = hist(
+        vec![
+            // Seen: applied after the client gave up at 10.
+            append(1, 0, 10, 0, 1, Indeterminate),
+            read(2, 11, 12, 0, &[]),
+            read(2, 30, 31, 0, &[1]),
+            // Never seen.
+            append(3, 0, 10, 0, 2, Indeterminate),
+            // Seen only in the final state.
+            append(4, 40, 41, 0, 3, Indeterminate),
+        ],
+        same_finals(&[(0, &[1, 3])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn indeterminate_append_applied_late_can_follow_later_appends() {
+    // Its effective completion is +infinity, so it may land after appends invoked later.
+    let h = hist(
+        vec![
+            append(1, 0, 5, 0, 1, Outcome::Indeterminate),
+            ok_append(2, 10, 12, 0, 2),
+            read(3, 20, 22, 0, &[2, 1]),
+        ],
+        same_finals(&[(0, &[2, 1])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn failed_appends_and_failed_reads_are_ignored() {
+    let h = hist(
+        vec![
+            append(1, 0, 5, 0, 1, Outcome::Failed),
+            ok_append(1, 6, 8, 0, 2),
+            Op {
+                client: 2,
+                invoke_ms: 10,
+                complete_ms: 12,
+                kind: OpKind::Read {
+                    key: 0,
+                    result: None,
+                },
+                outcome: Outcome::Failed,
+            },
+            Op {
+                client: 2,
+                invoke_ms: 13,
+                complete_ms: 14,
+                // Garbage in an indeterminate read must be ignored.
+                kind: OpKind::Read {
+                    key: 0,
+                    result: Some(vec![99, 99]),
+                },
+                outcome: Outcome::Indeterminate,
+            },
+        ],
+        same_finals(&[(0, &[2])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn equal_timestamps_count_as_concurrent() {
+    // Append acknowledged at 10, read invoked at 10 misses it: allowed.
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), read(2, 10, 11, 0, &[])],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_valid(&h);
+    // Append invoked at 10, read completed at 10 sees it: allowed.
+    let h = hist(
+        vec![ok_append(1, 10, 12, 0, 1), read(2, 5, 10, 0, &[1])],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn acked_append_without_later_observation_is_not_lost() {
+    // No final states and nothing began after it completed.
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), read(2, 5, 12, 0, &[])],
+        vec![],
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn history_roundtrips_through_json() {
+    let h = testgen::random(
+        7,
+        200,
+        &Config {
+            clients: 3,
+            keys: 2,
+            nodes: 3,
+        },
+    );
+    let s = serde_json::to_string(&h).unwrap();
+    let back: History = serde_json::from_str(&s).unwrap();
+    assert_eq!(back, h);
+    assert_valid(&back);
+}
+
+// ---------------------------------------------------------------- violations
+
+#[test]
+fn lost_append_missing_from_final_state() {
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), ok_append(1, 11, 20, 0, 2)],
+        finals(&[(1, &[(0, &[1, 2])]), (2, &[(0, &[1])]), (3, &[])]),
+    );
+    let a = assert_kinds(&h, &[LostAppend]);
+    assert_eq!(a.len(), 2, "{}", show(&a));
+    // Value 1 is missing from node 3 only; value 2 from nodes 2 and 3.
+    assert!(a[0].explanation.contains("node(s) 3"), "{}", a[0]);
+    assert!(a[1].explanation.contains("node(s) 2, 3"), "{}", a[1]);
+    assert_eq!(a[1].ops, vec![ok_append(1, 11, 20, 0, 2)]);
+}
+
+#[test]
+fn lost_append_never_seen_by_a_later_read() {
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), read(2, 11, 12, 0, &[])],
+        vec![],
+    );
+    let a = assert_kinds(&h, &[LostAppend]);
+    assert_eq!(a[0].ops.len(), 2);
+}
+
+#[test]
+fn lost_append_never_seen_although_a_later_append_was() {
+    // No read began after the append of 1 completed, but the append of 2 (invoked at 2,
+    // after 1 was acknowledged at 1) was observed without 1 before it.
+    let h = hist(
+        vec![
+            ok_append(1, 0, 1, 0, 1),
+            ok_append(2, 2, 3, 0, 2),
+            read(3, 1, 4, 0, &[2]),
+        ],
+        vec![],
+    );
+    assert_kinds(&h, &[LostAppend]);
+}
+
+#[test]
+fn duplicate_in_a_final_state() {
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), ok_append(1, 11, 20, 0, 2)],
+        same_finals(&[(0, &[1, 2, 1])]),
+    );
+    let a = assert_kinds(&h, &[Duplicate]);
+    assert_eq!(a.len(), 1);
+    assert!(a[0].explanation.contains("indexes 0 and 2"), "{}", a[0]);
+}
+
+#[test]
+fn indeterminate_append_applied_twice_is_a_duplicate() {
+    let h = hist(
+        vec![
+            append(1, 0, 10, 0, 1, Outcome::Indeterminate),
+            read(2, 30, 31, 0, &[1, 1]),
+        ],
+        same_finals(&[(0, &[1, 1])]),
+    );
+    assert_kinds(&h, &[Duplicate]);
+}
+
+#[test]
+fn divergent_reads() {
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(2, 0, 10, 0, 2),
+            read(3, 11, 12, 0, &[1, 2]),
+            read(4, 11, 12, 0, &[2, 1]),
+        ],
+        vec![],
+    );
+    let a = assert_kinds(&h, &[Divergence]);
+    assert_eq!(a[0].ops.len(), 2);
+    assert!(a[0].explanation.contains("not prefix-related"), "{}", a[0]);
+}
+
+#[test]
+fn divergent_final_states() {
+    let h = hist(
+        vec![
+            append(1, 0, 10, 0, 1, Outcome::Indeterminate),
+            append(2, 0, 10, 0, 2, Outcome::Indeterminate),
+        ],
+        finals(&[(1, &[(0, &[1])]), (2, &[(0, &[2])])]),
+    );
+    let a = assert_kinds(&h, &[Divergence]);
+    assert!(a[0].explanation.contains("final state of node"), "{}", a[0]);
+}
+
+#[test]
+fn stale_read_misses_completed_append_present_at_the_end() {
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(1, 11, 12, 0, 2),
+            read(2, 15, 16, 0, &[1]),
+        ],
+        same_finals(&[(0, &[1, 2])]),
+    );
+    let a = assert_kinds(&h, &[StaleRead]);
+    assert!(a[0].explanation.contains("append of 2"), "{}", a[0]);
+}
+
+#[test]
+fn stale_read_shorter_than_an_earlier_read() {
+    // The indeterminate value 1, once seen, must stay in every later read.
+    let h = hist(
+        vec![
+            append(1, 0, 10, 0, 1, Outcome::Indeterminate),
+            read(2, 20, 21, 0, &[1]),
+            read(3, 22, 23, 0, &[]),
+        ],
+        same_finals(&[(0, &[1])]),
+    );
+    let a = assert_kinds(&h, &[StaleRead]);
+    assert!(a[0].explanation.contains("shorter"), "{}", a[0]);
+}
+
+#[test]
+fn final_state_behind_a_read_is_stale() {
+    // Node 3 lags: it lacks an indeterminate value a read had seen.
+    let h = hist(
+        vec![
+            append(1, 0, 10, 0, 1, Outcome::Indeterminate),
+            read(2, 20, 21, 0, &[1]),
+        ],
+        finals(&[(1, &[(0, &[1])]), (3, &[])]),
+    );
+    let a = assert_kinds(&h, &[StaleRead]);
+    assert!(
+        a[0].explanation.contains("final state of node 3"),
+        "{}",
+        a[0]
+    );
+}
+
+#[test]
+fn phantom_never_appended() {
+    let h = hist(vec![read(1, 0, 1, 0, &[42])], vec![]);
+    let a = assert_kinds(&h, &[Phantom]);
+    assert!(
+        a[0].explanation.contains("no client ever appended"),
+        "{}",
+        a[0]
+    );
+}
+
+#[test]
+fn phantom_failed_append() {
+    let h = hist(
+        vec![append(1, 0, 10, 0, 1, Outcome::Failed)],
+        same_finals(&[(0, &[1])]),
+    );
+    let a = assert_kinds(&h, &[Phantom]);
+    assert!(a[0].explanation.contains("failed definitely"), "{}", a[0]);
+}
+
+#[test]
+fn phantom_value_of_another_key() {
+    let h = hist(
+        vec![ok_append(1, 0, 10, 7, 1), read(2, 11, 12, 7, &[1])],
+        same_finals(&[(7, &[1]), (8, &[1])]),
+    );
+    let a = assert_kinds(&h, &[Phantom]);
+    assert_eq!(a[0].key, 8);
+    assert!(a[0].explanation.contains("appended to key 7"), "{}", a[0]);
+}
+
+#[test]
+fn phantom_read_from_the_future() {
+    let h = hist(
+        vec![read(2, 0, 5, 0, &[1]), ok_append(1, 6, 10, 0, 1)],
+        same_finals(&[(0, &[1])]),
+    );
+    let a = assert_kinds(&h, &[Phantom]);
+    assert!(a[0].explanation.contains("invoked only after"), "{}", a[0]);
+}
+
+#[test]
+fn real_time_order_violated() {
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(2, 11, 20, 0, 2),
+            read(3, 21, 22, 0, &[2, 1]),
+        ],
+        same_finals(&[(0, &[2, 1])]),
+    );
+    let a = assert_kinds(&h, &[RealTimeOrder]);
+    assert_eq!(a.len(), 1);
+    let values: Vec<Value> = a[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op.kind {
+            OpKind::Append { value, .. } => Some(value),
+            OpKind::Read { .. } => None,
+        })
+        .collect();
+    assert_eq!(values, vec![1, 2]);
+}
+
+#[test]
+fn reports_are_bounded_per_kind_and_key() {
+    let ops: Vec<Op> = (0..20)
+        .map(|i| ok_append(1, 10 * i, 10 * i + 5, 0, i))
+        .collect();
+    let h = hist(ops, same_finals(&[(0, &[])]));
+    let a = assert_kinds(&h, &[LostAppend]);
+    assert_eq!(a.len(), MAX_REPORTS_PER_KIND_PER_KEY);
+    let last = a.last().unwrap().explanation.clone();
+    assert!(
+        last.contains(&format!(
+            "and {} more lost_append",
+            20 - MAX_REPORTS_PER_KIND_PER_KEY
+        )),
+        "{last}"
+    );
+}
+
+#[test]
+fn names_and_display() {
+    let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "lost_append",
+            "duplicate",
+            "divergence",
+            "stale_read",
+            "phantom",
+            "real_time_order"
+        ]
+    );
+    let h = hist(
+        vec![
+            ok_append(4, 100, 110, 3, 77),
+            read(5, 120, 130, 3, &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        ],
+        vec![],
+    );
+    let a = check(&h);
+    let line = a
+        .iter()
+        .map(|x| x.to_string())
+        .find(|l| l.starts_with("lost_append on key 3"))
+        .expect("lost append reported");
+    assert!(!line.contains('\n'));
+    assert!(
+        line.contains("client 4 append(key 3, 77) @[100..110] ok"),
+        "{line}"
+    );
+    assert!(
+        line.contains("client 5 read(key 3) -> 9 values [1, 2, 3, ...3 more..., 7, 8, 9]"),
+        "{line}"
+    );
+}
+
+#[test]
+fn output_is_sorted_by_key_then_kind() {
+    let h = hist(
+        vec![
+            read(1, 0, 1, 2, &[42]),
+            ok_append(1, 2, 3, 1, 5),
+            ok_append(2, 0, 1, 0, 6),
+        ],
+        same_finals(&[(0, &[6, 6]), (1, &[]), (2, &[42])]),
+    );
+    let a = check(&h);
+    let got: Vec<(Key, AnomalyKind)> = a.iter().map(|x| (x.key, x.kind)).collect();
+    assert_eq!(got, vec![(0, Duplicate), (1, LostAppend), (2, Phantom)]);
+}
+
+// ---------------------------------------------------------------- property tests
+
+fn fate() -> impl Strategy<Value = Fate> {
+    prop_oneof![
+        14 => Just(Fate::Ok),
+        1 => Just(Fate::Failed),
+        2 => (0u8..4).prop_map(|delay| Fate::IndeterminateApplied { delay }),
+        1 => Just(Fate::IndeterminateLost),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        0u32..5,
+        0u32..3,
+        any::<bool>(),
+        fate(),
+        0u32..4,
+        0u32..25,
+        0u32..25,
+    )
+        .prop_map(|(client, key, read, fate, gap, pre, post)| Step {
+            client,
+            key,
+            read,
+            fate,
+            gap,
+            pre,
+            post,
+        })
+}
+
+fn valid_history() -> impl Strategy<Value = History> {
+    (
+        1u32..5,
+        1u32..4,
+        1u32..4,
+        prop::collection::vec(step(), 0..120),
+    )
+        .prop_map(|(clients, keys, nodes, steps)| {
+            testgen::build(
+                &Config {
+                    clients,
+                    keys,
+                    nodes,
+                },
+                &steps,
+            )
+        })
+}
+
+/// Every observed list of `key` (ok read results and final states), mutably.
+fn for_each_list(h: &mut History, key: Key, mut f: impl FnMut(&mut Vec<Value>)) {
+    for op in &mut h.ops {
+        if let OpKind::Read {
+            key: k,
+            result: Some(l),
+        } = &mut op.kind
+        {
+            if *k == key && op.outcome == Outcome::Ok {
+                f(l);
+            }
+        }
+    }
+    for (_, m) in &mut h.final_states {
+        if let Some(l) = m.get_mut(&key) {
+            f(l);
+        }
+    }
+}
+
+fn read_lens(h: &History, key: Key) -> Vec<usize> {
+    h.ops
+        .iter()
+        .filter_map(|op| match &op.kind {
+            OpKind::Read {
+                key: k,
+                result: Some(l),
+            } if *k == key && op.outcome == Outcome::Ok => Some(l.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn append_op(h: &History, v: Value) -> &Op {
+    h.ops
+        .iter()
+        .find(|op| matches!(op.kind, OpKind::Append { value, .. } if value == v))
+        .expect("generated values have an append")
+}
+
+/// The final list of every key with at least `min_len` values (all nodes agree).
+fn final_lists(h: &History, min_len: usize) -> Vec<(Key, Vec<Value>)> {
+    h.final_states[0]
+        .1
+        .iter()
+        .filter(|(_, l)| l.len() >= min_len)
+        .map(|(k, l)| (*k, l.clone()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, max_global_rejects: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn generated_valid_histories_pass(h in valid_history()) {
+        let a = check(&h);
+        prop_assert!(a.is_empty(), "anomalies:\n{}", show(&a));
+        let mut rev = h.clone();
+        rev.ops.reverse();
+        prop_assert!(check(&rev).is_empty());
+        // Without final states the reads alone must pass too.
+        rev.final_states.clear();
+        prop_assert!(check(&rev).is_empty());
+    }
+
+    /// Drop an acknowledged value from every observation of its key.
+    #[test]
+    fn dropping_an_acked_value_is_lost_append(h in valid_history(), pick in any::<Index>()) {
+        let acked: Vec<(Key, Value)> = h.ops.iter().filter_map(|op| match op.kind {
+            OpKind::Append { key, value } if op.outcome == Outcome::Ok => Some((key, value)),
+            _ => None,
+        }).collect();
+        prop_assume!(!acked.is_empty());
+        let (key, v) = *pick.get(&acked);
+        let mut m = h.clone();
+        for_each_list(&mut m, key, |l| l.retain(|x| *x != v));
+        let a = check(&m);
+        prop_assert_eq!(kinds(&a), BTreeSet::from([LostAppend]), "anomalies:\n{}", show(&a));
+        let want = OpKind::Append { key, value: v };
+        prop_assert!(a.iter().any(|x| x.ops.iter().any(|op| op.kind == want)), "value not named");
+    }
+
+    /// Swap two adjacent appends where the first completed before the second began,
+    /// in every observation (no read shows exactly one of them).
+    #[test]
+    fn swapping_real_time_ordered_appends_is_real_time_order(h in valid_history(), pick in any::<Index>()) {
+        let mut candidates = Vec::new();
+        for (key, l) in final_lists(&h, 2) {
+            let lens = read_lens(&h, key);
+            for j in 0..l.len() - 1 {
+                let (a, b) = (append_op(&h, l[j]), append_op(&h, l[j + 1]));
+                if a.outcome == Outcome::Ok && a.complete_ms < b.invoke_ms && !lens.contains(&(j + 1)) {
+                    candidates.push((key, j));
+                }
+            }
+        }
+        prop_assume!(!candidates.is_empty());
+        let (key, j) = *pick.get(&candidates);
+        let mut m = h.clone();
+        for_each_list(&mut m, key, |l| if l.len() > j + 1 { l.swap(j, j + 1) });
+        let a = check(&m);
+        prop_assert_eq!(kinds(&a), BTreeSet::from([RealTimeOrder]), "anomalies:\n{}", show(&a));
+    }
+
+    /// Insert a second copy of an observed value right after it, in every observation
+    /// that shows it.
+    #[test]
+    fn duplicating_a_value_is_duplicate(h in valid_history(), pick in any::<Index>()) {
+        let candidates: Vec<(Key, usize)> = final_lists(&h, 1)
+            .into_iter()
+            .flat_map(|(k, l)| (0..l.len()).map(move |p| (k, p)))
+            .collect();
+        prop_assume!(!candidates.is_empty());
+        let (key, p) = *pick.get(&candidates);
+        let mut m = h.clone();
+        for_each_list(&mut m, key, |l| if l.len() > p { let v = l[p]; l.insert(p + 1, v) });
+        let a = check(&m);
+        prop_assert_eq!(kinds(&a), BTreeSet::from([Duplicate]), "anomalies:\n{}", show(&a));
+    }
+
+    /// A read that began after another completed returns less than that one did.
+    #[test]
+    fn shortening_a_later_read_is_stale_read(h in valid_history(), pick in any::<Index>()) {
+        let reads: Vec<(usize, Key, u64, u64, usize)> = h.ops.iter().enumerate().filter_map(|(i, op)| match &op.kind {
+            OpKind::Read { key, result: Some(l) } if op.outcome == Outcome::Ok =>
+                Some((i, *key, op.invoke_ms, op.complete_ms, l.len())),
+            _ => None,
+        }).collect();
+        let mut pairs = Vec::new();
+        for &(i1, k1, _, c1, len1) in &reads {
+            for &(i2, k2, inv2, _, _) in &reads {
+                if k1 == k2 && c1 < inv2 && len1 >= 1 {
+                    pairs.push((i1, i2));
+                }
+            }
+        }
+        prop_assume!(!pairs.is_empty());
+        let (i1, i2) = *pick.get(&pairs);
+        let mut shorter = match &h.ops[i1].kind {
+            OpKind::Read { result: Some(l), .. } => l.clone(),
+            OpKind::Read { .. } | OpKind::Append { .. } => unreachable!("picked an ok read"),
+        };
+        shorter.pop();
+        let mut m = h.clone();
+        if let OpKind::Read { result, .. } = &mut m.ops[i2].kind {
+            *result = Some(shorter);
+        }
+        let a = check(&m);
+        prop_assert_eq!(kinds(&a), BTreeSet::from([StaleRead]), "anomalies:\n{}", show(&a));
+        prop_assert!(a.iter().any(|x| x.ops.contains(&m.ops[i2])), "read not named");
+    }
+
+    /// A value that was never appended shows up at the end of every final state.
+    #[test]
+    fn adding_an_unknown_value_is_phantom(h in valid_history(), pick in any::<Index>()) {
+        let keys: Vec<Key> = h.final_states[0].1.keys().copied().collect();
+        prop_assume!(!keys.is_empty());
+        let key = *pick.get(&keys);
+        let mut m = h.clone();
+        for (_, s) in &mut m.final_states {
+            s.get_mut(&key).expect("all nodes agree").push(u64::MAX);
+        }
+        let a = check(&m);
+        prop_assert_eq!(kinds(&a), BTreeSet::from([Phantom]), "anomalies:\n{}", show(&a));
+    }
+
+    /// One node's final state gets a different last value.
+    #[test]
+    fn rewriting_one_node_is_divergence(h in valid_history(), pick in any::<Index>()) {
+        prop_assume!(h.final_states.len() >= 2);
+        let keys: Vec<Key> = final_lists(&h, 1).into_iter().map(|(k, _)| k).collect();
+        prop_assume!(!keys.is_empty());
+        let key = *pick.get(&keys);
+        let mut m = h.clone();
+        let l = m.final_states[0].1.get_mut(&key).expect("key present");
+        *l.last_mut().expect("non-empty") = u64::MAX;
+        let a = check(&m);
+        prop_assert!(kinds(&a).contains(&Divergence), "anomalies:\n{}", show(&a));
+    }
+}
+
+#[test]
+fn larger_random_histories_pass() {
+    for seed in 0..20 {
+        let cfg = Config {
+            clients: 8,
+            keys: 4,
+            nodes: 3,
+        };
+        let h = testgen::random(seed, 2_000, &cfg);
+        let a = check(&h);
+        assert!(a.is_empty(), "seed {seed}:\n{}", show(&a));
+    }
+}
+
+// ---------------------------------------------------------------- brute-force oracle
+
+/// Exhaustive per-key linearizability search (Wing & Gong style) for tiny histories:
+/// ok appends must be linearized, indeterminate appends may be, failed appends never
+/// are; ok reads and final states (invoked and completed at +infinity) must return the
+/// list at their point. `x` must precede `y` iff `x` completed before `y` was invoked.
+fn brute_force_linearizable(h: &History) -> bool {
+    const INF: u64 = u64::MAX;
+    struct B {
+        inv: u64,
+        comp: u64,
+        append: Option<Value>,
+        read: Vec<Value>,
+        required: bool,
+    }
+    fn dfs(
+        ops: &[B],
+        done: u32,
+        list: &mut Vec<Value>,
+        memo: &mut std::collections::HashSet<(u32, Vec<Value>)>,
+    ) -> bool {
+        if ops
+            .iter()
+            .enumerate()
+            .all(|(i, o)| !o.required || done & (1 << i) != 0)
+        {
+            return true;
+        }
+        if !memo.insert((done, list.clone())) {
+            return false;
+        }
+        for (i, o) in ops.iter().enumerate() {
+            if done & (1 << i) != 0 {
+                continue;
+            }
+            let blocked = ops
+                .iter()
+                .enumerate()
+                .any(|(j, p)| j != i && done & (1 << j) == 0 && p.required && p.comp < o.inv);
+            if blocked {
+                continue;
+            }
+            match o.append {
+                Some(v) => {
+                    list.push(v);
+                    let ok = dfs(ops, done | (1 << i), list, memo);
+                    list.pop();
+                    if ok {
+                        return true;
+                    }
+                }
+                None => {
+                    if o.read == *list && dfs(ops, done | (1 << i), list, memo) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+    let mut keys = BTreeSet::new();
+    for op in &h.ops {
+        match &op.kind {
+            OpKind::Append { key, .. } | OpKind::Read { key, .. } => keys.insert(*key),
+        };
+    }
+    for (_, m) in &h.final_states {
+        keys.extend(m.keys().copied());
+    }
+    keys.into_iter().all(|key| {
+        let mut ops = Vec::new();
+        for op in &h.ops {
+            match &op.kind {
+                OpKind::Append { key: k, value } if *k == key => match op.outcome {
+                    Outcome::Ok => ops.push(B {
+                        inv: op.invoke_ms,
+                        comp: op.complete_ms,
+                        append: Some(*value),
+                        read: vec![],
+                        required: true,
+                    }),
+                    Outcome::Indeterminate => ops.push(B {
+                        inv: op.invoke_ms,
+                        comp: INF,
+                        append: Some(*value),
+                        read: vec![],
+                        required: false,
+                    }),
+                    Outcome::Failed => {}
+                },
+                OpKind::Read {
+                    key: k,
+                    result: Some(l),
+                } if *k == key && op.outcome == Outcome::Ok => ops.push(B {
+                    inv: op.invoke_ms,
+                    comp: op.complete_ms,
+                    append: None,
+                    read: l.clone(),
+                    required: true,
+                }),
+                _ => {}
+            }
+        }
+        for (_, m) in &h.final_states {
+            ops.push(B {
+                inv: INF,
+                comp: INF,
+                append: None,
+                read: m.get(&key).cloned().unwrap_or_default(),
+                required: true,
+            });
+        }
+        assert!(ops.len() <= 16, "oracle is for tiny histories");
+        dfs(
+            &ops,
+            0,
+            &mut Vec::new(),
+            &mut std::collections::HashSet::new(),
+        )
+    })
+}
+
+/// A tiny random history on key 0 (plus one append of value 9 to key 1): appends of
+/// 1..=n with random outcomes and windows, reads and final states that are mostly
+/// prefixes of one random order of a random subset of values, sometimes not.
+fn tiny_random_history(r: &mut testgen::SplitMix) -> History {
+    let n = r.below(6) as u64;
+    let mut ops = Vec::new();
+    for v in 1..=n {
+        let outcome = match r.below(10) {
+            0..=5 => Outcome::Ok,
+            6..=8 => Outcome::Indeterminate,
+            _ => Outcome::Failed,
+        };
+        let inv = u64::from(r.below(20));
+        ops.push(append(
+            v as u32,
+            inv,
+            inv + u64::from(r.below(10)),
+            0,
+            v,
+            outcome,
+        ));
+    }
+    ops.push(ok_append(99, 0, 1, 1, 9));
+    // A base order: a random subset of the values (plus sometimes a stranger), shuffled.
+    let mut pool: Vec<Value> = (1..=n).filter(|_| r.below(4) != 0).collect();
+    if r.below(8) == 0 {
+        pool.push(if r.below(2) == 0 { 9 } else { 42 });
+    }
+    for i in (1..pool.len()).rev() {
+        pool.swap(i, r.below(i as u32 + 1) as usize);
+    }
+    let list = |r: &mut testgen::SplitMix| -> Vec<Value> {
+        let mut l: Vec<Value> = pool[..r.below(pool.len() as u32 + 1) as usize].to_vec();
+        match r.below(12) {
+            0 if !l.is_empty() => {
+                let v = l[r.below(l.len() as u32) as usize];
+                l.push(v);
+            }
+            1 if l.len() >= 2 => l.swap(0, 1),
+            2 if !l.is_empty() => {
+                l.remove(r.below(l.len() as u32) as usize);
+            }
+            _ => {}
+        }
+        l
+    };
+    for c in 0..r.below(5) {
+        let inv = u64::from(r.below(25));
+        let l = list(r);
+        ops.push(read(10 + c, inv, inv + u64::from(r.below(10)), 0, &l));
+    }
+    let mut final_states = Vec::new();
+    for node in 0..r.below(3) {
+        let l = list(r);
+        final_states.push((node, BTreeMap::from([(0, l), (1, vec![9])])));
+    }
+    History { ops, final_states }
+}
+
+#[test]
+fn checker_agrees_with_brute_force_on_tiny_histories() {
+    let mut r = testgen::SplitMix(0xC0FFEE);
+    let (mut valid, mut invalid) = (0, 0);
+    let mut seen_kinds = BTreeSet::new();
+    for case in 0..30_000 {
+        let h = tiny_random_history(&mut r);
+        let a = check(&h);
+        let brute = brute_force_linearizable(&h);
+        assert_eq!(
+            a.is_empty(),
+            brute,
+            "case {case}: brute force says linearizable={brute}, checker says:\n{}\n{h:#?}",
+            show(&a)
+        );
+        if brute {
+            valid += 1;
+        } else {
+            invalid += 1;
+            seen_kinds.extend(kinds(&a));
+        }
+    }
+    // The comparison must exercise both verdicts and every kind.
+    assert!(
+        valid > 3_000 && invalid > 3_000,
+        "valid {valid}, invalid {invalid}"
+    );
+    assert_eq!(
+        seen_kinds,
+        AnomalyKind::ALL.into_iter().collect::<BTreeSet<_>>()
+    );
+    println!("brute force agreement: {valid} linearizable, {invalid} not");
+}

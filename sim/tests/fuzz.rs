@@ -1,0 +1,63 @@
+//! The fuzzer tier of `cargo test`: a few thousand generated seeds (each with its own
+//! swarm mix of faults) must violate nothing. The CLI runs millions the same way.
+
+use zkwal_sim::faults::FaultKind;
+use zkwal_sim::runner::{quiet_panics, run_range};
+use zkwal_sim::scenario::Variant;
+
+fn fuzz(nodes: u32, seeds: std::ops::Range<u64>) {
+    quiet_panics();
+    let t = run_range(seeds.start, seeds.end, Variant::Raft, nodes, 1, &|_| {});
+    let lines: Vec<String> = t
+        .violations
+        .iter()
+        .take(5)
+        .map(|v| format!("seed={} invariant={} {}", v.seed, v.invariant, v.detail))
+        .collect();
+    assert!(
+        t.violations.is_empty(),
+        "{} violation(s) with {nodes} nodes:\n{}",
+        t.violations.len(),
+        lines.join("\n")
+    );
+    assert!(t.ops_ok > 0);
+    // Faults really happened (counted as injected, not as configured).
+    for k in [
+        FaultKind::Crash,
+        FaultKind::Pause,
+        FaultKind::Loss,
+        FaultKind::Duplicate,
+        FaultKind::Reorder,
+    ] {
+        assert!(t.faults.get(k) > 0, "{} never injected", k.name());
+    }
+    if nodes > 1 {
+        for k in [
+            FaultKind::Wipe,
+            FaultKind::Partition,
+            FaultKind::PartitionDrop,
+        ] {
+            assert!(t.faults.get(k) > 0, "{} never injected", k.name());
+        }
+    }
+}
+
+#[test]
+fn fuzz_three_nodes() {
+    fuzz(3, 1_000_000..1_002_000);
+}
+
+#[test]
+fn fuzz_two_nodes() {
+    fuzz(2, 2_000_000..2_001_000);
+}
+
+#[test]
+fn fuzz_five_nodes() {
+    fuzz(5, 3_000_000..3_000_500);
+}
+
+#[test]
+fn fuzz_one_node() {
+    fuzz(1, 4_000_000..4_000_300);
+}
