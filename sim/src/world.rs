@@ -574,16 +574,16 @@ impl<'s> World<'s> {
                 let slot = &mut self.nodes[to];
                 let raft = slot.raft.as_mut().expect("up");
                 let key = (command.client, command.request_id);
-                let answer = if slot.pending.contains(&key) {
-                    None // already proposed here; it will be answered when applied
-                } else {
-                    match raft.propose(now, command) {
-                        Ok(_) => {
+                // Proposed again even if this node proposed it before: that earlier
+                // entry may have been truncated. The state machine de-duplicates.
+                let answer = match raft.propose(now, command) {
+                    Ok(_) => {
+                        if !slot.pending.contains(&key) {
                             slot.pending.push(key);
-                            None
                         }
-                        Err(nl) => Some(nl.leader_hint),
+                        None
                     }
+                    Err(nl) => Some(nl.leader_hint),
                 };
                 self.after_input(to as u32);
                 if let Some(hint) = answer {
