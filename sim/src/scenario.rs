@@ -126,6 +126,12 @@ pub enum Fault {
         one_way: bool,
         ms: u64,
     },
+    /// As `Crash`, aimed at whichever node leads (in the highest term) when it fires:
+    /// the faults that expose commit-rule mistakes (paper Figure 8) need leaders to die
+    /// with entries on a minority.
+    CrashLeader { down_ms: u64 },
+    /// Cuts the current leader off from every other node, both ways, for `ms`.
+    IsolateLeader { ms: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,7 +205,9 @@ impl Scenario {
             raft: RaftOptions {
                 election_timeout_ms_min: 150,
                 heartbeat_interval_ms: 50,
-                max_entries_per_append: 32,
+                // Small batches make followers acknowledge part of a leader's log
+                // (what the Figure 8 commit mistake needs to show).
+                max_entries_per_append: rng.gen_range(1..=32),
                 snapshot_every_entries: rng.gen_range(8..=64),
             },
             client: ClientOptions {
@@ -297,6 +305,7 @@ impl Scenario {
                 | Fault::Wipe { node, .. }
                 | Fault::Pause { node, .. } => *node < self.nodes,
                 Fault::Partition { side, .. } => side.iter().all(|n| *n < self.nodes),
+                Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } => true,
             };
             if !nodes_ok {
                 return Err(format!(
@@ -337,6 +346,8 @@ struct Swarm {
     wipe: bool,
     pause: bool,
     partition: bool,
+    /// Crash or isolate whoever leads.
+    leader: bool,
     loss: bool,
     dup: bool,
     reorder: bool,
@@ -352,10 +363,11 @@ impl Swarm {
             wipe: multi && rng.gen_bool(0.5),
             pause: rng.gen_bool(0.5),
             partition: multi && rng.gen_bool(0.5),
+            leader: multi && rng.gen_bool(0.5),
             loss: rng.gen_bool(0.5),
             dup: rng.gen_bool(0.4),
             reorder: rng.gen_bool(0.4),
-            mean_gap_ms: rng.gen_range(300..=2_000),
+            mean_gap_ms: rng.gen_range(100..=2_000),
         }
     }
 
@@ -366,6 +378,8 @@ impl Swarm {
             (self.wipe, 1),
             (self.pause, 2),
             (self.partition, 3),
+            (self.leader, 4),
+            (self.leader, 5),
         ] {
             if on {
                 kinds.push(k);
@@ -390,6 +404,12 @@ impl Swarm {
                 2 => Fault::Pause {
                     node,
                     ms: rng.gen_range(10..=1_500),
+                },
+                4 => Fault::CrashLeader {
+                    down_ms: rng.gen_range(10..=2_000),
+                },
+                5 => Fault::IsolateLeader {
+                    ms: rng.gen_range(50..=2_000),
                 },
                 _ => {
                     let mut side: Vec<u32> = (0..nodes).filter(|_| rng.gen_bool(0.5)).collect();

@@ -687,12 +687,35 @@ impl<'s> World<'s> {
                     self.schedule(until, Ev::Resume { node });
                 }
             }
+            Fault::CrashLeader { down_ms } => {
+                if let Some(node) = self.current_leader() {
+                    self.crash(node, false);
+                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                }
+            }
+            Fault::IsolateLeader { ms } => {
+                if let Some(node) = self.current_leader() {
+                    self.net.partition(&[node], false, self.nodes.len());
+                    self.faults.add(FaultKind::Partition);
+                    self.schedule(self.now_ms + ms, Ev::HealPartitions);
+                }
+            }
             Fault::Partition { side, one_way, ms } => {
                 self.net.partition(&side, one_way, self.nodes.len());
                 self.faults.add(FaultKind::Partition);
                 self.schedule(self.now_ms + ms, Ev::HealPartitions);
             }
         }
+    }
+
+    /// The running node that leads in the highest term, if any.
+    fn current_leader(&self) -> Option<u32> {
+        self.nodes
+            .iter()
+            .filter_map(|s| s.raft.as_ref())
+            .filter(|r| r.role() == Role::Leader)
+            .max_by_key(|r| r.term())
+            .map(|r| r.id())
     }
 
     fn crash(&mut self, node: u32, wipe: bool) {
