@@ -2,11 +2,10 @@
 //! swarm mix of faults) must violate nothing. The CLI runs millions the same way.
 
 use zkwal_sim::faults::FaultKind;
-use zkwal_sim::runner::{quiet_panics, run_range};
+use zkwal_sim::runner::run_range;
 use zkwal_sim::scenario::Variant;
 
 fn fuzz(nodes: u32, seeds: std::ops::Range<u64>) {
-    quiet_panics();
     let t = run_range(seeds.start, seeds.end, Variant::Raft, nodes, 1, &|_| {});
     let lines: Vec<String> = t
         .violations

@@ -151,3 +151,15 @@ fn whole_cluster_crash_loses_nothing_acknowledged() {
     let r = assert_pass(&scripted(3, faults));
     assert_eq!(r.faults.get(FaultKind::Crash), 3);
 }
+
+#[test]
+fn a_panic_in_the_model_is_that_seeds_violation() {
+    // Not validated on purpose: a fault aimed at a node that does not exist makes the
+    // world index out of bounds. The run must report it, not crash the process.
+    let sc = scripted(3, vec![at(1_000, Fault::Crash { node: 7, down_ms: 10 })]);
+    assert!(sc.validate().is_err());
+    let r = run_scenario(&sc);
+    let v = r.violation.expect("the panic is reported");
+    assert_eq!(v.invariant, "panic");
+    assert!(v.detail.contains("index out of bounds"), "{}", v.detail);
+}

@@ -4,11 +4,10 @@
 use std::path::Path;
 
 use zkwal_sim::regress;
-use zkwal_sim::runner::{quiet_panics, run_scenario};
+use zkwal_sim::runner::run_scenario;
 
 #[test]
 fn every_regression_case_replays_to_its_verdict() {
-    quiet_panics();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
     let files = regress::case_files(&dir).expect("seeds/ is readable");
     assert!(!files.is_empty(), "seeds/ holds regression cases");
