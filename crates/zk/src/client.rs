@@ -1,0 +1,586 @@
+//! The client party: a sans-IO ZooKeeper client session, modelled on the Java
+//! client's ClientCnxn.
+//!
+//! It connects to one server at a time, pings when it has sent nothing for a third of
+//! the session timeout, and declares the connection lost when it has heard nothing
+//! for two thirds of it (the Java client's read timeout), or when the server closes
+//! the connection. Losing the connection fails every request in flight with
+//! ConnectionLoss (a write among them may or may not have been applied), reports
+//! `Disconnected`, and reconnects to the next server with its session id and the
+//! last zxid it has seen. The service then either resumes the session (`Connected`)
+//! or says it expired (`Expired`, final: every later call fails with SessionExpired).
+//! The client never decides expiry itself, like the Java client; an application that
+//! wants Curator-like caution can act on [`ClientSession::disconnected_since_ms`].
+//!
+//! Requests submitted while not connected fail at once with ConnectionLoss (the Java
+//! client would queue them until the next connection attempt succeeds or fails: the
+//! caller sees the same outcomes, sooner). Watches are one-shot: the client remembers
+//! the ones the server accepted and re-arms them on each new connection (SetWatches).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ensemble::DEFAULT_MAX_PACKET_BYTES;
+use crate::error::ErrorCode;
+use crate::proto::{
+    Accept, ClientBody, ClientMsg, ConnId, EventType, InOrder, Request, Response, ServerBody,
+    ServerId, ServerMsg, SessionId, WatchedEvent, Xid, Zxid,
+};
+
+/// Client configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    /// Unique per ClientSession instance over the ensemble's lifetime.
+    pub client: u64,
+    /// The connect string: servers tried in this order, round robin.
+    pub servers: Vec<ServerId>,
+    pub requested_timeout_ms: u64,
+    /// Wait after a failed connection attempt before the next one (the Java client
+    /// waits a random 0-1 s; the simulator may vary this per client for jitter).
+    pub reconnect_delay_ms: u64,
+    /// The client's jute.maxbuffer: a longer reply packet drops the connection.
+    pub max_packet_bytes: usize,
+}
+
+impl ClientConfig {
+    pub fn new(client: u64, servers: Vec<ServerId>, requested_timeout_ms: u64) -> Self {
+        assert!(!servers.is_empty());
+        ClientConfig {
+            client,
+            servers,
+            requested_timeout_ms,
+            reconnect_delay_ms: 100,
+            max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
+        }
+    }
+}
+
+/// The session state as the client sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionState {
+    /// Opening the session for the first time.
+    Connecting,
+    Connected,
+    /// Was connected; the connection is lost; reconnecting. The session may or may
+    /// not still be alive at the service, and the client's ephemerals with it.
+    Disconnected,
+    /// The service said the session expired. Final.
+    Expired,
+    /// The application closed the session. Final.
+    Closed,
+}
+
+/// What the client reports to the application, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientEvent {
+    State(SessionState),
+    Reply {
+        xid: Xid,
+        result: Result<Response, ErrorCode>,
+    },
+    Watch(WatchedEvent),
+}
+
+#[derive(Clone, Debug)]
+enum WatchReg {
+    None,
+    Data(String),
+    Exists(String),
+    Child(String),
+}
+
+#[derive(Clone, Debug)]
+enum Link {
+    /// No connection; the next attempt at `retry_at_ms`.
+    Idle { retry_at_ms: u64 },
+    Connecting {
+        conn: ConnId,
+        server: ServerId,
+        send_seq: u64,
+        recv: InOrder<ServerBody>,
+        started_ms: u64,
+    },
+    Connected {
+        conn: ConnId,
+        server: ServerId,
+        send_seq: u64,
+        recv: InOrder<ServerBody>,
+        last_send_ms: u64,
+        last_recv_ms: u64,
+    },
+    /// Expired or closed.
+    Dead,
+}
+
+/// Most application events kept unpolled before the oldest are dropped (a driver
+/// that never polls is a bug; debug builds assert).
+const MAX_EVENTS: usize = 1 << 20;
+
+/// A client session; see the module docs.
+#[derive(Clone, Debug)]
+pub struct ClientSession {
+    cfg: ClientConfig,
+    state: SessionState,
+    session: Option<SessionId>,
+    timeout_ms: u64,
+    last_zxid: Zxid,
+    next_xid: Xid,
+    conn_n: u32,
+    next_server: usize,
+    link: Link,
+    pending: VecDeque<(Xid, WatchReg, bool)>,
+    data_watches: BTreeSet<String>,
+    exist_watches: BTreeSet<String>,
+    child_watches: BTreeSet<String>,
+    out: VecDeque<ClientMsg>,
+    events: VecDeque<ClientEvent>,
+    disconnected_since_ms: Option<u64>,
+    closing: bool,
+}
+
+impl ClientSession {
+    /// A new session handle; it starts connecting to `servers[0]` at once.
+    pub fn new(cfg: ClientConfig, now_ms: u64) -> Self {
+        let timeout_ms = cfg.requested_timeout_ms.max(3);
+        let mut c = ClientSession {
+            cfg,
+            state: SessionState::Connecting,
+            session: None,
+            timeout_ms,
+            last_zxid: 0,
+            next_xid: 1,
+            conn_n: 0,
+            next_server: 0,
+            link: Link::Idle {
+                retry_at_ms: now_ms,
+            },
+            pending: VecDeque::new(),
+            data_watches: BTreeSet::new(),
+            exist_watches: BTreeSet::new(),
+            child_watches: BTreeSet::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            disconnected_since_ms: None,
+            closing: false,
+        };
+        c.connect(now_ms);
+        c
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    pub fn session_id(&self) -> Option<SessionId> {
+        self.session
+    }
+
+    /// The negotiated timeout once connected (the requested one before).
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms
+    }
+
+    pub fn last_zxid_seen(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// Since when the client has been without a connection (None while connected).
+    pub fn disconnected_since_ms(&self) -> Option<u64> {
+        self.disconnected_since_ms
+    }
+
+    /// The server of the current connection or connection attempt.
+    pub fn server(&self) -> Option<ServerId> {
+        match &self.link {
+            Link::Connecting { server, .. } | Link::Connected { server, .. } => Some(*server),
+            _ => None,
+        }
+    }
+
+    /// Requests sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The next message to put on the network (to `msg.server`).
+    pub fn poll_transmit(&mut self) -> Option<ClientMsg> {
+        self.out.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    fn read_timeout_ms(&self) -> u64 {
+        (self.timeout_ms * 2 / 3).max(1)
+    }
+
+    fn ping_interval_ms(&self) -> u64 {
+        (self.read_timeout_ms() / 2).max(1)
+    }
+
+    fn connect_timeout_ms(&self) -> u64 {
+        (self.timeout_ms / self.cfg.servers.len() as u64).max(1)
+    }
+
+    /// When [`ClientSession::tick`] must run next.
+    pub fn deadline_ms(&self) -> Option<u64> {
+        match &self.link {
+            Link::Idle { retry_at_ms } => Some(*retry_at_ms),
+            Link::Connecting { started_ms, .. } => Some(started_ms + self.connect_timeout_ms()),
+            Link::Connected {
+                last_send_ms,
+                last_recv_ms,
+                ..
+            } => Some(
+                (last_recv_ms + self.read_timeout_ms()).min(last_send_ms + self.ping_interval_ms()),
+            ),
+            Link::Dead => None,
+        }
+    }
+
+    /// Timers: reconnect, connect timeout, read timeout, ping.
+    pub fn tick(&mut self, now_ms: u64) {
+        match &self.link {
+            Link::Idle { retry_at_ms } => {
+                if now_ms >= *retry_at_ms {
+                    self.connect(now_ms);
+                }
+            }
+            Link::Connecting { started_ms, .. } => {
+                if now_ms >= started_ms + self.connect_timeout_ms() {
+                    self.lose_connection(now_ms);
+                }
+            }
+            Link::Connected {
+                last_send_ms,
+                last_recv_ms,
+                ..
+            } => {
+                if now_ms >= last_recv_ms + self.read_timeout_ms() {
+                    self.lose_connection(now_ms);
+                } else if now_ms >= last_send_ms + self.ping_interval_ms() {
+                    self.send(now_ms, ClientBody::Ping);
+                }
+            }
+            Link::Dead => {}
+        }
+    }
+
+    /// Issues a request; its outcome comes later as [`ClientEvent::Reply`] with the
+    /// returned xid (at once if the session is not connected).
+    pub fn submit(&mut self, now_ms: u64, request: Request) -> Xid {
+        let xid = self.next_xid;
+        self.next_xid += 1;
+        let fail = match self.state {
+            SessionState::Expired | SessionState::Closed => Some(ErrorCode::SessionExpired),
+            _ if self.closing => Some(ErrorCode::SessionExpired),
+            SessionState::Connected => None,
+            SessionState::Connecting | SessionState::Disconnected => {
+                Some(ErrorCode::ConnectionLoss)
+            }
+        };
+        if let Some(err) = fail {
+            self.event(ClientEvent::Reply {
+                xid,
+                result: Err(err),
+            });
+            return xid;
+        }
+        let reg = match &request {
+            Request::GetData { path, watch: true } => WatchReg::Data(path.clone()),
+            Request::Exists { path, watch: true } => WatchReg::Exists(path.clone()),
+            Request::GetChildren { path, watch: true } => WatchReg::Child(path.clone()),
+            _ => WatchReg::None,
+        };
+        let is_close = matches!(request, Request::Close);
+        self.pending.push_back((xid, reg, is_close));
+        self.send(now_ms, ClientBody::Request { xid, request });
+        xid
+    }
+
+    /// Closes the session (its ephemerals go at once). Returns the xid of the close
+    /// request; the state becomes Closed when it is answered or the connection drops.
+    pub fn close(&mut self, now_ms: u64) -> Xid {
+        if self.state == SessionState::Connected && !self.closing {
+            let xid = self.submit(now_ms, Request::Close);
+            self.closing = true;
+            return xid;
+        }
+        let xid = self.submit(now_ms, Request::Close);
+        if !matches!(self.state, SessionState::Expired | SessionState::Closed) {
+            self.finish(SessionState::Closed);
+        }
+        xid
+    }
+
+    /// A message from the network.
+    pub fn handle_message(&mut self, now_ms: u64, msg: ServerMsg) {
+        let current = match &self.link {
+            Link::Connecting { conn, .. } | Link::Connected { conn, .. } => *conn,
+            _ => return,
+        };
+        if msg.conn != current {
+            return;
+        }
+        if msg.body == ServerBody::Closed {
+            // Out of band, like a TCP reset.
+            self.lose_connection(now_ms);
+            return;
+        }
+        let accepted = match &mut self.link {
+            Link::Connecting { recv, .. } | Link::Connected { recv, .. } => {
+                recv.accept(msg.seq, msg.body)
+            }
+            _ => unreachable!("checked above"),
+        };
+        let bodies = match accepted {
+            Accept::Deliver(b) => b,
+            Accept::Broken => {
+                self.lose_connection(now_ms);
+                return;
+            }
+        };
+        for body in bodies {
+            if !matches!(self.link, Link::Connecting { .. } | Link::Connected { .. }) {
+                break;
+            }
+            if let Link::Connected { last_recv_ms, .. } = &mut self.link {
+                *last_recv_ms = now_ms;
+            }
+            if body.jute_bytes() > self.cfg.max_packet_bytes {
+                // "Packet len N is out of range!": the Java client drops the connection.
+                self.lose_connection(now_ms);
+                return;
+            }
+            self.receive(now_ms, body);
+        }
+    }
+
+    fn receive(&mut self, now_ms: u64, body: ServerBody) {
+        match body {
+            ServerBody::ConnectOk {
+                session,
+                timeout_ms,
+            } => {
+                let Link::Connecting {
+                    conn,
+                    server,
+                    send_seq,
+                    recv,
+                    ..
+                } = std::mem::replace(&mut self.link, Link::Dead)
+                else {
+                    debug_assert!(false, "ConnectOk outside connecting");
+                    return;
+                };
+                debug_assert!(self.session.is_none_or(|s| s == session));
+                self.session = Some(session);
+                self.timeout_ms = timeout_ms;
+                self.link = Link::Connected {
+                    conn,
+                    server,
+                    send_seq,
+                    recv,
+                    last_send_ms: now_ms,
+                    last_recv_ms: now_ms,
+                };
+                self.disconnected_since_ms = None;
+                self.set_state(SessionState::Connected);
+                if !(self.data_watches.is_empty()
+                    && self.exist_watches.is_empty()
+                    && self.child_watches.is_empty())
+                {
+                    let body = ClientBody::SetWatches {
+                        relative_zxid: self.last_zxid,
+                        data: self.data_watches.iter().cloned().collect(),
+                        exist: self.exist_watches.iter().cloned().collect(),
+                        child: self.child_watches.iter().cloned().collect(),
+                    };
+                    self.send(now_ms, body);
+                }
+            }
+            ServerBody::ConnectExpired => {
+                self.finish(SessionState::Expired);
+            }
+            ServerBody::Pong { .. } => {}
+            ServerBody::Watch(e) => {
+                match e.event {
+                    EventType::NodeCreated | EventType::NodeDataChanged => {
+                        self.data_watches.remove(&e.path);
+                        self.exist_watches.remove(&e.path);
+                    }
+                    EventType::NodeDeleted => {
+                        self.data_watches.remove(&e.path);
+                        self.exist_watches.remove(&e.path);
+                        self.child_watches.remove(&e.path);
+                    }
+                    EventType::NodeChildrenChanged => {
+                        self.child_watches.remove(&e.path);
+                    }
+                }
+                self.event(ClientEvent::Watch(e));
+            }
+            ServerBody::Reply { xid, zxid, result } => {
+                self.last_zxid = self.last_zxid.max(zxid);
+                let Some((pxid, reg, is_close)) = self.pending.pop_front() else {
+                    debug_assert!(false, "reply {xid} with nothing pending");
+                    return;
+                };
+                debug_assert_eq!(pxid, xid, "replies come in request order");
+                if let Ok(resp) = &result {
+                    match (reg, resp) {
+                        (WatchReg::Data(p), _) => {
+                            self.data_watches.insert(p);
+                        }
+                        (WatchReg::Exists(p), Response::Exists { stat: Some(_) }) => {
+                            self.data_watches.insert(p);
+                        }
+                        (WatchReg::Exists(p), _) => {
+                            self.exist_watches.insert(p);
+                        }
+                        (WatchReg::Child(p), _) => {
+                            self.child_watches.insert(p);
+                        }
+                        (WatchReg::None, _) => {}
+                    }
+                }
+                self.event(ClientEvent::Reply { xid, result });
+                if is_close {
+                    self.finish(SessionState::Closed);
+                }
+            }
+            ServerBody::Closed => unreachable!("handled out of band"),
+        }
+    }
+
+    fn connect(&mut self, now_ms: u64) {
+        let server = self.cfg.servers[self.next_server % self.cfg.servers.len()];
+        self.next_server = (self.next_server + 1) % self.cfg.servers.len();
+        let conn = ConnId {
+            client: self.cfg.client,
+            n: self.conn_n,
+        };
+        self.conn_n += 1;
+        self.link = Link::Connecting {
+            conn,
+            server,
+            send_seq: 0,
+            recv: InOrder::new(),
+            started_ms: now_ms,
+        };
+        let body = ClientBody::Connect {
+            session: self.session,
+            requested_timeout_ms: self.cfg.requested_timeout_ms,
+            last_zxid_seen: self.last_zxid,
+        };
+        self.send(now_ms, body);
+    }
+
+    fn send(&mut self, now_ms: u64, body: ClientBody) {
+        let (conn, server, seq) = match &mut self.link {
+            Link::Connecting {
+                conn,
+                server,
+                send_seq,
+                ..
+            } => (*conn, *server, send_seq),
+            Link::Connected {
+                conn,
+                server,
+                send_seq,
+                last_send_ms,
+                ..
+            } => {
+                *last_send_ms = now_ms;
+                (*conn, *server, send_seq)
+            }
+            _ => return,
+        };
+        let s = *seq;
+        *seq += 1;
+        self.out.push_back(ClientMsg {
+            server,
+            conn,
+            seq: s,
+            body,
+        });
+    }
+
+    /// The connection is gone: everything in flight ends in ConnectionLoss.
+    fn lose_connection(&mut self, now_ms: u64) {
+        let was_connected = matches!(self.link, Link::Connected { .. });
+        while let Some((xid, _, _)) = self.pending.pop_front() {
+            self.event(ClientEvent::Reply {
+                xid,
+                result: Err(ErrorCode::ConnectionLoss),
+            });
+        }
+        if self.closing {
+            self.finish(SessionState::Closed);
+            return;
+        }
+        if was_connected {
+            // Reconnect at once, as the Java client does after losing a live connection.
+            self.disconnected_since_ms = Some(now_ms);
+            self.link = Link::Idle {
+                retry_at_ms: now_ms,
+            };
+            self.set_state(SessionState::Disconnected);
+            self.connect(now_ms);
+        } else {
+            self.link = Link::Idle {
+                retry_at_ms: now_ms + self.cfg.reconnect_delay_ms,
+            };
+        }
+    }
+
+    fn finish(&mut self, state: SessionState) {
+        self.link = Link::Dead;
+        while let Some((xid, _, _)) = self.pending.pop_front() {
+            self.event(ClientEvent::Reply {
+                xid,
+                result: Err(ErrorCode::SessionExpired),
+            });
+        }
+        self.data_watches.clear();
+        self.exist_watches.clear();
+        self.child_watches.clear();
+        self.out.clear();
+        self.set_state(state);
+    }
+
+    fn set_state(&mut self, state: SessionState) {
+        if self.state != state {
+            self.state = state;
+            self.event(ClientEvent::State(state));
+        }
+    }
+
+    fn event(&mut self, e: ClientEvent) {
+        debug_assert!(self.events.len() < MAX_EVENTS, "events not polled");
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    /// Client-side invariants: replies pending only on a live connection, state and
+    /// link agree.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        match (&self.link, self.state) {
+            (Link::Dead, SessionState::Expired | SessionState::Closed) => {}
+            (Link::Dead, s) => return Err(format!("dead link in state {s:?}")),
+            (Link::Connected { .. }, SessionState::Connected) => {}
+            (Link::Connected { .. }, s) => return Err(format!("connected link in state {s:?}")),
+            (_, SessionState::Connected) => return Err("connected state without link".into()),
+            _ => {}
+        }
+        if !matches!(self.link, Link::Connected { .. }) && !self.pending.is_empty() {
+            return Err("requests pending without a connection".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,825 @@
+//! The data tree: znodes with data and Stat, the ephemeral index and the set of live
+//! sessions, changed only by applying committed transactions in zxid order.
+//!
+//! Every server of the mock ensemble (and the leader's head state) holds one
+//! `DataTree`; they stay identical at equal zxids because [`DataTree::apply`] is a
+//! pure function of (tree, transaction). A write that fails still takes a zxid and
+//! fails identically on every tree, like the real server's error transaction.
+//!
+//! Check order follows 3.8's PrepRequestProcessor: create checks path, parent
+//! (NoNode), then existence (NodeExists), then an ephemeral parent
+//! (NoChildrenForEphemerals); delete checks the node (NoNode), the version
+//! (BadVersion) and only then emptiness (NotEmpty).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::proto::{CreateMode, EventType, MultiOp, OpResult, SessionId, Stat, Zxid};
+
+/// A committed write, as the leader ordered it. Applied by re-execution on each tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnOp {
+    CreateSession {
+        session: SessionId,
+        timeout_ms: u64,
+    },
+    /// Session close or expiry: deletes the session's ephemerals in one transaction.
+    CloseSession {
+        session: SessionId,
+    },
+    Create {
+        session: SessionId,
+        path: String,
+        data: Vec<u8>,
+        mode: CreateMode,
+    },
+    Delete {
+        session: SessionId,
+        path: String,
+        version: i32,
+    },
+    SetData {
+        session: SessionId,
+        path: String,
+        data: Vec<u8>,
+        version: i32,
+    },
+    Multi {
+        session: SessionId,
+        ops: Vec<MultiOp>,
+    },
+}
+
+/// What applying a transaction produced (identical on every tree).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnResult {
+    SessionCreated,
+    /// The paths of the ephemerals deleted.
+    SessionClosed(Vec<String>),
+    Created {
+        path: String,
+        stat: Stat,
+    },
+    Deleted,
+    DataSet {
+        stat: Stat,
+    },
+    /// Per-operation results; on failure the codes as the real server reports them.
+    Multi(Vec<OpResult>),
+    Failed(ErrorCode),
+}
+
+/// Which watch tables a change triggers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WatchTable {
+    Data,
+    Child,
+    /// Data then child watches of the path, each watcher told once (a delete).
+    Both,
+}
+
+/// A watch trigger produced by a change, in the order the real DataTree fires them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub path: String,
+    pub event: EventType,
+    pub table: WatchTable,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Meta {
+    data: Vec<u8>,
+    czxid: Zxid,
+    mzxid: Zxid,
+    ctime_ms: u64,
+    mtime_ms: u64,
+    version: i32,
+    cversion: i32,
+    ephemeral_owner: u64,
+    pzxid: Zxid,
+    /// Successful child creates ever: the sequential suffix (not cversion, which also
+    /// counts deletes).
+    child_creates: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Node {
+    meta: Meta,
+    children: BTreeSet<String>,
+}
+
+impl Node {
+    fn stat(&self) -> Stat {
+        let m = &self.meta;
+        Stat {
+            czxid: m.czxid,
+            mzxid: m.mzxid,
+            ctime_ms: m.ctime_ms,
+            mtime_ms: m.mtime_ms,
+            version: m.version,
+            cversion: m.cversion,
+            aversion: 0,
+            ephemeral_owner: m.ephemeral_owner,
+            data_length: m.data.len() as i32,
+            num_children: self.children.len() as i32,
+            pzxid: m.pzxid,
+        }
+    }
+}
+
+/// Undo record for rolling back a failed multi.
+enum Undo {
+    /// The node was created: remove it and unlink it from its parent.
+    Created(String),
+    /// The node was deleted: put it back and relink it.
+    Deleted(String, Node),
+    /// The node's metadata (not its children) was changed.
+    Meta(String, Meta),
+}
+
+/// The replicated data tree of one server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataTree {
+    nodes: BTreeMap<String, Node>,
+    /// Sessions live as of `last_zxid` (created and not yet closed).
+    sessions: BTreeMap<SessionId, u64>,
+    /// Ephemeral paths per owning session.
+    ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
+    last_zxid: Zxid,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The nodes every real server starts with; deleting them is refused.
+const SPECIAL: [&str; 4] = ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"];
+
+/// Validates a path as the real PathUtils.validatePath does (simplified to the rules
+/// that matter here: absolute, no empty, "." or ".." component, no trailing '/', no
+/// NUL). A sequential create may end in '/' since the suffix follows.
+pub fn validate_path(path: &str, sequential: bool) -> Result<(), ErrorCode> {
+    if !path.starts_with('/') || path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
+    }
+    if path == "/" {
+        return Ok(());
+    }
+    let body = if sequential && path.ends_with('/') {
+        &path[1..path.len() - 1]
+    } else {
+        if path.ends_with('/') {
+            return Err(ErrorCode::BadArguments);
+        }
+        &path[1..]
+    };
+    if body.is_empty() {
+        return Ok(());
+    }
+    for comp in body.split('/') {
+        if comp.is_empty() || comp == "." || comp == ".." {
+            return Err(ErrorCode::BadArguments);
+        }
+    }
+    Ok(())
+}
+
+/// Splits "/a/b" into ("/a", "b"); "/a" into ("/", "a"). None for "/".
+pub fn split_path(path: &str) -> Option<(&str, &str)> {
+    if path == "/" {
+        return None;
+    }
+    let i = path.rfind('/')?;
+    let parent = if i == 0 { "/" } else { &path[..i] };
+    Some((parent, &path[i + 1..]))
+}
+
+fn join(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+fn version_matches(expected: i32, actual: i32) -> bool {
+    expected == -1 || expected == actual
+}
+
+impl DataTree {
+    /// A fresh tree as a real server starts: "/", "/zookeeper", "/zookeeper/config"
+    /// and "/zookeeper/quota", all at zxid 0.
+    pub fn new() -> Self {
+        let mut t = DataTree {
+            nodes: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            ephemerals: BTreeMap::new(),
+            last_zxid: 0,
+        };
+        for p in SPECIAL {
+            let node = Node {
+                meta: Meta {
+                    data: Vec::new(),
+                    czxid: 0,
+                    mzxid: 0,
+                    ctime_ms: 0,
+                    mtime_ms: 0,
+                    version: 0,
+                    cversion: 0,
+                    ephemeral_owner: 0,
+                    pzxid: 0,
+                    child_creates: 0,
+                },
+                children: BTreeSet::new(),
+            };
+            t.nodes.insert(p.to_string(), node);
+            if let Some((parent, name)) = split_path(p) {
+                let parent = t.nodes.get_mut(parent).expect("special parent first");
+                parent.children.insert(name.to_string());
+            }
+        }
+        t
+    }
+
+    /// The zxid of the last transaction applied.
+    pub fn last_zxid(&self) -> Zxid {
+        self.last_zxid
+    }
+
+    /// The node's data and Stat.
+    pub fn get(&self, path: &str) -> Option<(&[u8], Stat)> {
+        self.nodes.get(path).map(|n| (&n.meta.data[..], n.stat()))
+    }
+
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.nodes.get(path).map(Node::stat)
+    }
+
+    /// The node's children, sorted.
+    pub fn children(&self, path: &str) -> Option<Vec<String>> {
+        self.nodes
+            .get(path)
+            .map(|n| n.children.iter().cloned().collect())
+    }
+
+    /// Is the session live as of this tree's zxid?
+    pub fn session_live(&self, session: SessionId) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
+    /// Live sessions as of this tree's zxid, with their timeouts.
+    pub fn sessions(&self) -> impl Iterator<Item = (SessionId, u64)> + '_ {
+        self.sessions.iter().map(|(s, t)| (*s, *t))
+    }
+
+    /// The ephemerals a session owns.
+    pub fn ephemerals_of(&self, session: SessionId) -> Vec<String> {
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every path in the tree, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str)
+    }
+
+    /// Applies the transaction committed at `zxid` (which must be the next one).
+    /// Returns its result and the watch triggers it fires, in firing order.
+    pub fn apply(&mut self, zxid: Zxid, time_ms: u64, op: &TxnOp) -> (TxnResult, Vec<Trigger>) {
+        assert!(
+            zxid > self.last_zxid,
+            "zxid {zxid} applied after {}",
+            self.last_zxid
+        );
+        self.last_zxid = zxid;
+        let mut triggers = Vec::new();
+        let result = match op {
+            TxnOp::CreateSession {
+                session,
+                timeout_ms,
+            } => {
+                self.sessions.insert(*session, *timeout_ms);
+                TxnResult::SessionCreated
+            }
+            TxnOp::CloseSession { session } => {
+                let paths = self.ephemerals_of(*session);
+                for p in &paths {
+                    let r = self.delete(zxid, p, -1, &mut None, &mut triggers);
+                    debug_assert!(r.is_ok(), "ephemeral {p} deletable: {r:?}");
+                }
+                self.ephemerals.remove(session);
+                self.sessions.remove(session);
+                TxnResult::SessionClosed(paths)
+            }
+            TxnOp::Create {
+                session,
+                path,
+                data,
+                mode,
+            } => match self.check_session(*session).and_then(|_| {
+                self.create(
+                    zxid,
+                    time_ms,
+                    *session,
+                    path,
+                    data,
+                    *mode,
+                    &mut None,
+                    &mut triggers,
+                )
+            }) {
+                Ok(path) => {
+                    let stat = self.stat(&path).expect("just created");
+                    TxnResult::Created { path, stat }
+                }
+                Err(e) => TxnResult::Failed(e),
+            },
+            TxnOp::Delete {
+                session,
+                path,
+                version,
+            } => match self
+                .check_session(*session)
+                .and_then(|_| self.delete(zxid, path, *version, &mut None, &mut triggers))
+            {
+                Ok(()) => TxnResult::Deleted,
+                Err(e) => TxnResult::Failed(e),
+            },
+            TxnOp::SetData {
+                session,
+                path,
+                data,
+                version,
+            } => match self.check_session(*session).and_then(|_| {
+                self.set_data(
+                    zxid,
+                    time_ms,
+                    path,
+                    data,
+                    *version,
+                    &mut None,
+                    &mut triggers,
+                )
+            }) {
+                Ok(stat) => TxnResult::DataSet { stat },
+                Err(e) => TxnResult::Failed(e),
+            },
+            TxnOp::Multi { session, ops } => match self.check_session(*session) {
+                Err(e) => TxnResult::Failed(e),
+                Ok(()) => TxnResult::Multi(self.multi(zxid, time_ms, *session, ops, &mut triggers)),
+            },
+        };
+        (result, triggers)
+    }
+
+    fn check_session(&self, session: SessionId) -> Result<(), ErrorCode> {
+        if self.sessions.contains_key(&session) {
+            Ok(())
+        } else {
+            Err(ErrorCode::SessionExpired)
+        }
+    }
+
+    fn multi(
+        &mut self,
+        zxid: Zxid,
+        time_ms: u64,
+        session: SessionId,
+        ops: &[MultiOp],
+        triggers: &mut Vec<Trigger>,
+    ) -> Vec<OpResult> {
+        let mut undo = Some(Vec::new());
+        let mut local = Vec::new();
+        let mut results = Vec::with_capacity(ops.len());
+        let mut failed = None;
+        for (i, op) in ops.iter().enumerate() {
+            let r = match op {
+                MultiOp::Create { path, data, mode } => self
+                    .create(
+                        zxid, time_ms, session, path, data, *mode, &mut undo, &mut local,
+                    )
+                    .map(|path| OpResult::Create { path }),
+                MultiOp::Delete { path, version } => self
+                    .delete(zxid, path, *version, &mut undo, &mut local)
+                    .map(|_| OpResult::Delete),
+                MultiOp::SetData {
+                    path,
+                    data,
+                    version,
+                } => self
+                    .set_data(zxid, time_ms, path, data, *version, &mut undo, &mut local)
+                    .map(|stat| OpResult::SetData { stat }),
+                MultiOp::Check { path, version } => {
+                    self.check(path, *version).map(|_| OpResult::Check)
+                }
+            };
+            match r {
+                Ok(res) => results.push(res),
+                Err(e) => {
+                    failed = Some((i, e));
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => {
+                triggers.append(&mut local);
+                results
+            }
+            Some((fi, err)) => {
+                self.rollback(undo.take().expect("undo log"));
+                (0..ops.len())
+                    .map(|i| OpResult::Error {
+                        err: match i.cmp(&fi) {
+                            std::cmp::Ordering::Less => ErrorCode::Ok,
+                            std::cmp::Ordering::Equal => err,
+                            std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
+                        },
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn rollback(&mut self, undo: Vec<Undo>) {
+        for u in undo.into_iter().rev() {
+            match u {
+                Undo::Created(path) => {
+                    let node = self.nodes.remove(&path).expect("created node present");
+                    debug_assert!(node.children.is_empty());
+                    if node.meta.ephemeral_owner != 0 {
+                        self.unindex_ephemeral(SessionId(node.meta.ephemeral_owner), &path);
+                    }
+                    let (parent, name) = split_path(&path).expect("not root");
+                    self.nodes
+                        .get_mut(parent)
+                        .expect("parent present")
+                        .children
+                        .remove(name);
+                }
+                Undo::Deleted(path, node) => {
+                    if node.meta.ephemeral_owner != 0 {
+                        self.ephemerals
+                            .entry(SessionId(node.meta.ephemeral_owner))
+                            .or_default()
+                            .insert(path.clone());
+                    }
+                    let (parent, name) = split_path(&path).expect("not root");
+                    self.nodes
+                        .get_mut(parent)
+                        .expect("parent present")
+                        .children
+                        .insert(name.to_string());
+                    self.nodes.insert(path, node);
+                }
+                Undo::Meta(path, meta) => {
+                    self.nodes.get_mut(&path).expect("node present").meta = meta;
+                }
+            }
+        }
+    }
+
+    fn unindex_ephemeral(&mut self, session: SessionId, path: &str) {
+        if let Some(set) = self.ephemerals.get_mut(&session) {
+            set.remove(path);
+            if set.is_empty() {
+                self.ephemerals.remove(&session);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        &mut self,
+        zxid: Zxid,
+        time_ms: u64,
+        session: SessionId,
+        path: &str,
+        data: &[u8],
+        mode: CreateMode,
+        undo: &mut Option<Vec<Undo>>,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<String, ErrorCode> {
+        validate_path(path, mode.is_sequential())?;
+        let last_slash = path.rfind('/').ok_or(ErrorCode::BadArguments)?;
+        let parent_path = if last_slash == 0 {
+            "/"
+        } else {
+            &path[..last_slash]
+        };
+        if path == "/" {
+            return Err(ErrorCode::NodeExists);
+        }
+        let parent = self.nodes.get(parent_path).ok_or(ErrorCode::NoNode)?;
+        let full = if mode.is_sequential() {
+            format!("{path}{:010}", parent.meta.child_creates)
+        } else {
+            path.to_string()
+        };
+        validate_path(&full, false)?;
+        if self.nodes.contains_key(&full) {
+            return Err(ErrorCode::NodeExists);
+        }
+        if parent.meta.ephemeral_owner != 0 {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let parent_path = parent_path.to_string();
+        let name = full[last_slash + 1..].to_string();
+        let parent = self.nodes.get_mut(&parent_path).expect("checked");
+        if let Some(u) = undo.as_mut() {
+            u.push(Undo::Meta(parent_path.clone(), parent.meta.clone()));
+        }
+        parent.meta.cversion += 1;
+        parent.meta.pzxid = zxid;
+        parent.meta.child_creates += 1;
+        parent.children.insert(name);
+        let owner = if mode.is_ephemeral() { session.0 } else { 0 };
+        self.nodes.insert(
+            full.clone(),
+            Node {
+                meta: Meta {
+                    data: data.to_vec(),
+                    czxid: zxid,
+                    mzxid: zxid,
+                    ctime_ms: time_ms,
+                    mtime_ms: time_ms,
+                    version: 0,
+                    cversion: 0,
+                    ephemeral_owner: owner,
+                    pzxid: zxid,
+                    child_creates: 0,
+                },
+                children: BTreeSet::new(),
+            },
+        );
+        if owner != 0 {
+            self.ephemerals
+                .entry(session)
+                .or_default()
+                .insert(full.clone());
+        }
+        if let Some(u) = undo.as_mut() {
+            u.push(Undo::Created(full.clone()));
+        }
+        triggers.push(Trigger {
+            path: full.clone(),
+            event: EventType::NodeCreated,
+            table: WatchTable::Data,
+        });
+        triggers.push(Trigger {
+            path: parent_path,
+            event: EventType::NodeChildrenChanged,
+            table: WatchTable::Child,
+        });
+        Ok(full)
+    }
+
+    fn delete(
+        &mut self,
+        zxid: Zxid,
+        path: &str,
+        version: i32,
+        undo: &mut Option<Vec<Undo>>,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), ErrorCode> {
+        validate_path(path, false)?;
+        if SPECIAL.contains(&path) {
+            return Err(ErrorCode::BadArguments);
+        }
+        let (parent_path, name) = split_path(path).ok_or(ErrorCode::BadArguments)?;
+        if !self.nodes.contains_key(parent_path) {
+            return Err(ErrorCode::NoNode);
+        }
+        let node = self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
+        if !version_matches(version, node.meta.version) {
+            return Err(ErrorCode::BadVersion);
+        }
+        if !node.children.is_empty() {
+            return Err(ErrorCode::NotEmpty);
+        }
+        let parent_path = parent_path.to_string();
+        let name = name.to_string();
+        let node = self.nodes.remove(path).expect("checked");
+        if node.meta.ephemeral_owner != 0 {
+            self.unindex_ephemeral(SessionId(node.meta.ephemeral_owner), path);
+        }
+        let parent = self.nodes.get_mut(&parent_path).expect("checked");
+        if let Some(u) = undo.as_mut() {
+            u.push(Undo::Meta(parent_path.clone(), parent.meta.clone()));
+        }
+        parent.meta.cversion += 1;
+        parent.meta.pzxid = zxid;
+        parent.children.remove(&name);
+        if let Some(u) = undo.as_mut() {
+            u.push(Undo::Deleted(path.to_string(), node));
+        }
+        triggers.push(Trigger {
+            path: path.to_string(),
+            event: EventType::NodeDeleted,
+            table: WatchTable::Both,
+        });
+        triggers.push(Trigger {
+            path: parent_path,
+            event: EventType::NodeChildrenChanged,
+            table: WatchTable::Child,
+        });
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn set_data(
+        &mut self,
+        zxid: Zxid,
+        time_ms: u64,
+        path: &str,
+        data: &[u8],
+        version: i32,
+        undo: &mut Option<Vec<Undo>>,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Stat, ErrorCode> {
+        validate_path(path, false)?;
+        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        if !version_matches(version, node.meta.version) {
+            return Err(ErrorCode::BadVersion);
+        }
+        if let Some(u) = undo.as_mut() {
+            u.push(Undo::Meta(path.to_string(), node.meta.clone()));
+        }
+        node.meta.version += 1;
+        node.meta.mzxid = zxid;
+        node.meta.mtime_ms = time_ms;
+        node.meta.data = data.to_vec();
+        let stat = node.stat();
+        triggers.push(Trigger {
+            path: path.to_string(),
+            event: EventType::NodeDataChanged,
+            table: WatchTable::Data,
+        });
+        Ok(stat)
+    }
+
+    fn check(&self, path: &str, version: i32) -> Result<(), ErrorCode> {
+        validate_path(path, false)?;
+        let node = self.nodes.get(path).ok_or(ErrorCode::NoNode)?;
+        if !version_matches(version, node.meta.version) {
+            return Err(ErrorCode::BadVersion);
+        }
+        Ok(())
+    }
+
+    /// Checks the tree's structural invariants: every non-root node's parent exists
+    /// and lists it; every listed child exists; ephemerals have no children and are
+    /// owned by a live session; the ephemeral index matches the nodes; no zxid in a
+    /// Stat is newer than the tree.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut eph_count = 0usize;
+        for (path, node) in &self.nodes {
+            if let Some((parent, name)) = split_path(path) {
+                let p = self
+                    .nodes
+                    .get(parent)
+                    .ok_or_else(|| format!("{path}: parent {parent} missing"))?;
+                if !p.children.contains(name) {
+                    return Err(format!("{path}: not listed by parent {parent}"));
+                }
+            } else if path != "/" {
+                return Err(format!("bad path {path}"));
+            }
+            for c in &node.children {
+                if !self.nodes.contains_key(&join(path, c)) {
+                    return Err(format!("{path}: child {c} missing"));
+                }
+            }
+            let m = &node.meta;
+            if m.czxid > self.last_zxid || m.mzxid > self.last_zxid || m.pzxid > self.last_zxid {
+                return Err(format!("{path}: zxid newer than tree {}", self.last_zxid));
+            }
+            if m.mzxid < m.czxid || m.pzxid < m.czxid {
+                return Err(format!("{path}: mzxid/pzxid before czxid"));
+            }
+            if (m.cversion as i64) < m.child_creates as i64 {
+                return Err(format!("{path}: cversion below child creates"));
+            }
+            if m.ephemeral_owner != 0 {
+                eph_count += 1;
+                let s = SessionId(m.ephemeral_owner);
+                if !node.children.is_empty() {
+                    return Err(format!("{path}: ephemeral with children"));
+                }
+                if !self.sessions.contains_key(&s) {
+                    return Err(format!("{path}: owner {s:?} not a live session"));
+                }
+                if !self
+                    .ephemerals
+                    .get(&s)
+                    .is_some_and(|set| set.contains(path))
+                {
+                    return Err(format!("{path}: missing from the ephemeral index"));
+                }
+            }
+        }
+        let indexed: usize = self.ephemerals.values().map(BTreeSet::len).sum();
+        if indexed != eph_count {
+            return Err(format!(
+                "ephemeral index has {indexed} paths, tree {eph_count}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_validation() {
+        for ok in ["/", "/a", "/a/b", "/a-b.c"] {
+            assert_eq!(validate_path(ok, false), Ok(()), "{ok}");
+        }
+        for bad in ["", "a", "/a/", "//", "/a//b", "/.", "/a/..", "/a\0"] {
+            assert_eq!(
+                validate_path(bad, false),
+                Err(ErrorCode::BadArguments),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(validate_path("/a/", true), Ok(()));
+        assert_eq!(split_path("/a/b"), Some(("/a", "b")));
+        assert_eq!(split_path("/a"), Some(("/", "a")));
+        assert_eq!(split_path("/"), None);
+    }
+
+    #[test]
+    fn fresh_tree_is_like_a_fresh_server() {
+        let t = DataTree::new();
+        assert_eq!(t.children("/").unwrap(), vec!["zookeeper".to_string()]);
+        assert_eq!(
+            t.children("/zookeeper").unwrap(),
+            vec!["config".to_string(), "quota".to_string()]
+        );
+        assert_eq!(t.last_zxid(), 0);
+        t.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn close_session_deletes_only_its_ephemerals_in_one_zxid() {
+        let mut t = DataTree::new();
+        let (s1, s2) = (SessionId(1), SessionId(2));
+        t.apply(
+            1,
+            0,
+            &TxnOp::CreateSession {
+                session: s1,
+                timeout_ms: 1,
+            },
+        );
+        t.apply(
+            2,
+            0,
+            &TxnOp::CreateSession {
+                session: s2,
+                timeout_ms: 1,
+            },
+        );
+        for (z, s, p) in [(3, s1, "/a"), (4, s1, "/b"), (5, s2, "/c")] {
+            let (r, _) = t.apply(
+                z,
+                0,
+                &TxnOp::Create {
+                    session: s,
+                    path: p.into(),
+                    data: vec![],
+                    mode: CreateMode::Ephemeral,
+                },
+            );
+            assert!(matches!(r, TxnResult::Created { .. }));
+        }
+        let (r, triggers) = t.apply(6, 0, &TxnOp::CloseSession { session: s1 });
+        assert_eq!(r, TxnResult::SessionClosed(vec!["/a".into(), "/b".into()]));
+        assert_eq!(triggers.len(), 4);
+        assert!(t.stat("/a").is_none() && t.stat("/c").is_some());
+        assert_eq!(t.stat("/").unwrap().pzxid, 6);
+        assert!(!t.session_live(s1));
+        t.check_invariants().unwrap();
+        // a write from the closed session fails (and still took its zxid)
+        let (r, _) = t.apply(
+            7,
+            0,
+            &TxnOp::SetData {
+                session: s1,
+                path: "/c".into(),
+                data: vec![],
+                version: -1,
+            },
+        );
+        assert_eq!(r, TxnResult::Failed(ErrorCode::SessionExpired));
+        assert_eq!(t.last_zxid(), 7);
+    }
+}
