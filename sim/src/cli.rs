@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::regress;
-use crate::runner::{quiet_panics, run_range, run_scenario};
+use crate::runner::{self, quiet_panics, run_range, run_scenario};
 use crate::scenario::{not_built, Scenario, Variant, MAX_NODES};
 
 #[derive(Parser, Debug)]
@@ -48,6 +48,9 @@ pub struct Target {
     pub nodes: u32,
     #[arg(long)]
     pub seed: u64,
+    /// Place a mock ZooKeeper ensemble on the network (with its faults).
+    #[arg(long)]
+    pub zk: bool,
 }
 
 #[derive(Args, Debug)]
@@ -65,6 +68,9 @@ pub struct RunArgs {
     /// Write a JSON summary to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Place a mock ZooKeeper ensemble on the network (with its faults).
+    #[arg(long)]
+    pub zk: bool,
     /// Write a regression case for every failing seed into this folder.
     #[arg(long)]
     pub save_failures: Option<PathBuf>,
@@ -78,6 +84,9 @@ pub struct ReplayArgs {
     pub nodes: u32,
     #[arg(long, required_unless_present = "scenario")]
     pub seed: Option<u64>,
+    /// Place a mock ZooKeeper ensemble on the network (with its faults).
+    #[arg(long)]
+    pub zk: bool,
     /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
@@ -113,9 +122,10 @@ pub fn parse_range(s: &str) -> Result<(u64, u64), String> {
     Ok((a, b))
 }
 
-fn replay_command(variant: Variant, nodes: u32, seed: u64) -> String {
+fn replay_command(variant: Variant, nodes: u32, seed: u64, zk: bool) -> String {
+    let zk = if zk { " --zk" } else { "" };
     format!(
-        "zkwal-sim replay --variant {} --nodes {nodes} --seed {seed}",
+        "zkwal-sim replay --variant {} --nodes {nodes} --seed {seed}{zk}",
         variant.name()
     )
 }
@@ -127,7 +137,7 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Replay(a) => replay(a),
         Command::Scenario(t) => {
             let v = parse_target(&t.variant, t.nodes)?;
-            let sc = Scenario::generate(t.seed, v, t.nodes);
+            let sc = Scenario::generate_with(t.seed, v, t.nodes, t.zk);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&sc).map_err(|e| e.to_string())?
@@ -153,9 +163,12 @@ fn run(a: RunArgs) -> Result<i32, String> {
             .expect("valid template"),
     );
     let t0 = Instant::now();
-    let totals = run_range(start, end, variant, a.nodes, jobs, &|done| {
-        bar.set_position(done)
-    });
+    let target = runner::Target {
+        variant,
+        nodes: a.nodes,
+        zk: a.zk,
+    };
+    let totals = run_range(start, end, target, jobs, &|done| bar.set_position(done));
     let secs = t0.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let seeds_per_sec = totals.seeds_run as f64 / secs;
@@ -190,7 +203,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
             variant.name(),
             a.nodes,
             v.invariant,
-            replay_command(variant, a.nodes, v.seed)
+            replay_command(variant, a.nodes, v.seed, a.zk)
         );
         if let Some(dir) = &a.save_failures {
             regress::save_failure(dir, variant, a.nodes, v.seed, &v.invariant)?;
@@ -229,7 +242,7 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         (Some(path), _) => load_scenario(path)?,
         (None, Some(seed)) => {
             let v = parse_target(&a.variant, a.nodes)?;
-            Scenario::generate(seed, v, a.nodes)
+            Scenario::generate_with(seed, v, a.nodes, a.zk)
         }
         (None, None) => return Err("replay needs --seed or --scenario".into()),
     };

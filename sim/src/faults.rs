@@ -19,10 +19,18 @@ pub enum FaultKind {
     /// A wipe skipped because another node was still without its data (the fault
     /// model allows one disk loss at a time; see README).
     WipeSkipped,
+    /// The whole ZooKeeper ensemble went unavailable.
+    ZkOutage,
+    /// A ZooKeeper server started lagging behind the leader.
+    ZkLag,
+    /// A node was cut off from the ensemble.
+    ZkCutOff,
+    /// The ensemble expired a session (counted from the service's own notices).
+    ZkSessionExpired,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Wipe,
@@ -34,6 +42,10 @@ impl FaultKind {
         FaultKind::Reorder,
         FaultKind::UnsyncedWriteLost,
         FaultKind::WipeSkipped,
+        FaultKind::ZkOutage,
+        FaultKind::ZkLag,
+        FaultKind::ZkCutOff,
+        FaultKind::ZkSessionExpired,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +61,10 @@ impl FaultKind {
             FaultKind::Reorder => "reorder",
             FaultKind::UnsyncedWriteLost => "unsynced_write_lost",
             FaultKind::WipeSkipped => "wipe_skipped",
+            FaultKind::ZkOutage => "zk_outage",
+            FaultKind::ZkLag => "zk_lag",
+            FaultKind::ZkCutOff => "zk_cut_off",
+            FaultKind::ZkSessionExpired => "zk_session_expired",
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`scenario`]: a seed becomes plain data (options, client scripts, timed faults);
 //! - [`world`]: the event loop that runs a scenario (nodes, disks, network, clients);
-//! - [`network`], [`disk`], [`faults`], [`clients`], [`trace`]: the world's parts;
+//! - [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`]: the
+//!   world's parts;
 //! - [`runner`]: runs one seed (catching panics as violations) or many in parallel;
 //! - [`regress`]: the regression cases in `seeds/`;
 //! - [`cli`]: the `zkwal-sim` command line.
@@ -18,3 +19,4 @@ pub mod runner;
 pub mod scenario;
 pub mod trace;
 pub mod world;
+pub mod zookeeper;

@@ -107,6 +107,12 @@ impl Network {
         }
     }
 
+    /// Blocks (or unblocks) both directions between two parties.
+    pub fn set_link_blocked(&mut self, a: Party, b: Party, blocked: bool) {
+        self.blocked[a * self.parties + b] = blocked;
+        self.blocked[b * self.parties + a] = blocked;
+    }
+
     /// Removes every partition. (Overlapping partitions end together: the first
     /// heal ends all, which keeps the model simple and only shortens faults.)
     pub fn heal_partitions(&mut self) {

@@ -35,6 +35,7 @@ pub fn run_scenario(sc: &Scenario) -> RunResult {
                 ops_ok: 0,
                 ops_failed: 0,
                 ops_indeterminate: 0,
+                zk_watch_events: 0,
             }
         }
     }
@@ -42,6 +43,15 @@ pub fn run_scenario(sc: &Scenario) -> RunResult {
 
 pub fn run_seed(seed: u64, variant: Variant, nodes: u32) -> RunResult {
     run_scenario(&Scenario::generate(seed, variant, nodes))
+}
+
+/// What a range of seeds runs: the variant, the group size, and whether a ZooKeeper
+/// ensemble is placed on the network (with its faults in the swarm).
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    pub variant: Variant,
+    pub nodes: u32,
+    pub zk: bool,
 }
 
 /// Silences the default panic message while seeds run: a panic is reported as that
@@ -102,8 +112,7 @@ impl Totals {
 pub fn run_range(
     start: u64,
     end: u64,
-    variant: Variant,
-    nodes: u32,
+    target: Target,
     jobs: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Totals {
@@ -119,7 +128,8 @@ pub fn run_range(
                     if seed >= end {
                         break;
                     }
-                    local.add(seed, run_seed(seed, variant, nodes));
+                    let sc = Scenario::generate_with(seed, target.variant, target.nodes, target.zk);
+                    local.add(seed, run_scenario(&sc));
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
                 let mut t = totals.lock().expect("no thread panics while holding it");

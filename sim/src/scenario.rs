@@ -108,6 +108,19 @@ pub struct Options {
     pub disk: DiskOptions,
     pub raft: RaftOptions,
     pub client: ClientOptions,
+    /// A mock ZooKeeper ensemble on the network, or none (the `raft` baseline uses none
+    /// unless asked with `--zk`).
+    #[serde(default)]
+    pub zk: Option<ZkOptions>,
+}
+
+/// The ZooKeeper ensemble placed on the simulated network (`sim/src/zookeeper.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZkOptions {
+    pub servers: u32,
+    pub tick_time_ms: u64,
+    /// What each node asks for; the service clamps it to 2..=20 ticks.
+    pub session_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +145,13 @@ pub enum Fault {
     CrashLeader { down_ms: u64 },
     /// Cuts the current leader off from every other node, both ways, for `ms`.
     IsolateLeader { ms: u64 },
+    /// The whole ZooKeeper ensemble is unavailable for `ms`.
+    ZkOutage { ms: u64 },
+    /// ZooKeeper server `server` applies the leader's transactions `lag_ms` late for `ms`.
+    ZkLag { server: u32, lag_ms: u64, ms: u64 },
+    /// Node `node` cannot reach the ensemble for `ms` (it keeps running; its session
+    /// may expire meanwhile).
+    ZkCutOff { node: u32, ms: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +191,13 @@ pub const MAX_CLIENTS: usize = 64;
 impl Scenario {
     /// The scenario of `seed`: every choice drawn from the seed's scenario stream.
     pub fn generate(seed: u64, variant: Variant, nodes: u32) -> Scenario {
+        Scenario::generate_with(seed, variant, nodes, false)
+    }
+
+    /// As [`Scenario::generate`]; with `zk`, a ZooKeeper ensemble is placed on the
+    /// network and ZooKeeper faults join the swarm. (Its draws come after all others,
+    /// so a seed's scenario without ZooKeeper is the same either way.)
+    pub fn generate_with(seed: u64, variant: Variant, nodes: u32, zk: bool) -> Scenario {
         let mut rng = stream_rng(seed, stream::SCENARIO);
         let duration_ms = 10_000;
         let swarm = Swarm::draw(&mut rng, nodes);
@@ -210,6 +237,7 @@ impl Scenario {
                 max_entries_per_append: rng.gen_range(1..=32),
                 snapshot_every_entries: rng.gen_range(8..=64),
             },
+            zk: None,
             client: ClientOptions {
                 attempt_timeout_ms: 400,
                 op_timeout_ms: 2_000,
@@ -238,14 +266,48 @@ impl Scenario {
                     .collect()
             })
             .collect();
-        Scenario {
+        let mut sc = Scenario {
             seed,
             variant,
             nodes,
             options,
             faults,
             clients,
+        };
+        if zk {
+            sc.add_zk(&mut rng);
         }
+        sc
+    }
+
+    fn add_zk(&mut self, rng: &mut ChaCha8Rng) {
+        let zk = ZkOptions {
+            servers: 3,
+            tick_time_ms: 200,
+            session_timeout_ms: rng.gen_range(400..=4_000),
+        };
+        let duration_ms = self.options.duration_ms;
+        let mut t = rng.gen_range(0..2_000);
+        while t < duration_ms {
+            let fault = match rng.gen_range(0..3) {
+                0 => Fault::ZkOutage {
+                    ms: rng.gen_range(100..=3_000),
+                },
+                1 => Fault::ZkLag {
+                    server: rng.gen_range(0..zk.servers),
+                    lag_ms: rng.gen_range(10..=2_000),
+                    ms: rng.gen_range(100..=5_000),
+                },
+                _ => Fault::ZkCutOff {
+                    node: rng.gen_range(0..self.nodes),
+                    ms: rng.gen_range(100..=6_000),
+                },
+            };
+            self.faults.push(TimedFault { at_ms: t, fault });
+            t += rng.gen_range(200..=3_000);
+        }
+        self.faults.sort_by_key(|f| f.at_ms);
+        self.options.zk = Some(zk);
     }
 
     /// Refuses a scenario the simulator cannot run (a hand-edited or corrupt file).
@@ -293,6 +355,14 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(z) = &o.zk {
+            if z.servers == 0 || z.servers > 9 || z.tick_time_ms == 0 || z.session_timeout_ms == 0 {
+                return Err(
+                    "zk: servers must be in 1..=9, tick_time_ms and session_timeout_ms positive"
+                        .into(),
+                );
+            }
+        }
         if o.duration_ms > 3_600_000 || o.liveness_ms == 0 || o.liveness_ms > 3_600_000 {
             return Err(
                 "duration_ms and liveness_ms must be within one virtual hour (liveness_ms > 0)"
@@ -306,6 +376,13 @@ impl Scenario {
                 | Fault::Pause { node, .. } => *node < self.nodes,
                 Fault::Partition { side, .. } => side.iter().all(|n| *n < self.nodes),
                 Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } => true,
+                Fault::ZkCutOff { node, .. } => *node < self.nodes && self.options.zk.is_some(),
+                Fault::ZkOutage { .. } => self.options.zk.is_some(),
+                Fault::ZkLag { server, .. } => self
+                    .options
+                    .zk
+                    .as_ref()
+                    .is_some_and(|z| *server < z.servers),
             };
             if !nodes_ok {
                 return Err(format!(

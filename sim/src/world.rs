@@ -21,6 +21,7 @@ use zkwal_invariants::raft::{RaftChecks, Violation};
 use zkwal_raft::{
     ClientReply, Command, Config, Message, MsgBody, NodeId, Output, RaftNode, Role, WriteId,
 };
+use zkwal_zk::{ClientMsg, Ensemble, EnsembleConfig, Notice, ServerMsg};
 
 use crate::clients::{Client, ClientAction};
 use crate::disk::Disk;
@@ -29,6 +30,7 @@ use crate::network::{Delivery, Network, Party};
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
 use crate::trace::TraceHash;
+use crate::zookeeper::{NodeZk, ZkAppAction};
 
 /// Every run stops after this many events, whatever happens (a bound on every loop).
 pub const MAX_EVENTS_PER_RUN: u64 = 20_000_000;
@@ -48,10 +50,26 @@ pub enum NetMsg {
         attempt: u32,
         result: Result<ClientReply, Option<NodeId>>,
     },
+    /// A node's ZooKeeper session to the ensemble.
+    ToZk(ClientMsg),
+    /// The ensemble to a node's ZooKeeper session.
+    FromZk(ServerMsg),
 }
 
 #[derive(Clone, Debug)]
 enum Ev {
+    ZkTimer,
+    ZkClientTimer {
+        node: u32,
+        client_id: u64,
+    },
+    ZkRestore,
+    ZkLagEnd {
+        server: u32,
+    },
+    ZkReconnect {
+        node: u32,
+    },
     Deliver {
         from: Party,
         to: Party,
@@ -130,6 +148,10 @@ struct NodeSlot {
     pending: Vec<(u32, u64)>,
     /// Wiped and not yet holding its data again (durable `initialized` marker unset).
     without_data: bool,
+    /// The node's ZooKeeper session, when the scenario places an ensemble.
+    zk: Option<NodeZk>,
+    /// ZooKeeper sessions this node has opened (keeps client ids unique).
+    zk_sessions: u32,
 }
 
 /// What a run produced.
@@ -143,6 +165,8 @@ pub struct RunResult {
     pub ops_ok: u64,
     pub ops_failed: u64,
     pub ops_indeterminate: u64,
+    /// ZooKeeper membership watch events received by the nodes.
+    pub zk_watch_events: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +195,12 @@ pub struct World<'s> {
     probe: usize,
     violation: Option<Found>,
     done: bool,
+    /// The ZooKeeper ensemble, a party on the network after the clients.
+    zk: Option<Ensemble>,
+    zk_party: Party,
+    zk_timer_at_ms: u64,
+    /// Membership watch events the nodes received (a peer's session ended, or began).
+    zk_watch_events: u64,
 }
 
 impl<'s> World<'s> {
@@ -209,7 +239,8 @@ impl<'s> World<'s> {
             o.client.attempt_timeout_ms,
             o.liveness_ms,
         ));
-        let parties = n + clients.len();
+        let zk_party = n + clients.len();
+        let parties = zk_party + usize::from(o.zk.is_some());
         let mut w = World {
             sc,
             now_ms: 0,
@@ -228,6 +259,13 @@ impl<'s> World<'s> {
             probe,
             violation: None,
             done: false,
+            zk: o
+                .zk
+                .as_ref()
+                .map(|z| Ensemble::new(EnsembleConfig::new(z.servers, z.tick_time_ms), 0)),
+            zk_party,
+            zk_timer_at_ms: u64::MAX,
+            zk_watch_events: 0,
         };
         for _ in 0..n {
             w.nodes.push(NodeSlot {
@@ -238,6 +276,8 @@ impl<'s> World<'s> {
                 timer_at_ms: u64::MAX,
                 pending: Vec::new(),
                 without_data: false,
+                zk: None,
+                zk_sessions: 0,
             });
         }
         for i in 0..n as u32 {
@@ -285,6 +325,7 @@ impl<'s> World<'s> {
             ops_ok: 0,
             ops_failed: 0,
             ops_indeterminate: 0,
+            zk_watch_events: self.zk_watch_events,
         };
         for c in &self.clients {
             for op in &c.history {
@@ -326,7 +367,9 @@ impl<'s> World<'s> {
     fn node_of(ev: &Ev) -> Option<u32> {
         match *ev {
             Ev::Deliver { to, .. } => Some(to as u32),
-            Ev::NodeTimer { node, .. } | Ev::DiskDone { node, .. } => Some(node),
+            Ev::NodeTimer { node, .. }
+            | Ev::DiskDone { node, .. }
+            | Ev::ZkClientTimer { node, .. } => Some(node),
             _ => None,
         }
     }
@@ -392,6 +435,33 @@ impl<'s> World<'s> {
                 }
             }
             Ev::Heal => self.heal(),
+            Ev::ZkTimer => {
+                self.zk_timer_at_ms = u64::MAX;
+                if let Some(e) = self.zk.as_mut() {
+                    e.tick(self.now_ms);
+                    self.after_zk();
+                }
+            }
+            Ev::ZkClientTimer { node, client_id } => self.on_zk_client_timer(node, client_id),
+            Ev::ZkRestore => {
+                if let Some(e) = self.zk.as_mut() {
+                    e.set_unavailable(self.now_ms, false);
+                    self.trace_line(format_args!("zookeeper available again"));
+                    self.after_zk();
+                }
+            }
+            Ev::ZkLagEnd { server } => {
+                if let Some(e) = self.zk.as_mut() {
+                    e.set_server_lag_ms(self.now_ms, server, 0);
+                    self.after_zk();
+                }
+            }
+            Ev::ZkReconnect { node } => {
+                if !self.healed {
+                    let zk_party = self.zk_party;
+                    self.net.set_link_blocked(node as usize, zk_party, false);
+                }
+            }
             Ev::Poll => self.poll_convergence(),
             Ev::Deadline => self.on_deadline(),
         }
@@ -422,6 +492,7 @@ impl<'s> World<'s> {
         self.checks.on_start(node, raft.log().snapshot_index());
         self.nodes[i].raft = Some(raft);
         self.nodes[i].timer_at_ms = u64::MAX;
+        self.open_zk_session(node);
         self.trace.mix(0x5157 ^ node as u64);
         self.after_input(node);
     }
@@ -535,6 +606,28 @@ impl<'s> World<'s> {
     fn deliver(&mut self, from: Party, to: Party, msg: NetMsg) {
         let n = self.nodes.len();
         self.trace_msg(from, to, &msg);
+        if to == self.zk_party && self.zk.is_some() {
+            if let NetMsg::ToZk(m) = msg {
+                self.zk
+                    .as_mut()
+                    .expect("present")
+                    .handle_message(self.now_ms, m);
+                self.after_zk();
+            }
+            return;
+        }
+        if let NetMsg::FromZk(m) = msg {
+            let node = to as u32;
+            let now = self.now_ms;
+            if let Some(z) = self.nodes[to].zk.as_mut() {
+                // Messages for an older session of this node find no listener.
+                if m.conn.client == z.client_id {
+                    z.session.handle_message(now, m);
+                    self.after_node_zk(node);
+                }
+            }
+            return;
+        }
         if to >= n {
             let c = to - n;
             let a = match msg {
@@ -599,7 +692,7 @@ impl<'s> World<'s> {
                     );
                 }
             }
-            NetMsg::ClientResp { .. } => {}
+            NetMsg::ClientResp { .. } | NetMsg::ToZk(_) | NetMsg::FromZk(_) => {}
         }
     }
 
@@ -700,6 +793,30 @@ impl<'s> World<'s> {
                     self.schedule(self.now_ms + ms, Ev::HealPartitions);
                 }
             }
+            Fault::ZkOutage { ms } => {
+                if let Some(e) = self.zk.as_mut() {
+                    e.set_unavailable(self.now_ms, true);
+                    self.faults.add(FaultKind::ZkOutage);
+                    self.schedule(self.now_ms + ms, Ev::ZkRestore);
+                    self.after_zk();
+                }
+            }
+            Fault::ZkLag { server, lag_ms, ms } => {
+                if let Some(e) = self.zk.as_mut() {
+                    e.set_server_lag_ms(self.now_ms, server, lag_ms);
+                    self.faults.add(FaultKind::ZkLag);
+                    self.schedule(self.now_ms + ms, Ev::ZkLagEnd { server });
+                    self.after_zk();
+                }
+            }
+            Fault::ZkCutOff { node, ms } => {
+                if self.zk.is_some() {
+                    let zk_party = self.zk_party;
+                    self.net.set_link_blocked(node as usize, zk_party, true);
+                    self.faults.add(FaultKind::ZkCutOff);
+                    self.schedule(self.now_ms + ms, Ev::ZkReconnect { node });
+                }
+            }
             Fault::Partition { side, one_way, ms } => {
                 self.net.partition(&side, one_way, self.nodes.len());
                 self.faults.add(FaultKind::Partition);
@@ -725,6 +842,8 @@ impl<'s> World<'s> {
         slot.paused_until_ms = 0;
         slot.timer_at_ms = u64::MAX;
         slot.pending.clear();
+        // The process died; its session lives on at the service until it expires.
+        slot.zk = None;
         let lost = if wipe {
             slot.disk.wipe()
         } else {
@@ -760,6 +879,13 @@ impl<'s> World<'s> {
         self.healed = true;
         self.net.heal_all();
         self.trace_line(format_args!("heal: faults stop"));
+        if let Some(e) = self.zk.as_mut() {
+            e.set_unavailable(self.now_ms, false);
+            for server in 0..e.config().servers {
+                e.set_server_lag_ms(self.now_ms, server, 0);
+            }
+            self.after_zk();
+        }
         for node in 0..self.nodes.len() as u32 {
             let slot = &mut self.nodes[node as usize];
             slot.paused_until_ms = 0;
@@ -771,6 +897,105 @@ impl<'s> World<'s> {
         let a = self.clients[probe].start_next(self.now_ms, true);
         self.client_action(probe, a);
         self.schedule(self.now_ms + CONVERGENCE_POLL_MS, Ev::Poll);
+    }
+
+    // ----- ZooKeeper -----
+
+    fn open_zk_session(&mut self, node: u32) {
+        let Some(opts) = self.sc.options.zk.as_ref() else {
+            return;
+        };
+        let slot = &mut self.nodes[node as usize];
+        slot.zk_sessions += 1;
+        slot.zk = Some(NodeZk::new(node, slot.zk_sessions, opts, self.now_ms));
+        self.after_node_zk(node);
+    }
+
+    fn on_zk_client_timer(&mut self, node: u32, client_id: u64) {
+        let now = self.now_ms;
+        let Some(z) = self.nodes[node as usize].zk.as_mut() else {
+            return;
+        };
+        if z.client_id != client_id {
+            return;
+        }
+        z.timer_at_ms = u64::MAX;
+        z.session.tick(now);
+        self.after_node_zk(node);
+    }
+
+    /// Drains a node's ZooKeeper session after an input: messages to the ensemble,
+    /// events to the membership application, its own invariants, its next timer.
+    fn after_node_zk(&mut self, node: u32) {
+        let i = node as usize;
+        let zk_party = self.zk_party;
+        let now = self.now_ms;
+        let Some(z) = self.nodes[i].zk.as_mut() else {
+            return;
+        };
+        let action = z.handle_events(now);
+        self.zk_watch_events += std::mem::take(&mut z.watch_events);
+        let mut out = Vec::new();
+        while let Some(m) = z.session.poll_transmit() {
+            out.push(m);
+        }
+        let check = z.session.check_invariants();
+        let deadline = z.session.deadline_ms();
+        let client_id = z.client_id;
+        if let Some(at) = deadline {
+            if at < z.timer_at_ms {
+                z.timer_at_ms = at;
+                self.schedule(at.max(now), Ev::ZkClientTimer { node, client_id });
+            }
+        }
+        for m in out {
+            self.send(i, zk_party, NetMsg::ToZk(m));
+        }
+        if let Err(e) = check {
+            self.fail("zk_model", format!("node {node}'s ZooKeeper session: {e}"));
+            return;
+        }
+        if action == ZkAppAction::Renew {
+            self.trace_line(format_args!(
+                "node {node}: ZooKeeper session expired, opening a new one"
+            ));
+            self.open_zk_session(node);
+        }
+    }
+
+    /// Drains the ensemble after an input: replies and events to the nodes, notices
+    /// (session expiry counts as a fault that really happened), invariants, timer.
+    fn after_zk(&mut self) {
+        let zk_party = self.zk_party;
+        let now = self.now_ms;
+        let Some(e) = self.zk.as_mut() else { return };
+        let mut out = Vec::new();
+        while let Some(m) = e.poll_output() {
+            out.push(m);
+        }
+        let mut expired = 0;
+        while let Some(n) = e.poll_notice() {
+            if let Notice::SessionExpired { .. } = n {
+                expired += 1;
+            }
+        }
+        let check = e.check_invariants();
+        if let Some(at) = e.deadline_ms() {
+            if at < self.zk_timer_at_ms {
+                self.zk_timer_at_ms = at;
+                self.schedule(at.max(now), Ev::ZkTimer);
+            }
+        }
+        for _ in 0..expired {
+            self.faults.add(FaultKind::ZkSessionExpired);
+        }
+        for m in out {
+            let node = (m.conn.client >> 32) as usize;
+            self.send(zk_party, node, NetMsg::FromZk(m));
+        }
+        if let Err(e) = check {
+            self.fail("zk_model", format!("ZooKeeper ensemble: {e}"));
+        }
     }
 
     // ----- Clients -----
@@ -972,6 +1197,8 @@ impl<'s> World<'s> {
             NetMsg::ClientResp {
                 request_id, result, ..
             } => 10 ^ request_id << 4 ^ (result.is_ok() as u64) << 3,
+            NetMsg::ToZk(m) => 11 ^ (m.seq << 8) ^ m.conn.client << 20,
+            NetMsg::FromZk(m) => 12 ^ (m.seq << 8) ^ m.conn.client << 20,
         };
         self.trace.mix(self.now_ms);
         self.trace.mix((from as u64) << 32 | to as u64);

@@ -2,11 +2,25 @@
 //! swarm mix of faults) must violate nothing. The CLI runs millions the same way.
 
 use zkwal_sim::faults::FaultKind;
-use zkwal_sim::runner::run_range;
+use zkwal_sim::runner::{run_range, Target};
 use zkwal_sim::scenario::Variant;
 
 fn fuzz(nodes: u32, seeds: std::ops::Range<u64>) {
-    let t = run_range(seeds.start, seeds.end, Variant::Raft, nodes, 1, &|_| {});
+    fuzz_with(nodes, seeds, false)
+}
+
+fn fuzz_with(nodes: u32, seeds: std::ops::Range<u64>, zk: bool) {
+    let t = run_range(
+        seeds.start,
+        seeds.end,
+        Target {
+            variant: Variant::Raft,
+            nodes,
+            zk,
+        },
+        1,
+        &|_| {},
+    );
     let lines: Vec<String> = t
         .violations
         .iter()
@@ -59,4 +73,12 @@ fn fuzz_five_nodes() {
 #[test]
 fn fuzz_one_node() {
     fuzz(1, 4_000_000..4_000_500);
+}
+
+/// The same, with a ZooKeeper ensemble on the network and its faults in the swarm: the
+/// mock's own invariants are checked after every step, and the faults must really
+/// expire sessions.
+#[test]
+fn fuzz_three_nodes_with_zookeeper() {
+    fuzz_with(3, 5_000_000..5_000_500, true);
 }

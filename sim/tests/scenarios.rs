@@ -156,10 +156,86 @@ fn whole_cluster_crash_loses_nothing_acknowledged() {
 fn a_panic_in_the_model_is_that_seeds_violation() {
     // Not validated on purpose: a fault aimed at a node that does not exist makes the
     // world index out of bounds. The run must report it, not crash the process.
-    let sc = scripted(3, vec![at(1_000, Fault::Crash { node: 7, down_ms: 10 })]);
+    let sc = scripted(
+        3,
+        vec![at(
+            1_000,
+            Fault::Crash {
+                node: 7,
+                down_ms: 10,
+            },
+        )],
+    );
     assert!(sc.validate().is_err());
     let r = run_scenario(&sc);
     let v = r.violation.expect("the panic is reported");
     assert_eq!(v.invariant, "panic");
     assert!(v.detail.contains("index out of bounds"), "{}", v.detail);
+}
+
+/// The mock ZooKeeper placed on the simulated network, with each of its faults.
+fn with_zk(nodes: u32, faults: Vec<TimedFault>) -> Scenario {
+    let mut sc = scripted(nodes, faults);
+    sc.options.zk = Some(zkwal_sim::scenario::ZkOptions {
+        servers: 3,
+        tick_time_ms: 200,
+        session_timeout_ms: 1_000,
+    });
+    sc.validate().unwrap();
+    sc
+}
+
+#[test]
+fn zookeeper_quiet_run_expires_no_session() {
+    let r = assert_pass(&with_zk(3, vec![]));
+    assert_eq!(r.faults.get(FaultKind::ZkSessionExpired), 0);
+    assert!(
+        r.zk_watch_events >= 2,
+        "nodes saw each other register: {}",
+        r.zk_watch_events
+    );
+}
+
+#[test]
+fn zookeeper_cut_off_node_loses_its_session_while_running() {
+    // Cut off for 3 s with a 1 s session: the service expires it, the peers' watches
+    // fire, and the node (still running) opens a new session once it can reach it.
+    let r = assert_pass(&with_zk(
+        3,
+        vec![at(2_000, Fault::ZkCutOff { node: 1, ms: 3_000 })],
+    ));
+    assert_eq!(r.faults.get(FaultKind::ZkCutOff), 1);
+    assert_eq!(r.faults.get(FaultKind::ZkSessionExpired), 1);
+    assert!(r.zk_watch_events >= 4);
+}
+
+#[test]
+fn zookeeper_paused_node_loses_its_session() {
+    let r = assert_pass(&with_zk(
+        3,
+        vec![at(2_000, Fault::Pause { node: 2, ms: 2_500 })],
+    ));
+    assert_eq!(r.faults.get(FaultKind::ZkSessionExpired), 1);
+}
+
+#[test]
+fn zookeeper_outage_and_lagging_server() {
+    let r = assert_pass(&with_zk(
+        3,
+        vec![
+            at(
+                1_000,
+                Fault::ZkLag {
+                    server: 0,
+                    lag_ms: 500,
+                    ms: 3_000,
+                },
+            ),
+            at(5_000, Fault::ZkOutage { ms: 2_000 }),
+        ],
+    ));
+    assert_eq!(r.faults.get(FaultKind::ZkLag), 1);
+    assert_eq!(r.faults.get(FaultKind::ZkOutage), 1);
+    // Expiry is frozen while the service is down: a 2 s outage expires nobody.
+    assert_eq!(r.faults.get(FaultKind::ZkSessionExpired), 0);
 }
