@@ -2,7 +2,7 @@
 //!
 //! - [`scenario`]: a seed becomes plain data (options, client scripts, timed faults);
 //! - [`world`]: the event loop that runs a scenario (nodes, disks, network, clients);
-//! - [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`]: the
+//! - [`queue`], [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`]: the
 //!   world's parts;
 //! - [`runner`]: runs one seed (catching panics as violations) or many in parallel;
 //! - [`regress`]: the regression cases in `seeds/`;
@@ -13,6 +13,7 @@ pub mod clients;
 pub mod disk;
 pub mod faults;
 pub mod network;
+pub mod queue;
 pub mod regress;
 pub mod rng;
 pub mod runner;

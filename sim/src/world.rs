@@ -10,9 +10,6 @@
 //! every node must apply it, within `liveness_ms`. Finally the client history and the
 //! nodes' final states go to the history checker.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tracing::{debug, enabled, Level};
@@ -27,6 +24,7 @@ use crate::clients::{Client, ClientAction};
 use crate::disk::Disk;
 use crate::faults::{FaultCounts, FaultKind};
 use crate::network::{Delivery, Network, Party};
+use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
 use crate::trace::TraceHash;
@@ -51,9 +49,9 @@ pub enum NetMsg {
         result: Result<ClientReply, Option<NodeId>>,
     },
     /// A node's ZooKeeper session to the ensemble.
-    ToZk(ClientMsg),
+    ToZk(Box<ClientMsg>),
     /// The ensemble to a node's ZooKeeper session.
-    FromZk(ServerMsg),
+    FromZk(Box<ServerMsg>),
 }
 
 #[derive(Clone, Debug)]
@@ -111,30 +109,6 @@ enum Ev {
     Deadline,
 }
 
-struct Scheduled {
-    at_ms: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at_ms, self.seq) == (other.at_ms, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    /// Reversed: the heap pops the earliest time, then the earliest scheduled.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at_ms, other.seq).cmp(&(self.at_ms, self.seq))
-    }
-}
-
 struct NodeSlot {
     raft: Option<RaftNode>,
     disk: Disk,
@@ -179,8 +153,7 @@ pub struct Found {
 pub struct World<'s> {
     sc: &'s Scenario,
     now_ms: u64,
-    seq: u64,
-    queue: BinaryHeap<Scheduled>,
+    queue: EventQueue<Ev>,
     nodes: Vec<NodeSlot>,
     clients: Vec<Client>,
     net: Network,
@@ -244,8 +217,7 @@ impl<'s> World<'s> {
         let mut w = World {
             sc,
             now_ms: 0,
-            seq: 0,
-            queue: BinaryHeap::with_capacity(1024),
+            queue: EventQueue::with_capacity(1024),
             nodes: Vec::with_capacity(n),
             clients,
             net: Network::new(o.net.clone(), stream_rng(sc.seed, stream::NETWORK), parties),
@@ -300,9 +272,11 @@ impl<'s> World<'s> {
     /// Runs the scenario to its verdict.
     pub fn run(mut self) -> RunResult {
         while !self.done {
-            let Some(s) = self.queue.pop() else { break };
-            debug_assert!(s.at_ms >= self.now_ms, "time never goes back");
-            self.now_ms = s.at_ms;
+            let Some((at_ms, ev)) = self.queue.pop() else {
+                break;
+            };
+            debug_assert!(at_ms >= self.now_ms, "time never goes back");
+            self.now_ms = at_ms;
             self.events += 1;
             if self.events > MAX_EVENTS_PER_RUN {
                 self.fail(
@@ -311,7 +285,7 @@ impl<'s> World<'s> {
                 );
                 break;
             }
-            self.handle(s.ev);
+            self.handle(ev);
         }
         if self.violation.is_none() {
             self.check_history();
@@ -340,12 +314,7 @@ impl<'s> World<'s> {
     }
 
     fn schedule(&mut self, at_ms: u64, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at_ms,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at_ms, ev);
     }
 
     fn fail(&mut self, invariant: &str, detail: String) {
@@ -611,7 +580,7 @@ impl<'s> World<'s> {
                 self.zk
                     .as_mut()
                     .expect("present")
-                    .handle_message(self.now_ms, m);
+                    .handle_message(self.now_ms, *m);
                 self.after_zk();
             }
             return;
@@ -622,7 +591,7 @@ impl<'s> World<'s> {
             if let Some(z) = self.nodes[to].zk.as_mut() {
                 // Messages for an older session of this node find no listener.
                 if m.conn.client == z.client_id {
-                    z.session.handle_message(now, m);
+                    z.session.handle_message(now, *m);
                     self.after_node_zk(node);
                 }
             }
@@ -949,7 +918,7 @@ impl<'s> World<'s> {
             }
         }
         for m in out {
-            self.send(i, zk_party, NetMsg::ToZk(m));
+            self.send(i, zk_party, NetMsg::ToZk(Box::new(m)));
         }
         if let Err(e) = check {
             self.fail("zk_model", format!("node {node}'s ZooKeeper session: {e}"));
@@ -991,7 +960,7 @@ impl<'s> World<'s> {
         }
         for m in out {
             let node = (m.conn.client >> 32) as usize;
-            self.send(zk_party, node, NetMsg::FromZk(m));
+            self.send(zk_party, node, NetMsg::FromZk(Box::new(m)));
         }
         if let Err(e) = check {
             self.fail("zk_model", format!("ZooKeeper ensemble: {e}"));
@@ -1243,5 +1212,18 @@ impl std::fmt::Debug for BodyView<'_> {
             }
             other => write!(f, "{other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Events are moved in and out of the queue's slab: keep them small.
+    #[test]
+    fn events_stay_small() {
+        assert!(
+            std::mem::size_of::<super::Ev>() <= 96,
+            "Ev is {} bytes",
+            std::mem::size_of::<super::Ev>()
+        );
     }
 }
