@@ -79,9 +79,12 @@ impl RaftChecks {
                 term,
                 digest,
             } => {
-                self.ledger.record(index, term, digest, id, node.term())?;
-                self.sm.on_applied(id, index, term, digest)?;
+                // Order matters only for which name a violation gets: applying an
+                // entry out of order or twice is `applied_bounds`; applying another
+                // entry than some node applied at that index is `state_machine_safety`.
                 self.bounds.on_applied(id, index)?;
+                self.sm.on_applied(id, index, term, digest)?;
+                self.ledger.record(index, term, digest, id, node.term())?;
             }
             Event::SnapshotInstalled { index, .. } => self.bounds.on_reset(id, index),
             Event::Recovered { .. } => {}
