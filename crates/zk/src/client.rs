@@ -14,7 +14,9 @@
 //!
 //! Requests submitted while not connected fail at once with ConnectionLoss (the Java
 //! client would queue them until the next connection attempt succeeds or fails: the
-//! caller sees the same outcomes, sooner). Watches are one-shot: the client remembers
+//! caller sees the same outcomes, sooner). A request with an invalid path fails with
+//! BadArguments without being sent, as the Java client checks paths before sending
+//! (replies still come in request order). Watches are one-shot: the client remembers
 //! the ones the server accepted and re-arms them on each new connection (SetWatches).
 
 use std::collections::{BTreeSet, VecDeque};
@@ -24,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::ensemble::DEFAULT_MAX_PACKET_BYTES;
 use crate::error::ErrorCode;
 use crate::proto::{
-    Accept, ClientBody, ClientMsg, ConnId, EventType, InOrder, Request, Response, ServerBody,
-    ServerId, ServerMsg, SessionId, WatchedEvent, Xid, Zxid,
+    Accept, ClientBody, ClientMsg, ConnId, EventType, InOrder, MultiOp, Request, Response,
+    ServerBody, ServerId, ServerMsg, SessionId, WatchedEvent, Xid, Zxid,
 };
 
 /// Client configuration.
@@ -85,6 +87,9 @@ pub enum ClientEvent {
 #[derive(Clone, Debug)]
 enum WatchReg {
     None,
+    /// Refused by the client itself (invalid path): nothing was sent; its
+    /// BadArguments is reported when its turn comes, keeping replies in request order.
+    Refused,
     Data(String),
     Exists(String),
     Child(String),
@@ -116,6 +121,26 @@ enum Link {
 /// Most application events kept unpolled before the oldest are dropped (a driver
 /// that never polls is a bug; debug builds assert).
 const MAX_EVENTS: usize = 1 << 20;
+
+/// True when a path of the request fails the client-side check the Java client makes
+/// before sending (the server itself checks only the paths of creates).
+fn invalid_path(request: &Request) -> bool {
+    let bad = |p: &str, sequential: bool| crate::tree::validate_path(p, sequential).is_err();
+    match request {
+        Request::Create { path, mode, .. } => bad(path, mode.is_sequential()),
+        Request::Delete { path, .. }
+        | Request::Exists { path, .. }
+        | Request::GetData { path, .. }
+        | Request::SetData { path, .. }
+        | Request::GetChildren { path, .. }
+        | Request::Sync { path } => bad(path, false),
+        Request::Multi(ops) => ops.iter().any(|op| match op {
+            MultiOp::Create { path, mode, .. } => bad(path, mode.is_sequential()),
+            other => bad(other.path(), false),
+        }),
+        Request::Close => false,
+    }
+}
 
 /// A client session; see the module docs.
 #[derive(Clone, Debug)]
@@ -282,6 +307,19 @@ impl ClientSession {
                 Some(ErrorCode::ConnectionLoss)
             }
         };
+        // Like the Java client (PathUtils.validatePath in every call), an invalid path
+        // fails in the client, before anything is sent: no round trip, no zxid taken.
+        if invalid_path(&request) {
+            if !self.pending.is_empty() {
+                self.pending.push_back((xid, WatchReg::Refused, false));
+            } else {
+                self.event(ClientEvent::Reply {
+                    xid,
+                    result: Err(ErrorCode::BadArguments),
+                });
+            }
+            return xid;
+        }
         if let Some(err) = fail {
             self.event(ClientEvent::Reply {
                 xid,
@@ -444,10 +482,11 @@ impl ClientSession {
                         (WatchReg::Child(p), _) => {
                             self.child_watches.insert(p);
                         }
-                        (WatchReg::None, _) => {}
+                        (WatchReg::None | WatchReg::Refused, _) => {}
                     }
                 }
                 self.event(ClientEvent::Reply { xid, result });
+                self.answer_refused();
                 if is_close {
                     self.finish(SessionState::Closed);
                 }
@@ -509,15 +548,36 @@ impl ClientSession {
         });
     }
 
+    /// Reports the client-refused requests now at the head of the pending queue.
+    fn answer_refused(&mut self) {
+        while matches!(self.pending.front(), Some((_, WatchReg::Refused, _))) {
+            let (xid, _, _) = self.pending.pop_front().expect("front");
+            self.event(ClientEvent::Reply {
+                xid,
+                result: Err(ErrorCode::BadArguments),
+            });
+        }
+    }
+
+    /// Empties the pending queue: `err` for what was sent, BadArguments for what the
+    /// client refused.
+    fn fail_pending(&mut self, err: ErrorCode) {
+        while let Some((xid, reg, _)) = self.pending.pop_front() {
+            let err = match reg {
+                WatchReg::Refused => ErrorCode::BadArguments,
+                _ => err,
+            };
+            self.event(ClientEvent::Reply {
+                xid,
+                result: Err(err),
+            });
+        }
+    }
+
     /// The connection is gone: everything in flight ends in ConnectionLoss.
     fn lose_connection(&mut self, now_ms: u64) {
         let was_connected = matches!(self.link, Link::Connected { .. });
-        while let Some((xid, _, _)) = self.pending.pop_front() {
-            self.event(ClientEvent::Reply {
-                xid,
-                result: Err(ErrorCode::ConnectionLoss),
-            });
-        }
+        self.fail_pending(ErrorCode::ConnectionLoss);
         if self.closing {
             self.finish(SessionState::Closed);
             return;
@@ -539,12 +599,7 @@ impl ClientSession {
 
     fn finish(&mut self, state: SessionState) {
         self.link = Link::Dead;
-        while let Some((xid, _, _)) = self.pending.pop_front() {
-            self.event(ClientEvent::Reply {
-                xid,
-                result: Err(ErrorCode::SessionExpired),
-            });
-        }
+        self.fail_pending(ErrorCode::SessionExpired);
         self.data_watches.clear();
         self.exist_watches.clear();
         self.child_watches.clear();
