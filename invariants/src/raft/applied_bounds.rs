@@ -52,3 +52,21 @@ impl AppliedBounds {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn applying_out_of_order_or_twice_is_caught() {
+        let mut c = super::AppliedBounds::default();
+        assert!(c.on_applied(0, 1).is_ok());
+        assert!(c.on_applied(0, 2).is_ok());
+        assert!(c.on_applied(0, 2).is_err(), "applied twice");
+        c.on_reset(1, 10);
+        assert!(c.on_applied(1, 12).is_err(), "skipped index 11");
+        c.on_reset(0, 5);
+        assert!(
+            c.on_applied(0, 6).is_ok(),
+            "a restart rebuilds from its snapshot"
+        );
+    }
+}

@@ -83,3 +83,22 @@ pub fn on_truncate(node: NodeId, from: Index, commit: Index) -> Result<(), Viola
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_committed_index_that_changes_is_caught() {
+        let mut l = super::Ledger::default();
+        assert!(l.record(4, 2, 0xaa, 0, 2).is_ok());
+        assert!(l.record(4, 2, 0xaa, 1, 3).is_ok());
+        assert!(l.record(4, 3, 0xbb, 2, 3).is_err());
+        assert_eq!(l.last_committed_before(3), Some((4, 2)));
+        assert_eq!(l.last_committed_before(2), None);
+    }
+
+    #[test]
+    fn deleting_at_or_below_commit_is_caught() {
+        assert!(super::on_truncate(0, 6, 5).is_ok());
+        assert!(super::on_truncate(0, 5, 5).is_err());
+    }
+}

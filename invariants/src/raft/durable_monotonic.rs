@@ -47,3 +47,51 @@ impl DurableMonotonic {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use zkwal_raft::{DurableState, HardState, Write};
+
+    fn disk(term: u64, voted_for: Option<u32>, commit: u64) -> DurableState {
+        let mut d = DurableState::bootstrap();
+        d.hard = HardState {
+            term,
+            voted_for,
+            commit,
+            initialized: true,
+        };
+        d
+    }
+
+    fn hs(term: u64, voted_for: Option<u32>, commit: u64) -> Write {
+        Write::HardState(HardState {
+            term,
+            voted_for,
+            commit,
+            initialized: true,
+        })
+    }
+
+    #[test]
+    fn backwards_term_commit_or_changed_vote_is_caught() {
+        let mut c = super::DurableMonotonic;
+        assert!(c
+            .on_write(0, &disk(3, Some(1), 5), &hs(3, Some(1), 6))
+            .is_ok());
+        assert!(c.on_write(0, &disk(3, Some(1), 5), &hs(4, None, 5)).is_ok());
+        assert!(c
+            .on_write(0, &disk(3, Some(1), 5), &hs(2, None, 5))
+            .is_err());
+        assert!(c
+            .on_write(0, &disk(3, Some(1), 5), &hs(3, Some(1), 4))
+            .is_err());
+        assert!(c
+            .on_write(0, &disk(3, Some(1), 5), &hs(3, Some(2), 5))
+            .is_err());
+        assert!(
+            c.on_write(0, &DurableState::blank(), &hs(1, None, 0))
+                .is_ok(),
+            "after a wipe"
+        );
+    }
+}

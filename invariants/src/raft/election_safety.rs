@@ -26,3 +26,18 @@ impl ElectionSafety {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_leaders_in_one_term_are_caught() {
+        let mut c = super::ElectionSafety::default();
+        assert!(c.on_leader(1, 3).is_ok());
+        assert!(
+            c.on_leader(1, 3).is_ok(),
+            "the same leader reported twice is fine"
+        );
+        assert!(c.on_leader(2, 4).is_ok());
+        assert_eq!(c.on_leader(0, 3).unwrap_err().invariant, super::NAME);
+    }
+}

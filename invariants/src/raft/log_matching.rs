@@ -44,3 +44,25 @@ impl LogMatching {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn same_index_and_term_with_another_payload_or_predecessor_is_caught() {
+        let mut c = super::LogMatching::default();
+        assert!(c.on_entry(0, 5, 2, 1, 0xaa).is_ok());
+        assert!(
+            c.on_entry(1, 5, 2, 1, 0xaa).is_ok(),
+            "an identical copy matches"
+        );
+        assert!(
+            c.on_entry(2, 5, 3, 2, 0xbb).is_ok(),
+            "another term at the index is allowed"
+        );
+        assert!(c.on_entry(2, 5, 2, 1, 0xcc).is_err(), "another payload");
+        assert!(
+            c.on_entry(2, 5, 2, 0, 0xaa).is_err(),
+            "another predecessor term"
+        );
+    }
+}

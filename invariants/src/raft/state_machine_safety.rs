@@ -37,3 +37,17 @@ impl StateMachineSafety {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn two_nodes_applying_different_entries_at_an_index_is_caught() {
+        let mut c = super::StateMachineSafety::default();
+        assert!(c.on_applied(0, 1, 1, 0xaa).is_ok());
+        assert!(c.on_applied(1, 1, 1, 0xaa).is_ok());
+        assert_eq!(
+            c.on_applied(2, 1, 2, 0xbb).unwrap_err().invariant,
+            super::NAME
+        );
+    }
+}
