@@ -2,6 +2,7 @@
 //! invariant, 2 bad input (arguments, files). Wall-clock time is read here only, to
 //! report speed; it never reaches a run.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -196,20 +197,6 @@ fn run(a: RunArgs) -> Result<i32, String> {
         .map(|(k, n)| format!("{k}={n}"))
         .collect();
     println!("faults injected: {}", faults.join(" "));
-    for v in &totals.violations {
-        println!(
-            "FAIL seed={} variant={} nodes={} invariant={} replay: {}",
-            v.seed,
-            variant.name(),
-            a.nodes,
-            v.invariant,
-            replay_command(variant, a.nodes, v.seed, a.zk)
-        );
-        if let Some(dir) = &a.save_failures {
-            regress::save_failure(dir, variant, a.nodes, v.seed, &v.invariant)?;
-        }
-    }
-    println!("{} violation(s)", totals.violations.len());
     if let Some(path) = &a.json {
         let faults: serde_json::Map<String, serde_json::Value> = totals
             .faults
@@ -234,6 +221,26 @@ fn run(a: RunArgs) -> Result<i32, String> {
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
     }
+    // Failing seeds are saved before anything is printed: a closed pipe cannot lose them.
+    if let Some(dir) = &a.save_failures {
+        for v in &totals.violations {
+            let sc = Scenario::generate_with(v.seed, variant, a.nodes, a.zk);
+            regress::save_failure(dir, &sc, &v.invariant)?;
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for v in &totals.violations {
+        let _ = writeln!(
+            out,
+            "FAIL seed={} variant={} nodes={} invariant={} replay: {}",
+            v.seed,
+            variant.name(),
+            a.nodes,
+            v.invariant,
+            replay_command(variant, a.nodes, v.seed, a.zk)
+        );
+    }
+    let _ = writeln!(out, "{} violation(s)", totals.violations.len());
     Ok(if totals.violations.is_empty() { 0 } else { 1 })
 }
 

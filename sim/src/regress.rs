@@ -90,26 +90,28 @@ pub fn verdict(r: &crate::world::RunResult) -> &str {
         .map_or("pass", |v| v.invariant.as_str())
 }
 
-/// Writes a regression case for a failing seed into `dir` (never overwriting).
-pub fn save_failure(
-    dir: &Path,
-    variant: Variant,
-    nodes: u32,
-    seed: u64,
-    invariant: &str,
-) -> Result<PathBuf, String> {
+/// Writes a regression case for a failing seed into `dir` (never overwriting): the
+/// whole scenario, so the case replays even after the generator changes.
+pub fn save_failure(dir: &Path, sc: &Scenario, invariant: &str) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(format!(
-        "{}-n{nodes}-s{seed}-{invariant}.json",
-        variant.name()
-    ));
+    let zk = if sc.options.zk.is_some() { "-zk" } else { "" };
+    let name = format!(
+        "{}-n{}-s{}{zk}-{invariant}.json",
+        sc.variant.name(),
+        sc.nodes,
+        sc.seed
+    );
+    let path = dir.join(name);
     let case = Case {
-        variant: Some(variant.name().into()),
-        nodes: Some(nodes),
-        seed: Some(seed),
-        scenario: None,
+        variant: None,
+        nodes: None,
+        seed: None,
+        scenario: Some(sc.clone()),
         expect: invariant.into(),
-        note: format!("found by zkwal-sim run; violates {invariant}"),
+        note: format!(
+            "found by zkwal-sim run (seed {}, {} nodes); violates {invariant}",
+            sc.seed, sc.nodes
+        ),
     };
     let text = serde_json::to_string_pretty(&case).map_err(|e| e.to_string())?;
     if !path.exists() {

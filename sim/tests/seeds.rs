@@ -56,3 +56,19 @@ fn corrupt_case_is_a_clear_error() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_saved_failure_loads_back_as_the_same_scenario() {
+    let dir = std::env::temp_dir().join(format!("zkwal-save-{}", std::process::id()));
+    let sc = zkwal_sim::scenario::Scenario::generate_with(
+        42,
+        zkwal_sim::scenario::Variant::Raft,
+        2,
+        true,
+    );
+    let path = regress::save_failure(&dir, &sc, "lost_append").unwrap();
+    let case = regress::load(&path).unwrap();
+    assert_eq!(case.expect, "lost_append");
+    assert_eq!(case.scenario().unwrap(), sc);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
