@@ -206,10 +206,7 @@ impl RaftNode {
                 HardState::default(),
             )
         } else {
-            (
-                Log::new(durable.snapshot.clone(), durable.log.clone()),
-                durable.hard,
-            )
+            (durable.log.clone(), durable.hard)
         };
         let commit = hard.commit.max(log.snapshot_index());
         assert!(

@@ -4,6 +4,7 @@
 //! reports the highest write id that is durable. A crash loses every write not yet
 //! reported durable. The simulator's disk (sim/src/disk.rs) implements exactly this.
 
+use crate::log::Log;
 use crate::types::{Entry, Index, NodeId, Snapshot, Term};
 
 pub type WriteId = u64;
@@ -32,13 +33,13 @@ pub enum Write {
     Snapshot { snapshot: Snapshot },
 }
 
-/// Everything a disk holds for one node.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything a disk holds for one node: its hard state and its log (a snapshot and
+/// the entries after it). The log is the core's own [`Log`] type, so the disk follows
+/// the very same truncation and snapshot rules as the memory.
+#[derive(Clone, Debug)]
 pub struct DurableState {
     pub hard: HardState,
-    pub snapshot: Snapshot,
-    /// Entries `snapshot.last_index + 1 ..`, contiguous.
-    pub log: Vec<Entry>,
+    pub log: Log,
 }
 
 impl DurableState {
@@ -49,8 +50,7 @@ impl DurableState {
                 initialized: true,
                 ..HardState::default()
             },
-            snapshot: Snapshot::empty(),
-            log: Vec::new(),
+            log: Log::new(Snapshot::empty(), Vec::new()),
         }
     }
 
@@ -58,25 +58,8 @@ impl DurableState {
     pub fn blank() -> DurableState {
         DurableState {
             hard: HardState::default(),
-            snapshot: Snapshot::empty(),
-            log: Vec::new(),
+            log: Log::new(Snapshot::empty(), Vec::new()),
         }
-    }
-
-    pub fn last_index(&self) -> Index {
-        self.log
-            .last()
-            .map_or(self.snapshot.last_index, |e| e.index)
-    }
-
-    fn term_at(&self, index: Index) -> Option<Term> {
-        if index == self.snapshot.last_index {
-            return Some(self.snapshot.last_term);
-        }
-        if index < self.snapshot.last_index || index > self.last_index() {
-            return None;
-        }
-        Some(self.log[(index - self.snapshot.last_index - 1) as usize].term)
     }
 
     /// Applies one write as a disk would when it becomes durable.
@@ -86,27 +69,23 @@ impl DurableState {
             Write::Append { entries } => {
                 let Some(first) = entries.first() else { return };
                 assert!(
-                    first.index > self.snapshot.last_index && first.index <= self.last_index() + 1,
+                    first.index > self.log.snapshot_index()
+                        && first.index <= self.log.last_index() + 1,
                     "append at {} leaves a gap after durable index {} (snapshot {})",
                     first.index,
-                    self.last_index(),
-                    self.snapshot.last_index
+                    self.log.last_index(),
+                    self.log.snapshot_index()
                 );
-                self.log
-                    .truncate((first.index - self.snapshot.last_index - 1) as usize);
-                self.log.extend_from_slice(entries);
+                self.log.truncate_from(first.index);
+                for e in entries {
+                    self.log.push(*e);
+                }
             }
             Write::Snapshot { snapshot } => {
-                if snapshot.last_index <= self.snapshot.last_index {
-                    return;
+                // A snapshot older than the durable one changes nothing.
+                if snapshot.last_index > self.log.snapshot_index() {
+                    self.log.install_snapshot(snapshot.clone());
                 }
-                if self.term_at(snapshot.last_index) == Some(snapshot.last_term) {
-                    let keep_from = (snapshot.last_index - self.snapshot.last_index) as usize;
-                    self.log.drain(..keep_from);
-                } else {
-                    self.log.clear();
-                }
-                self.snapshot = snapshot.clone();
             }
         }
     }

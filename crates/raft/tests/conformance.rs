@@ -4,7 +4,7 @@
 //! storage completions acknowledged explicitly.
 
 use zkwal_raft::{
-    ClientReply, Command, Config, DurableState, Entry, Event, HardState, Message, MsgBody, Op,
+    ClientReply, Command, Config, DurableState, Entry, Event, HardState, Log, Message, MsgBody, Op,
     Output, Payload, RaftNode, Role, Snapshot, Write,
 };
 
@@ -39,8 +39,7 @@ fn durable(term: u64, voted_for: Option<u32>, log: Vec<Entry>, commit: u64) -> D
             commit,
             initialized: true,
         },
-        snapshot: Snapshot::empty(),
-        log,
+        log: Log::new(Snapshot::empty(), log),
     }
 }
 
@@ -320,8 +319,12 @@ fn conflicting_suffix_is_replaced() {
     let log = h.node.log();
     assert_eq!(log.last_index(), 2);
     assert_eq!(log.term_at(2), Some(3));
-    assert_eq!(h.disk.log.len(), 2, "the durable log was truncated too");
-    assert_eq!(h.disk.log[1].term, 3);
+    assert_eq!(
+        h.disk.log.entries().len(),
+        2,
+        "the durable log was truncated too"
+    );
+    assert_eq!(h.disk.log.entries()[1].term, 3);
 }
 
 /// Figure 2 (receiver rule 5): commitIndex = min(leaderCommit, index of last new
@@ -518,8 +521,8 @@ fn install_snapshot_rules() {
         "entry 6 follows the snapshot and is kept"
     );
     assert_eq!(h.node.commit_index(), 5);
-    assert_eq!(h.disk.snapshot.last_index, 5);
-    assert_eq!(h.disk.log.len(), 1);
+    assert_eq!(h.disk.log.snapshot_index(), 5);
+    assert_eq!(h.disk.log.entries().len(), 1);
 }
 
 /// §5.1/§5.6: a restarted node rebuilds everything from durable state only; its state
