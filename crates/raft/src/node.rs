@@ -148,6 +148,8 @@ struct Progress {
     matched: Index,
     /// No new InstallSnapshot to this peer before this time (one whole snapshot is big).
     snapshot_retry_at_ms: u64,
+    /// The peer's disk epoch as last seen; `matched` is only valid for it.
+    disk_epoch: Term,
 }
 
 /// Best answer collected so far by a recovering node.
@@ -179,6 +181,8 @@ pub struct RaftNode {
     /// The write that made this candidate's term and self-vote durable: its own vote
     /// counts only once that write is durable (else a crash could reuse the term).
     campaign_write: WriteId,
+    /// See [`HardState::disk_epoch`].
+    disk_epoch: Term,
     // Storage bookkeeping.
     last_issued_write: WriteId,
     last_durable_write: WriteId,
@@ -237,6 +241,7 @@ impl RaftNode {
             jitter_ms,
             recovery: Recovery::default(),
             campaign_write: 0,
+            disk_epoch: hard.disk_epoch,
             last_issued_write: 0,
             last_durable_write: 0,
             write_marks: VecDeque::new(),
@@ -359,12 +364,26 @@ impl RaftNode {
                 success,
                 match_index,
                 hint_index,
-            } => self.on_append_resp(now_ms, msg.from, msg.term, success, match_index, hint_index),
+            } => {
+                if self.current_disk_epoch(msg.from, msg.disk_epoch) {
+                    self.on_append_resp(
+                        now_ms,
+                        msg.from,
+                        msg.term,
+                        success,
+                        match_index,
+                        hint_index,
+                    )
+                }
+            }
             MsgBody::InstallSnapshot { snapshot } => {
                 self.on_install_snapshot(now_ms, msg.from, msg.term, snapshot)
             }
             MsgBody::InstallSnapshotResp { match_index } => {
-                if msg.term == self.term && self.role == Role::Leader {
+                if msg.term == self.term
+                    && self.role == Role::Leader
+                    && self.current_disk_epoch(msg.from, msg.disk_epoch)
+                {
                     self.on_ack(now_ms, msg.from, match_index);
                 }
             }
@@ -567,6 +586,7 @@ impl RaftNode {
                 next,
                 matched: 0,
                 snapshot_retry_at_ms: 0,
+                disk_epoch: 0,
             };
         }
         self.events.push(Event::BecameLeader { term: self.term });
@@ -793,6 +813,23 @@ impl RaftNode {
         });
     }
 
+    /// A leader's view of a follower is only as good as the disk behind it. A reply
+    /// from a newer disk epoch (the follower lost its disk and recovered) voids what
+    /// it acknowledged before; a reply from an older one is a stale message from a
+    /// disk that no longer exists and is ignored. Returns whether to use the reply.
+    fn current_disk_epoch(&mut self, from: NodeId, epoch: Term) -> bool {
+        if self.role != Role::Leader {
+            return true;
+        }
+        let i = self.pos(from);
+        let p = &mut self.progress[i];
+        if epoch > p.disk_epoch {
+            p.disk_epoch = epoch;
+            p.matched = 0;
+        }
+        epoch == p.disk_epoch
+    }
+
     fn on_append_resp(
         &mut self,
         now_ms: u64,
@@ -979,10 +1016,13 @@ impl RaftNode {
             term,
             last_index: self.log.last_index(),
         });
-        self.issue_write(Write::Snapshot { snapshot });
+        // Whatever an earlier, unfinished recovery left on the disk goes.
+        self.issue_write(Write::ResetLog { snapshot });
         if !entries.is_empty() {
             self.issue_write(Write::Append { entries });
         }
+        // A new disk epoch: leaders forget what this node acknowledged before.
+        self.disk_epoch = term;
         // The `initialized` marker goes last: a crash before it lands means recovering again.
         self.persist_hard_state();
     }
@@ -1025,6 +1065,7 @@ impl RaftNode {
             voted_for: self.voted_for,
             commit: self.commit,
             initialized: self.role != Role::Recovering,
+            disk_epoch: self.disk_epoch,
         };
         if hs != self.issued_hard {
             assert!(hs.term >= self.issued_hard.term, "term never decreases");
@@ -1041,6 +1082,7 @@ impl RaftNode {
             from: self.cfg.id,
             to,
             term: self.term,
+            disk_epoch: self.disk_epoch,
             body,
         };
         self.held.push_back((self.last_issued_write, msg));

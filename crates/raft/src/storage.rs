@@ -20,6 +20,8 @@ pub struct HardState {
     /// False only on a disk that never held this member's state (lost or replaced).
     /// The simulator creates the initial cluster with it set, as a bootstrap would.
     pub initialized: bool,
+    /// The term at which this node last recovered from a lost disk (0: never).
+    pub disk_epoch: Term,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +33,9 @@ pub enum Write {
     /// Store `snapshot`; keep the durable entries after it only if the log holds
     /// `(snapshot.last_index, snapshot.last_term)`, else drop the whole log (§7).
     Snapshot { snapshot: Snapshot },
+    /// Replace the whole durable log by `snapshot` (even an older one): a recovering
+    /// node adopts another node's log over whatever a half-finished recovery left.
+    ResetLog { snapshot: Snapshot },
 }
 
 /// Everything a disk holds for one node: its hard state and its log (a snapshot and
@@ -81,6 +86,7 @@ impl DurableState {
                     self.log.push(*e);
                 }
             }
+            Write::ResetLog { snapshot } => self.log = Log::new(snapshot.clone(), Vec::new()),
             Write::Snapshot { snapshot } => {
                 // A snapshot older than the durable one changes nothing.
                 if snapshot.last_index > self.log.snapshot_index() {

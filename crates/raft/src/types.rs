@@ -93,6 +93,10 @@ pub struct Message {
     pub to: NodeId,
     /// The sender's current term; every receiver steps down on a higher one (§5.1).
     pub term: Term,
+    /// The sender's disk epoch: 0 for the disk it was created with, else the term at
+    /// which it last recovered from a lost disk. A leader forgets what a follower
+    /// acknowledged from an older disk epoch (see `node.rs`, "Disk loss").
+    pub disk_epoch: Term,
     pub body: MsgBody,
 }
 

@@ -38,6 +38,7 @@ fn durable(term: u64, voted_for: Option<u32>, log: Vec<Entry>, commit: u64) -> D
             voted_for,
             commit,
             initialized: true,
+            disk_epoch: 0,
         },
         log: Log::new(Snapshot::empty(), log),
     }
@@ -105,6 +106,7 @@ impl Harness {
                 from,
                 to,
                 term,
+                disk_epoch: 0,
                 body,
             },
         );

@@ -59,6 +59,7 @@ mod tests {
             voted_for,
             commit,
             initialized: true,
+            disk_epoch: 0,
         };
         d
     }
@@ -69,6 +70,7 @@ mod tests {
             voted_for,
             commit,
             initialized: true,
+            disk_epoch: 0,
         })
     }
 
