@@ -24,7 +24,10 @@
 //! committed an entry or elected a leader with this node's help, so the most
 //! up-to-date answer holds every committed entry (the up-to-date lemma of §5.4.1) and
 //! the highest answered term is at least every term this node voted in. It adopts that
-//! log, takes that term with its vote already spent, and only then rejoins. This holds
+//! log, takes that term with its vote already spent, and only then rejoins, with that
+//! term as its new disk epoch: leaders void what it acknowledged from its old disk
+//! (their match index for it) and ignore stale replies from that disk. (Two losses of
+//! one node's disk within one term share an epoch; that costs liveness, not safety.) This holds
 //! while at most one member at a time is without its data; the simulator's fault
 //! model keeps to that and says so.
 
