@@ -107,6 +107,22 @@ impl Totals {
     }
 }
 
+impl Totals {
+    fn merge(&mut self, other: Totals) {
+        if other.busiest_seed.1 > self.busiest_seed.1 {
+            self.busiest_seed = other.busiest_seed;
+        }
+        self.seeds_run += other.seeds_run;
+        self.events += other.events;
+        self.virtual_time_ms += other.virtual_time_ms;
+        self.ops_ok += other.ops_ok;
+        self.ops_failed += other.ops_failed;
+        self.ops_indeterminate += other.ops_indeterminate;
+        self.faults.merge(&other.faults);
+        self.violations.extend(other.violations);
+    }
+}
+
 /// Runs seeds `start..end` on `jobs` threads. `progress` is called after each seed
 /// (from any thread) with the number done so far.
 pub fn run_range(
@@ -132,18 +148,10 @@ pub fn run_range(
                     local.add(seed, run_scenario(&sc));
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
-                let mut t = totals.lock().expect("no thread panics while holding it");
-                if local.busiest_seed.1 > t.busiest_seed.1 {
-                    t.busiest_seed = local.busiest_seed;
-                }
-                t.seeds_run += local.seeds_run;
-                t.events += local.events;
-                t.virtual_time_ms += local.virtual_time_ms;
-                t.ops_ok += local.ops_ok;
-                t.ops_failed += local.ops_failed;
-                t.ops_indeterminate += local.ops_indeterminate;
-                t.faults.merge(&local.faults);
-                t.violations.extend(local.violations);
+                totals
+                    .lock()
+                    .expect("no thread panics while holding it")
+                    .merge(local);
             });
         }
     });
