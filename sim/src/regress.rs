@@ -27,6 +27,10 @@ pub struct Case {
     pub scenario: Option<Scenario>,
     /// "pass", or the name of the invariant the case must violate.
     pub expect: String,
+    /// When present, the run's trace hash (hex) must be exactly this: a pin that a
+    /// seed replays bit for bit on every machine and build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_hash: Option<String>,
     #[serde(default)]
     pub note: String,
 }
@@ -108,6 +112,7 @@ pub fn save_failure(dir: &Path, sc: &Scenario, invariant: &str) -> Result<PathBu
         seed: None,
         scenario: Some(sc.clone()),
         expect: invariant.into(),
+        trace_hash: None,
         note: format!(
             "found by zkwal-sim run (seed {}, {} nodes); violates {invariant}",
             sc.seed, sc.nodes

@@ -45,3 +45,18 @@ fn scenario_round_trips_through_json() {
     let b = zkwal_sim::runner::run_scenario(&back);
     assert_eq!(a.trace_hash, b.trace_hash);
 }
+
+#[test]
+fn zookeeper_runs_are_deterministic_too() {
+    for seed in 0..40u64 {
+        let sc = Scenario::generate_with(seed, Variant::Raft, 3, true);
+        let a = zkwal_sim::runner::run_scenario(&sc);
+        let b = zkwal_sim::runner::run_scenario(&sc);
+        assert_eq!(
+            (a.trace_hash, a.events, &a.faults),
+            (b.trace_hash, b.events, &b.faults),
+            "seed {seed}"
+        );
+        assert!(a.violation.is_none(), "seed {seed}: {:?}", a.violation);
+    }
+}
