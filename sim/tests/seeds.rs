@@ -24,6 +24,15 @@ fn every_regression_case_replays_to_its_verdict() {
                 case.expect
             ));
         }
+        if let Some(pinned) = &case.trace_hash {
+            let hash = format!("{:016x}", r.trace_hash);
+            if &hash != pinned {
+                mismatches.push(format!(
+                    "{}: trace hash {hash}, pinned {pinned}",
+                    f.display()
+                ));
+            }
+        }
         // Replaying twice gives the same trace.
         assert_eq!(
             r.trace_hash,
