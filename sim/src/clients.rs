@@ -59,7 +59,7 @@ pub struct Client {
     /// The network may deliver a request twice (so a refusal does not prove that no
     /// copy of it will ever be proposed).
     pub network_duplicates: bool,
-    /// Request id and index-free result of the last ok operation (for the liveness probe).
+    /// Request id of the last operation that ended ok (the liveness probe's signal).
     pub last_ok: Option<u64>,
 }
 

@@ -502,7 +502,7 @@ impl<'s> World<'s> {
                     let slot = &mut self.nodes[i];
                     if let Some(p) = slot.pending.iter().position(|k| *k == key) {
                         slot.pending.swap_remove(p);
-                        let client = self.sc_client_party(command.client);
+                        let client = self.client_party(command.client);
                         self.send(
                             i,
                             client,
@@ -551,7 +551,7 @@ impl<'s> World<'s> {
         }
     }
 
-    fn sc_client_party(&self, client: u32) -> Party {
+    fn client_party(&self, client: u32) -> Party {
         self.nodes.len() + client as usize
     }
 
@@ -650,7 +650,7 @@ impl<'s> World<'s> {
                 };
                 self.after_input(to as u32);
                 if let Some(hint) = answer {
-                    let party = n + client as usize;
+                    let party = self.client_party(client);
                     self.send(
                         to,
                         party,
