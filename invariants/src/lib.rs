@@ -5,5 +5,10 @@
 //! - [`history`]: the client-history checker (linearizability per key for list-append),
 //!   evaluated at the end of every seed on what clients saw, trusting nothing else.
 
+//! - [`wal`]: checks of the ZooKeeper-WAL layer (durability of acknowledged writes,
+//!   one writer per epoch, entries recovered from a WAL), over the nodes' typed
+//!   WAL events and the ensemble's data tree.
+
 pub mod history;
 pub mod raft;
+pub mod wal;

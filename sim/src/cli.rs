@@ -52,6 +52,9 @@ pub struct Target {
     /// Place a mock ZooKeeper ensemble on the network (with its faults).
     #[arg(long)]
     pub zk: bool,
+    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
+    #[arg(long)]
+    pub pause_monitor: bool,
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +78,9 @@ pub struct RunArgs {
     /// Write a regression case for every failing seed into this folder.
     #[arg(long)]
     pub save_failures: Option<PathBuf>,
+    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
+    #[arg(long)]
+    pub pause_monitor: bool,
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +97,9 @@ pub struct ReplayArgs {
     /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
+    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
+    #[arg(long)]
+    pub pause_monitor: bool,
 }
 
 /// Parses and checks variant and node count: unknown or unbuilt variants are refused.
@@ -123,11 +132,17 @@ pub fn parse_range(s: &str) -> Result<(u64, u64), String> {
     Ok((a, b))
 }
 
-fn replay_command(variant: Variant, nodes: u32, seed: u64, zk: bool) -> String {
-    let zk = if zk { " --zk" } else { "" };
+fn replay_command(t: &runner::Target, seed: u64) -> String {
+    let zk = if t.zk { " --zk" } else { "" };
+    let pm = if t.pause_monitor {
+        " --pause-monitor"
+    } else {
+        ""
+    };
     format!(
-        "zkwal-sim replay --variant {} --nodes {nodes} --seed {seed}{zk}",
-        variant.name()
+        "zkwal-sim replay --variant {} --nodes {} --seed {seed}{zk}{pm}",
+        t.variant.name(),
+        t.nodes
     )
 }
 
@@ -138,7 +153,13 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Replay(a) => replay(a),
         Command::Scenario(t) => {
             let v = parse_target(&t.variant, t.nodes)?;
-            let sc = Scenario::generate_with(t.seed, v, t.nodes, t.zk);
+            let target = runner::Target {
+                variant: v,
+                nodes: t.nodes,
+                zk: t.zk,
+                pause_monitor: t.pause_monitor,
+            };
+            let sc = target.scenario(t.seed);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&sc).map_err(|e| e.to_string())?
@@ -168,6 +189,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
         variant,
         nodes: a.nodes,
         zk: a.zk,
+        pause_monitor: a.pause_monitor,
     };
     let totals = run_range(start, end, target, jobs, &|done| bar.set_position(done));
     let secs = t0.elapsed().as_secs_f64().max(1e-9);
@@ -224,7 +246,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
     // Failing seeds are saved before anything is printed: a closed pipe cannot lose them.
     if let Some(dir) = &a.save_failures {
         for v in &totals.violations {
-            let sc = Scenario::generate_with(v.seed, variant, a.nodes, a.zk);
+            let sc = target.scenario(v.seed);
             regress::save_failure(dir, &sc, &v.invariant)?;
         }
     }
@@ -237,7 +259,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
             variant.name(),
             a.nodes,
             v.invariant,
-            replay_command(variant, a.nodes, v.seed, a.zk)
+            replay_command(&target, v.seed)
         );
     }
     let _ = writeln!(out, "{} violation(s)", totals.violations.len());
@@ -249,7 +271,13 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         (Some(path), _) => load_scenario(path)?,
         (None, Some(seed)) => {
             let v = parse_target(&a.variant, a.nodes)?;
-            Scenario::generate_with(seed, v, a.nodes, a.zk)
+            runner::Target {
+                variant: v,
+                nodes: a.nodes,
+                zk: a.zk,
+                pause_monitor: a.pause_monitor,
+            }
+            .scenario(seed)
         }
         (None, None) => return Err("replay needs --seed or --scenario".into()),
     };

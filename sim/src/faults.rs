@@ -27,10 +27,16 @@ pub enum FaultKind {
     ZkCutOff,
     /// The ensemble expired a session (counted from the service's own notices).
     ZkSessionExpired,
+    /// A pause aimed at the leader (also counted as `pause`).
+    PauseLeader,
+    /// A node's sessions were pinned to one server.
+    ZkPin,
+    /// Every node down at once.
+    TotalLoss,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Wipe,
@@ -46,6 +52,9 @@ impl FaultKind {
         FaultKind::ZkLag,
         FaultKind::ZkCutOff,
         FaultKind::ZkSessionExpired,
+        FaultKind::PauseLeader,
+        FaultKind::ZkPin,
+        FaultKind::TotalLoss,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +74,9 @@ impl FaultKind {
             FaultKind::ZkLag => "zk_lag",
             FaultKind::ZkCutOff => "zk_cut_off",
             FaultKind::ZkSessionExpired => "zk_session_expired",
+            FaultKind::PauseLeader => "pause_leader",
+            FaultKind::ZkPin => "zk_pin",
+            FaultKind::TotalLoss => "total_loss",
         }
     }
 }

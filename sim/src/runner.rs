@@ -52,6 +52,27 @@ pub struct Target {
     pub variant: Variant,
     pub nodes: u32,
     pub zk: bool,
+    /// `--pause-monitor`: leaders step down after a detected pause.
+    pub pause_monitor: bool,
+}
+
+/// The pause monitor as `--pause-monitor` sets it: checks every 100 ms, as a thread
+/// that sleeps would; a leader that was stopped for more than 500 ms (a third of the
+/// shortest session timeout the swarm draws) steps down.
+pub const PAUSE_MONITOR: zkwal_wal::PauseMonitor = zkwal_wal::PauseMonitor {
+    check_interval_ms: 100,
+    step_down_ms: 500,
+};
+
+impl Target {
+    /// The scenario of `seed` for this target.
+    pub fn scenario(&self, seed: u64) -> Scenario {
+        let mut sc = Scenario::generate_with(seed, self.variant, self.nodes, self.zk);
+        if self.pause_monitor {
+            sc.options.pause_monitor = Some(PAUSE_MONITOR);
+        }
+        sc
+    }
 }
 
 /// Silences the default panic message while seeds run: a panic is reported as that
@@ -144,7 +165,7 @@ pub fn run_range(
                     if seed >= end {
                         break;
                     }
-                    let sc = Scenario::generate_with(seed, target.variant, target.nodes, target.zk);
+                    let sc = target.scenario(seed);
                     local.add(seed, run_scenario(&sc));
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }

@@ -10,9 +10,11 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use zkwal_wal::{PauseMonitor, WalOptions, WalVariant};
+
 use crate::rng::{stream, stream_rng};
 
-/// Design variants of DESIGN.md §3. Only `raft` is built so far.
+/// Design variants of DESIGN.md §3 (their node cores are in `crates/wal`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Variant {
@@ -54,7 +56,16 @@ impl Variant {
 
     /// Whether the simulator can run this variant yet.
     pub fn is_built(self) -> bool {
-        matches!(self, Variant::Raft)
+        true
+    }
+
+    pub fn wal_variant(self) -> WalVariant {
+        match self {
+            Variant::Raft => WalVariant::Raft,
+            Variant::Seed => WalVariant::Seed,
+            Variant::SeedZkQuorum => WalVariant::SeedZkQuorum,
+            Variant::Fenced => WalVariant::Fenced,
+        }
     }
 }
 
@@ -112,6 +123,12 @@ pub struct Options {
     /// unless asked with `--zk`).
     #[serde(default)]
     pub zk: Option<ZkOptions>,
+    /// How the WAL variants use ZooKeeper (snapshot publication, chunks, retries).
+    #[serde(default)]
+    pub wal: WalOptions,
+    /// `--pause-monitor`: a leader that detects it was paused steps down (any variant).
+    #[serde(default)]
+    pub pause_monitor: Option<PauseMonitor>,
 }
 
 /// The ZooKeeper ensemble placed on the simulated network (`sim/src/zookeeper.rs`).
@@ -152,6 +169,16 @@ pub enum Fault {
     /// Node `node` cannot reach the ensemble for `ms` (it keeps running; its session
     /// may expire meanwhile).
     ZkCutOff { node: u32, ms: u64 },
+    /// Freezes whichever node leads when it fires, for `ms` (a GC pause of the leader;
+    /// longer than the session timeout, its `/leader` znode goes while it lives).
+    PauseLeader { ms: u64 },
+    /// From now on, node `node` opens its ZooKeeper sessions on `server` only (stages a
+    /// session on a lagging server). Takes effect at the node's next start; at 0 ms,
+    /// from the very first.
+    ZkPin { node: u32, server: u32 },
+    /// Every node crashes at once; they return after `down_ms`, those in `blank` with an
+    /// empty disk (step [4] of the notes).
+    TotalLoss { down_ms: u64, blank: Vec<u32> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +265,8 @@ impl Scenario {
                 snapshot_every_entries: rng.gen_range(8..=64),
             },
             zk: None,
+            wal: WalOptions::default(),
+            pause_monitor: None,
             client: ClientOptions {
                 attempt_timeout_ms: 400,
                 op_timeout_ms: 2_000,
@@ -274,10 +303,59 @@ impl Scenario {
             faults,
             clients,
         };
-        if zk {
+        // The WAL variants need ZooKeeper; their faults are drawn after all others,
+        // so a seed's scenario without them is the same either way.
+        if zk || variant != Variant::Raft {
             sc.add_zk(&mut rng);
         }
+        if variant != Variant::Raft {
+            sc.add_wal_faults(&mut rng);
+        }
         sc
+    }
+
+    /// The faults the WAL variants' questions need (DESIGN.md §2): the leader paused
+    /// past its session timeout, a follower's session pinned to a lagging server,
+    /// total loss with blank returns.
+    fn add_wal_faults(&mut self, rng: &mut ChaCha8Rng) {
+        let zk = self.options.zk.clone().expect("added before");
+        let duration_ms = self.options.duration_ms;
+        if rng.gen_bool(0.5) {
+            let node = rng.gen_range(0..self.nodes);
+            let server = rng.gen_range(0..zk.servers);
+            self.faults.push(TimedFault {
+                at_ms: 0,
+                fault: Fault::ZkPin { node, server },
+            });
+            self.faults.push(TimedFault {
+                at_ms: rng.gen_range(0..duration_ms / 2),
+                fault: Fault::ZkLag {
+                    server,
+                    lag_ms: rng.gen_range(100..=3_000),
+                    ms: rng.gen_range(1_000..=8_000),
+                },
+            });
+        }
+        let pauses = rng.gen_range(0..=3);
+        for _ in 0..pauses {
+            self.faults.push(TimedFault {
+                at_ms: rng.gen_range(500..duration_ms),
+                fault: Fault::PauseLeader {
+                    ms: zk.session_timeout_ms + rng.gen_range(0..=3_000),
+                },
+            });
+        }
+        if rng.gen_bool(0.3) {
+            let blank = (0..self.nodes).filter(|_| rng.gen_bool(0.5)).collect();
+            self.faults.push(TimedFault {
+                at_ms: rng.gen_range(1_000..duration_ms),
+                fault: Fault::TotalLoss {
+                    down_ms: rng.gen_range(10..=2_000),
+                    blank,
+                },
+            });
+        }
+        self.faults.sort_by_key(|f| f.at_ms);
     }
 
     fn add_zk(&mut self, rng: &mut ChaCha8Rng) {
@@ -320,6 +398,23 @@ impl Scenario {
         }
         if !self.variant.is_built() {
             return Err(not_built(self.variant));
+        }
+        if self.variant != Variant::Raft && self.options.zk.is_none() {
+            return Err(format!(
+                "variant '{}' keeps its WAL in ZooKeeper: options.zk is required",
+                self.variant.name()
+            ));
+        }
+        if self.options.wal.publish_every_entries == 0
+            || self.options.wal.snapshot_chunk_bytes == 0
+            || self.options.wal.max_deletes_per_multi == 0
+        {
+            return Err("wal: publish_every_entries, snapshot_chunk_bytes and max_deletes_per_multi must be positive".into());
+        }
+        if let Some(p) = self.options.pause_monitor {
+            if p.check_interval_ms == 0 {
+                return Err("pause_monitor.check_interval_ms must be positive".into());
+            }
         }
         if self.clients.len() > MAX_CLIENTS {
             return Err(format!(
@@ -378,6 +473,16 @@ impl Scenario {
                 Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } => true,
                 Fault::ZkCutOff { node, .. } => *node < self.nodes && self.options.zk.is_some(),
                 Fault::ZkOutage { .. } => self.options.zk.is_some(),
+                Fault::PauseLeader { .. } => true,
+                Fault::TotalLoss { blank, .. } => blank.iter().all(|n| *n < self.nodes),
+                Fault::ZkPin { node, server } => {
+                    *node < self.nodes
+                        && self
+                            .options
+                            .zk
+                            .as_ref()
+                            .is_some_and(|z| *server < z.servers)
+                }
                 Fault::ZkLag { server, .. } => self
                     .options
                     .zk

@@ -15,9 +15,8 @@ use rand_chacha::ChaCha8Rng;
 use tracing::{debug, enabled, Level};
 use zkwal_invariants::history::{self, History};
 use zkwal_invariants::raft::{RaftChecks, Violation};
-use zkwal_raft::{
-    ClientReply, Command, Config, Message, MsgBody, NodeId, Output, RaftNode, Role, WriteId,
-};
+use zkwal_raft::{ClientReply, Command, Config, Message, MsgBody, NodeId, Role, WriteId};
+use zkwal_wal::{Node, NodeConfig, NodeOutput, WalEvent, ZkClientOptions};
 use zkwal_zk::{ClientMsg, Ensemble, EnsembleConfig, Notice, ServerMsg};
 
 use crate::clients::{Client, ClientAction};
@@ -28,7 +27,7 @@ use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
 use crate::trace::TraceHash;
-use crate::zookeeper::{NodeZk, ZkAppAction};
+use crate::zookeeper::WalChecks;
 
 /// Every run stops after this many events, whatever happens (a bound on every loop).
 /// (A normal seed takes about 5,000 events; a livelocked one is stopped at 400 times that.)
@@ -58,9 +57,10 @@ pub enum NetMsg {
 #[derive(Clone, Debug)]
 enum Ev {
     ZkTimer,
-    ZkClientTimer {
+    /// The node core's other timers: its ZooKeeper session, the pause monitor, retries.
+    AuxTimer {
         node: u32,
-        client_id: u64,
+        incarnation: u32,
     },
     ZkRestore,
     ZkLagEnd {
@@ -111,7 +111,8 @@ enum Ev {
 }
 
 struct NodeSlot {
-    raft: Option<RaftNode>,
+    /// The running process (the variant's node core), or None while it is down.
+    core: Option<Node>,
     disk: Disk,
     /// Bumped on every crash, so that completions and timers of a dead process are ignored.
     incarnation: u32,
@@ -119,12 +120,10 @@ struct NodeSlot {
     paused_until_ms: u64,
     /// Time of the timer event currently queued for this node (u64::MAX: none).
     timer_at_ms: u64,
-    /// Client requests this node proposed and will answer when it applies them.
-    pending: Vec<(u32, u64)>,
+    /// Time of the aux timer event currently queued for this node (u64::MAX: none).
+    aux_at_ms: u64,
     /// Wiped and not yet holding its data again (durable `initialized` marker unset).
     without_data: bool,
-    /// The node's ZooKeeper session, when the scenario places an ensemble.
-    zk: Option<NodeZk>,
     /// ZooKeeper sessions this node has opened (keeps client ids unique).
     zk_sessions: u32,
 }
@@ -161,6 +160,8 @@ pub struct World<'s> {
     disk_rng: ChaCha8Rng,
     jitter_rng: ChaCha8Rng,
     checks: RaftChecks,
+    wal_checks: WalChecks,
+    wal_events: Vec<WalEvent>,
     faults: FaultCounts,
     trace: TraceHash,
     events: u64,
@@ -175,6 +176,8 @@ pub struct World<'s> {
     zk_timer_at_ms: u64,
     /// Membership watch events the nodes received (a peer's session ended, or began).
     zk_watch_events: u64,
+    /// `zk_pin` faults: the one server each node's next sessions use.
+    zk_pins: Vec<Option<u32>>,
 }
 
 impl<'s> World<'s> {
@@ -225,6 +228,8 @@ impl<'s> World<'s> {
             disk_rng: stream_rng(sc.seed, stream::DISK),
             jitter_rng: stream_rng(sc.seed, stream::JITTER),
             checks: RaftChecks::new(),
+            wal_checks: WalChecks::default(),
+            wal_events: Vec::new(),
             faults: FaultCounts::default(),
             trace: TraceHash::default(),
             events: 0,
@@ -239,17 +244,22 @@ impl<'s> World<'s> {
             zk_party,
             zk_timer_at_ms: u64::MAX,
             zk_watch_events: 0,
+            zk_pins: vec![None; n],
         };
+        for f in &sc.faults {
+            if let (0, Fault::ZkPin { node, server }) = (f.at_ms, &f.fault) {
+                w.zk_pins[*node as usize] = Some(*server);
+            }
+        }
         for _ in 0..n {
             w.nodes.push(NodeSlot {
-                raft: None,
+                core: None,
                 disk: Disk::new(),
                 incarnation: 0,
                 paused_until_ms: 0,
                 timer_at_ms: u64::MAX,
-                pending: Vec::new(),
+                aux_at_ms: u64::MAX,
                 without_data: false,
-                zk: None,
                 zk_sessions: 0,
             });
         }
@@ -337,9 +347,9 @@ impl<'s> World<'s> {
     fn node_of(ev: &Ev) -> Option<u32> {
         match *ev {
             Ev::Deliver { to, .. } => Some(to as u32),
-            Ev::NodeTimer { node, .. }
-            | Ev::DiskDone { node, .. }
-            | Ev::ZkClientTimer { node, .. } => Some(node),
+            Ev::NodeTimer { node, .. } | Ev::DiskDone { node, .. } | Ev::AuxTimer { node, .. } => {
+                Some(node)
+            }
             _ => None,
         }
     }
@@ -412,7 +422,7 @@ impl<'s> World<'s> {
                     self.after_zk();
                 }
             }
-            Ev::ZkClientTimer { node, client_id } => self.on_zk_client_timer(node, client_id),
+            Ev::AuxTimer { node, incarnation } => self.on_aux_timer(node, incarnation),
             Ev::ZkRestore => {
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, false);
@@ -458,11 +468,30 @@ impl<'s> World<'s> {
         let cfg = self.raft_config(node);
         let jitter = self.jitter();
         let i = node as usize;
-        let raft = RaftNode::new(cfg, &self.nodes[i].disk.durable, self.now_ms, jitter);
-        self.checks.on_start(node, raft.log().snapshot_index());
-        self.nodes[i].raft = Some(raft);
+        let o = &self.sc.options;
+        let zk = o.zk.as_ref().map(|z| ZkClientOptions {
+            servers: crate::zookeeper::server_order(node, z, &self.zk_pins),
+            session_timeout_ms: z.session_timeout_ms,
+        });
+        let ncfg = NodeConfig {
+            raft: cfg,
+            variant: self.sc.variant.wal_variant(),
+            zk,
+            wal: o.wal.clone(),
+            pause_monitor: o.pause_monitor,
+        };
+        let core = Node::new(
+            ncfg,
+            &self.nodes[i].disk.durable,
+            self.now_ms,
+            jitter,
+            self.nodes[i].zk_sessions,
+        );
+        self.checks
+            .on_start(node, core.raft().log().snapshot_index());
+        self.nodes[i].core = Some(core);
         self.nodes[i].timer_at_ms = u64::MAX;
-        self.open_zk_session(node);
+        self.nodes[i].aux_at_ms = u64::MAX;
         self.trace.mix(0x5157 ^ node as u64);
         self.after_input(node);
     }
@@ -471,12 +500,12 @@ impl<'s> World<'s> {
     fn after_input(&mut self, node: u32) {
         let i = node as usize;
         loop {
-            let Some(raft) = self.nodes[i].raft.as_mut() else {
+            let Some(core) = self.nodes[i].core.as_mut() else {
                 return;
             };
-            let Some(out) = raft.poll_output() else { break };
+            let Some(out) = core.poll_output() else { break };
             match out {
-                Output::Persist { id, write } => {
+                NodeOutput::Persist { id, write } => {
                     let d = &self.sc.options.disk;
                     let lat = self.disk_rng.gen_range(d.fsync_ms_min..=d.fsync_ms_max);
                     let slot = &mut self.nodes[i];
@@ -493,33 +522,39 @@ impl<'s> World<'s> {
                         },
                     );
                 }
-                Output::Send(msg) => {
+                NodeOutput::Send(msg) => {
                     let to = msg.to as usize;
                     self.send(i, to, NetMsg::Raft(msg));
                 }
-                Output::Applied { command, reply, .. } => {
-                    let key = (command.client, command.request_id);
-                    let slot = &mut self.nodes[i];
-                    if let Some(p) = slot.pending.iter().position(|k| *k == key) {
-                        slot.pending.swap_remove(p);
-                        let client = self.client_party(command.client);
-                        self.send(
-                            i,
-                            client,
-                            NetMsg::ClientResp {
-                                request_id: command.request_id,
-                                attempt: 0,
-                                result: Ok(reply),
-                            },
-                        );
-                    }
+                NodeOutput::Reply {
+                    client,
+                    request_id,
+                    reply,
+                } => {
+                    let client = self.client_party(client);
+                    self.send(
+                        i,
+                        client,
+                        NetMsg::ClientResp {
+                            request_id,
+                            attempt: 0,
+                            result: Ok(reply),
+                        },
+                    );
+                }
+                NodeOutput::ToZk(m) => {
+                    let zk_party = self.zk_party;
+                    self.send(i, zk_party, NetMsg::ToZk(Box::new(m)));
                 }
             }
         }
+        if self.after_wal_step(node).is_err() {
+            return;
+        }
         // Checkers see the events of this input, with the node's state after it.
-        let raft = self.nodes[i].raft.as_mut().expect("node is up");
+        let raft = self.nodes[i].core.as_mut().expect("node is up").raft_mut();
         let events = raft.take_events();
-        let raft = self.nodes[i].raft.as_ref().expect("node is up");
+        let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
         let mut result = Ok(());
         for e in &events {
             result = self.checks.on_event(raft, e);
@@ -531,14 +566,27 @@ impl<'s> World<'s> {
             result = self.checks.after_step(raft);
         }
         let deadline = raft.deadline_ms();
+        let aux = self.nodes[i]
+            .core
+            .as_ref()
+            .expect("node is up")
+            .aux_deadline_ms();
         self.nodes[i]
-            .raft
+            .core
             .as_mut()
             .expect("node is up")
+            .raft_mut()
             .return_events(events);
         if let Err(v) = result {
             self.violated(v);
             return;
+        }
+        if let Some(at) = aux {
+            if at < self.nodes[i].aux_at_ms {
+                self.nodes[i].aux_at_ms = at;
+                let incarnation = self.nodes[i].incarnation;
+                self.schedule(at.max(self.now_ms), Ev::AuxTimer { node, incarnation });
+            }
         }
         // Timers are lazy: a timer that fires early is re-armed for the real deadline.
         if deadline < self.nodes[i].timer_at_ms {
@@ -587,14 +635,11 @@ impl<'s> World<'s> {
             return;
         }
         if let NetMsg::FromZk(m) = msg {
-            let node = to as u32;
             let now = self.now_ms;
-            if let Some(z) = self.nodes[to].zk.as_mut() {
+            if let Some(core) = self.nodes[to].core.as_mut() {
                 // Messages for an older session of this node find no listener.
-                if m.conn.client == z.client_id {
-                    z.session.handle_message(now, *m);
-                    self.after_node_zk(node);
-                }
+                core.zk_message(now, *m);
+                self.after_input(to as u32);
             }
             return;
         }
@@ -616,13 +661,13 @@ impl<'s> World<'s> {
             self.client_action(c, a);
             return;
         }
-        if self.nodes[to].raft.is_none() {
+        if self.nodes[to].core.is_none() {
             return; // the process is down: the message is lost
         }
         match msg {
             NetMsg::Raft(m) => {
                 self.nodes[to]
-                    .raft
+                    .core
                     .as_mut()
                     .expect("up")
                     .step(self.now_ms, m);
@@ -634,20 +679,10 @@ impl<'s> World<'s> {
                 command,
             } => {
                 let now = self.now_ms;
-                let slot = &mut self.nodes[to];
-                let raft = slot.raft.as_mut().expect("up");
-                let key = (command.client, command.request_id);
+                let core = self.nodes[to].core.as_mut().expect("up");
                 // Proposed again even if this node proposed it before: that earlier
                 // entry may have been truncated. The state machine de-duplicates.
-                let answer = match raft.propose(now, command) {
-                    Ok(_) => {
-                        if !slot.pending.contains(&key) {
-                            slot.pending.push(key);
-                        }
-                        None
-                    }
-                    Err(nl) => Some(nl.leader_hint),
-                };
+                let answer = core.propose(now, command).err();
                 self.after_input(to as u32);
                 if let Some(hint) = answer {
                     let party = self.client_party(client);
@@ -674,14 +709,27 @@ impl<'s> World<'s> {
         self.nodes[i].timer_at_ms = u64::MAX;
         let jitter = self.jitter();
         let now = self.now_ms;
-        let Some(raft) = self.nodes[i].raft.as_mut() else {
+        let Some(core) = self.nodes[i].core.as_mut() else {
             return;
         };
-        if now >= raft.deadline_ms() {
+        if now >= core.raft().deadline_ms() {
             self.trace.mix(0x7133 ^ (node as u64) << 8 ^ now);
-            raft.tick(now, jitter);
+            core.tick(now, jitter);
         }
         self.after_input(node);
+    }
+
+    fn on_aux_timer(&mut self, node: u32, incarnation: u32) {
+        let i = node as usize;
+        if self.nodes[i].incarnation != incarnation {
+            return;
+        }
+        self.nodes[i].aux_at_ms = u64::MAX;
+        let now = self.now_ms;
+        if let Some(core) = self.nodes[i].core.as_mut() {
+            core.aux_tick(now);
+            self.after_input(node);
+        }
     }
 
     fn on_disk_done(&mut self, node: u32, incarnation: u32, id: WriteId) {
@@ -705,8 +753,8 @@ impl<'s> World<'s> {
         }
         let now = self.now_ms;
         self.trace.mix(0xd15c ^ (node as u64) << 8 ^ id << 16);
-        if let Some(raft) = self.nodes[i].raft.as_mut() {
-            raft.persisted(now, id);
+        if let Some(core) = self.nodes[i].core.as_mut() {
+            core.persisted(now, id);
             self.after_input(node);
         }
     }
@@ -722,28 +770,30 @@ impl<'s> World<'s> {
         self.trace.mix(0xfa17 ^ idx as u64);
         match fault {
             Fault::Crash { node, down_ms } => {
-                if self.nodes[node as usize].raft.is_some() {
+                if self.nodes[node as usize].core.is_some() {
                     self.crash(node, false);
                     self.schedule(self.now_ms + down_ms, Ev::Restart { node });
                 }
             }
             Fault::Wipe { node, down_ms } => {
-                // One member at a time may be without its data (README, fault model).
-                let other_without = self
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .any(|(j, s)| j != node as usize && s.without_data);
+                // Plain Raft: one member at a time may be without its data (README,
+                // fault model). The WAL variants recover a blank disk from ZooKeeper.
+                let other_without = self.sc.variant == crate::scenario::Variant::Raft
+                    && self
+                        .nodes
+                        .iter()
+                        .enumerate()
+                        .any(|(j, s)| j != node as usize && s.without_data);
                 if other_without {
                     self.faults.add(FaultKind::WipeSkipped);
-                } else if self.nodes[node as usize].raft.is_some() {
+                } else if self.nodes[node as usize].core.is_some() {
                     self.crash(node, true);
                     self.schedule(self.now_ms + down_ms, Ev::Restart { node });
                 }
             }
             Fault::Pause { node, ms } => {
                 let slot = &mut self.nodes[node as usize];
-                if slot.raft.is_some() {
+                if slot.core.is_some() {
                     slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
                     let until = slot.paused_until_ms;
                     self.faults.add(FaultKind::Pause);
@@ -787,6 +837,33 @@ impl<'s> World<'s> {
                     self.schedule(self.now_ms + ms, Ev::ZkReconnect { node });
                 }
             }
+            Fault::PauseLeader { ms } => {
+                if let Some(node) = self.current_leader() {
+                    let slot = &mut self.nodes[node as usize];
+                    slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
+                    let until = slot.paused_until_ms;
+                    self.faults.add(FaultKind::Pause);
+                    self.faults.add(FaultKind::PauseLeader);
+                    self.schedule(until, Ev::Resume { node });
+                }
+            }
+            Fault::ZkPin { node, server } => {
+                self.zk_pins[node as usize] = Some(server);
+                self.faults.add(FaultKind::ZkPin);
+            }
+            Fault::TotalLoss { down_ms, blank } => {
+                let mut any = false;
+                for node in 0..self.nodes.len() as u32 {
+                    if self.nodes[node as usize].core.is_some() {
+                        self.crash(node, blank.contains(&node));
+                        any = true;
+                    }
+                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                }
+                if any {
+                    self.faults.add(FaultKind::TotalLoss);
+                }
+            }
             Fault::Partition { side, one_way, ms } => {
                 self.net.partition(&side, one_way, self.nodes.len());
                 self.faults.add(FaultKind::Partition);
@@ -799,7 +876,7 @@ impl<'s> World<'s> {
     fn current_leader(&self) -> Option<u32> {
         self.nodes
             .iter()
-            .filter_map(|s| s.raft.as_ref())
+            .filter_map(|s| s.core.as_ref().map(Node::raft))
             .filter(|r| r.role() == Role::Leader)
             .max_by_key(|r| r.term())
             .map(|r| r.id())
@@ -807,13 +884,14 @@ impl<'s> World<'s> {
 
     fn crash(&mut self, node: u32, wipe: bool) {
         let slot = &mut self.nodes[node as usize];
-        slot.raft = None;
+        // The process died; its session lives on at the service until it expires.
+        if let Some(core) = slot.core.take() {
+            slot.zk_sessions = core.sessions_opened();
+        }
         slot.incarnation += 1;
         slot.paused_until_ms = 0;
         slot.timer_at_ms = u64::MAX;
-        slot.pending.clear();
-        // The process died; its session lives on at the service until it expires.
-        slot.zk = None;
+        slot.aux_at_ms = u64::MAX;
         let lost = if wipe {
             slot.disk.wipe()
         } else {
@@ -837,7 +915,7 @@ impl<'s> World<'s> {
     }
 
     fn restart(&mut self, node: u32) {
-        if self.nodes[node as usize].raft.is_some() {
+        if self.nodes[node as usize].core.is_some() {
             return;
         }
         self.faults.add(FaultKind::Restart);
@@ -859,7 +937,7 @@ impl<'s> World<'s> {
         for node in 0..self.nodes.len() as u32 {
             let slot = &mut self.nodes[node as usize];
             slot.paused_until_ms = 0;
-            if slot.raft.is_none() {
+            if slot.core.is_none() {
                 self.restart(node);
             }
         }
@@ -871,66 +949,40 @@ impl<'s> World<'s> {
 
     // ----- ZooKeeper -----
 
-    fn open_zk_session(&mut self, node: u32) {
-        let Some(opts) = self.sc.options.zk.as_ref() else {
-            return;
-        };
-        let slot = &mut self.nodes[node as usize];
-        slot.zk_sessions += 1;
-        slot.zk = Some(NodeZk::new(node, slot.zk_sessions, opts, self.now_ms));
-        self.after_node_zk(node);
-    }
-
-    fn on_zk_client_timer(&mut self, node: u32, client_id: u64) {
-        let now = self.now_ms;
-        let Some(z) = self.nodes[node as usize].zk.as_mut() else {
-            return;
-        };
-        if z.client_id != client_id {
-            return;
-        }
-        z.timer_at_ms = u64::MAX;
-        z.session.tick(now);
-        self.after_node_zk(node);
-    }
-
-    /// Drains a node's ZooKeeper session after an input: messages to the ensemble,
-    /// events to the membership application, its own invariants, its next timer.
-    fn after_node_zk(&mut self, node: u32) {
+    /// The WAL layer's checks and the node's ZooKeeper session after an input.
+    /// Err: a violation was reported (the seed stops).
+    fn after_wal_step(&mut self, node: u32) -> Result<(), ()> {
         let i = node as usize;
-        let zk_party = self.zk_party;
-        let now = self.now_ms;
-        let Some(z) = self.nodes[i].zk.as_mut() else {
-            return;
-        };
-        let action = z.handle_events(now);
-        self.zk_watch_events += std::mem::take(&mut z.watch_events);
-        let mut out = Vec::new();
-        while let Some(m) = z.session.poll_transmit() {
-            out.push(m);
+        let core = self.nodes[i].core.as_mut().expect("node is up");
+        self.zk_watch_events += core.take_watch_events();
+        core.drain_wal_events(&mut self.wal_events);
+        let session = core.check_zk();
+        if let Err(e) = session {
+            self.fail("zk_model", format!("node {node}'s ZooKeeper session: {e}"));
+            return Err(());
         }
-        let check = z.session.check_invariants();
-        let deadline = z.session.deadline_ms();
-        let client_id = z.client_id;
-        if let Some(at) = deadline {
-            if at < z.timer_at_ms {
-                z.timer_at_ms = at;
-                self.schedule(at.max(now), Ev::ZkClientTimer { node, client_id });
+        if self.wal_events.is_empty() {
+            return Ok(());
+        }
+        let mut events = std::mem::take(&mut self.wal_events);
+        let tree = self.zk.as_ref().map(|e| e.leader_tree());
+        let mut result = Ok(());
+        for e in &events {
+            if enabled!(Level::DEBUG) {
+                debug!(t = self.now_ms, "wal {e:?}");
+            }
+            result = self.wal_checks.on_event(e, tree);
+            if result.is_err() {
+                break;
             }
         }
-        for m in out {
-            self.send(i, zk_party, NetMsg::ToZk(Box::new(m)));
+        events.clear();
+        self.wal_events = events;
+        if let Err(v) = result {
+            self.violated(v);
+            return Err(());
         }
-        if let Err(e) = check {
-            self.fail("zk_model", format!("node {node}'s ZooKeeper session: {e}"));
-            return;
-        }
-        if action == ZkAppAction::Renew {
-            self.trace_line(format_args!(
-                "node {node}: ZooKeeper session expired, opening a new one"
-            ));
-            self.open_zk_session(node);
-        }
+        Ok(())
     }
 
     /// Drains the ensemble after an input: replies and events to the nodes, notices
@@ -1049,11 +1101,11 @@ impl<'s> World<'s> {
         let max_commit = self
             .nodes
             .iter()
-            .filter_map(|s| s.raft.as_ref())
+            .filter_map(|s| s.core.as_ref().map(Node::raft))
             .map(|r| r.commit_index())
             .max();
         self.nodes.iter().all(|s| {
-            s.raft.as_ref().is_some_and(|r| {
+            s.core.as_ref().map(Node::raft).is_some_and(|r| {
                 r.role() != Role::Recovering
                     && Some(r.applied_index()) == max_commit
                     && r.state_machine()
@@ -1072,7 +1124,7 @@ impl<'s> World<'s> {
         let leaders: Vec<String> = self
             .nodes
             .iter()
-            .filter_map(|s| s.raft.as_ref())
+            .filter_map(|s| s.core.as_ref().map(Node::raft))
             .map(|r| {
                 format!(
                     "n{}:{:?}/t{}/c{}/a{}",
@@ -1117,7 +1169,7 @@ impl<'s> World<'s> {
         let final_states = self
             .nodes
             .iter()
-            .filter_map(|s| s.raft.as_ref())
+            .filter_map(|s| s.core.as_ref().map(Node::raft))
             .map(|r| (r.id(), r.state_machine().state.lists.clone()))
             .collect();
         let h = History { ops, final_states };

@@ -26,7 +26,7 @@ mod storage;
 mod types;
 
 pub use log::Log;
-pub use node::{Config, Event, NotLeader, Output, RaftNode, Role};
+pub use node::{CommitRule, Config, Event, NotLeader, Output, RaftNode, Role};
 pub use state_machine::{ClientReply, SmState, StateMachine};
 pub use storage::{DurableState, HardState, Write, WriteId};
 pub use types::{

@@ -57,6 +57,24 @@ pub struct Config {
     /// Bound on messages held back waiting for storage; beyond it new ones are dropped,
     /// as a full socket buffer would drop them (Raft tolerates lost messages).
     pub max_held_messages: usize,
+    /// A node with a blank disk recovers from its peers' logs (plain Raft). The WAL
+    /// variants turn this off: they recover from ZooKeeper instead
+    /// ([`RaftNode::recover_external`]).
+    pub peer_recovery: bool,
+}
+
+/// When an index counts as committed (seam for the ZooKeeper-WAL variants). Every
+/// rule also keeps Raft's current-term check (§5.4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitRule {
+    /// Plain Raft: held by a majority (the leader counting only its durable log).
+    Majority,
+    /// Held by a majority, or on the leader's disk and in the external log up to
+    /// [`RaftNode::set_external_durable`] (seed-zk-quorum: "durable once in the WAL").
+    MajorityOrExternal,
+    /// Only on the leader's disk and in the external log (fenced: the WAL written under
+    /// the current epoch is the commit record, whatever the followers hold).
+    External,
 }
 
 impl Config {
@@ -69,6 +87,7 @@ impl Config {
             max_entries_per_append: 64,
             snapshot_every_entries: 64,
             max_held_messages: 4096,
+            peer_recovery: true,
         }
     }
 }
@@ -196,6 +215,16 @@ pub struct RaftNode {
     held: VecDeque<(WriteId, Message)>,
     outputs: VecDeque<Output>,
     events: Vec<Event>,
+    // Seams set by the ZooKeeper-WAL variants (crates/wal); plain Raft keeps the defaults.
+    /// A candidate's own durable vote is a quorum ([`RaftNode::set_lone_quorum`]).
+    lone_quorum: bool,
+    commit_rule: CommitRule,
+    /// Highest index of this leader's log that is durable outside the group (the WAL).
+    external_durable: Index,
+    /// False: an election timeout does not start a campaign; it only raises
+    /// [`RaftNode::take_wants_campaign`] (fenced: campaign only after a takeover).
+    may_campaign: bool,
+    wants_campaign: bool,
 }
 
 impl RaftNode {
@@ -252,6 +281,11 @@ impl RaftNode {
             held: VecDeque::new(),
             outputs: VecDeque::new(),
             events: Vec::new(),
+            lone_quorum: false,
+            commit_rule: CommitRule::Majority,
+            external_durable: 0,
+            may_campaign: true,
+            wants_campaign: false,
             log,
             cfg,
         };
@@ -421,7 +455,14 @@ impl RaftNode {
                 }
                 self.deadline_ms = now_ms + self.cfg.heartbeat_interval_ms;
             }
-            Role::Follower | Role::Candidate => self.campaign(now_ms),
+            Role::Follower | Role::Candidate if self.may_campaign => self.campaign(now_ms),
+            Role::Follower | Role::Candidate => {
+                self.wants_campaign = true;
+                self.reset_election_deadline(now_ms);
+            }
+            Role::Recovering if !self.cfg.peer_recovery => {
+                self.deadline_ms = now_ms + self.cfg.election_timeout_ms_min;
+            }
             Role::Recovering => {
                 for i in 0..self.cfg.voters.len() {
                     let peer = self.cfg.voters[i];
@@ -482,6 +523,167 @@ impl RaftNode {
         }
         self.finish();
         Ok(index)
+    }
+
+    // ----- Seams for the ZooKeeper-WAL variants (crates/wal) -----
+    //
+    // Plain Raft never calls these; with their defaults the core is the Raft above.
+
+    /// Quorum rule seam: with `lone`, a candidate's own durable vote wins an election
+    /// (seed-zk-quorum and fenced let a lone survivor lead once ZooKeeper says so).
+    pub fn set_lone_quorum(&mut self, lone: bool) {
+        self.lone_quorum = lone;
+    }
+
+    /// Commit rule seam; see [`CommitRule`].
+    pub fn set_commit_rule(&mut self, rule: CommitRule) {
+        self.commit_rule = rule;
+    }
+
+    /// This leader's log is durable outside the group up to `index` (its WAL in
+    /// ZooKeeper acknowledged every entry of this leadership up to there). May commit.
+    pub fn set_external_durable(&mut self, now_ms: u64, index: Index) {
+        let _ = now_ms;
+        self.external_durable = index;
+        if self.role == Role::Leader {
+            self.advance_commit();
+        }
+        self.finish();
+    }
+
+    /// Whether an election timeout may start a campaign (see `may_campaign`).
+    pub fn set_may_campaign(&mut self, may: bool) {
+        self.may_campaign = may;
+    }
+
+    /// True once if an election timeout fired while campaigning was not allowed.
+    pub fn take_wants_campaign(&mut self) -> bool {
+        std::mem::take(&mut self.wants_campaign)
+    }
+
+    /// Starts an election now (after catching up from a WAL: "then hold an election").
+    pub fn campaign_now(&mut self, now_ms: u64) {
+        if matches!(self.role, Role::Follower | Role::Candidate) {
+            self.campaign(now_ms);
+            self.finish();
+        }
+    }
+
+    /// A leader gives up leadership in its term (the pause monitor, or a fenced leader
+    /// whose conditional write failed). Raft allows this at any time.
+    pub fn step_down(&mut self, now_ms: u64) {
+        if self.role == Role::Leader {
+            self.become_follower(now_ms, self.term, None);
+            self.reset_election_deadline(now_ms);
+            self.finish();
+        }
+    }
+
+    /// Append path seam: entries read from a WAL in ZooKeeper, placed as if a leader had
+    /// sent them after `(prev_index, prev_term)`. Refused (nothing changes) if this log
+    /// does not hold `(prev_index, prev_term)`, if the node leads or is recovering, or
+    /// if an entry conflicts with one at or below the commit index. Returns how many
+    /// entries are in the log afterwards beyond `prev_index` (new or already there).
+    pub fn append_recovered(
+        &mut self,
+        now_ms: u64,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry],
+    ) -> Result<usize, &'static str> {
+        let _ = now_ms;
+        if matches!(self.role, Role::Leader | Role::Recovering) {
+            return Err("a leader or recovering node appends nothing from a WAL");
+        }
+        // Entries at or below the snapshot are committed: skip them.
+        let snap = self.log.snapshot_index();
+        let skip = entries.iter().take_while(|e| e.index <= snap).count();
+        let (prev_index, prev_term, entries) = if skip > 0 {
+            (snap, self.log.snapshot.last_term, &entries[skip..])
+        } else {
+            (prev_index, prev_term, entries)
+        };
+        if self.log.term_at(prev_index) != Some(prev_term) {
+            return Err("the WAL does not follow this log");
+        }
+        if entries.first().is_some_and(|e| e.term < prev_term) {
+            return Err("a WAL entry's term is below its predecessor's");
+        }
+        for (k, e) in entries.iter().enumerate() {
+            if e.index != prev_index + 1 + k as Index {
+                return Err("WAL entries are not contiguous");
+            }
+            if let Some(t) = self.log.term_at(e.index) {
+                if t != e.term && e.index <= self.commit {
+                    return Err("a WAL entry conflicts with a committed one");
+                }
+            }
+            if k > 0 && e.term < entries[k - 1].term {
+                return Err("WAL entry terms decrease");
+            }
+        }
+        if let Some(last) = entries.last() {
+            if last.term > self.term {
+                // Entries of a term we have not seen: adopt it (as a message would).
+                self.become_follower(now_ms, last.term, None);
+                self.persist_hard_state();
+            }
+        }
+        self.append_from_leader(prev_index, prev_term, entries);
+        self.finish();
+        Ok(entries.len())
+    }
+
+    /// Installs a snapshot read from outside the group (the one published in ZooKeeper)
+    /// on a follower whose commit index is behind it, as an InstallSnapshot from a
+    /// leader would (§7); a snapshot at or behind the commit index changes nothing.
+    pub fn install_external_snapshot(&mut self, now_ms: u64, snapshot: Snapshot) -> bool {
+        let _ = now_ms;
+        if matches!(self.role, Role::Leader | Role::Recovering)
+            || snapshot.last_index <= self.commit
+        {
+            return false;
+        }
+        let index = snapshot.last_index;
+        self.sm = StateMachine {
+            applied: index,
+            state: (*snapshot.state).clone(),
+        };
+        self.events.push(Event::CommitAdvanced {
+            from: self.commit,
+            to: index,
+        });
+        self.commit = index;
+        self.events.push(Event::SnapshotInstalled {
+            index,
+            term: snapshot.last_term,
+        });
+        let keeps_suffix = self.log.term_at(index) == Some(snapshot.last_term);
+        self.log.install_snapshot(snapshot.clone());
+        if !keeps_suffix {
+            self.forget_durable_above(index);
+        }
+        self.issue_write(Write::Snapshot { snapshot });
+        self.finish();
+        true
+    }
+
+    /// Ends the recovery of a blank disk from data kept outside the group (a snapshot
+    /// and WAL entries in ZooKeeper, notes step [4]), with `term` the highest term it
+    /// found; its vote in that term counts as spent. Only while [`Role::Recovering`].
+    pub fn recover_external(
+        &mut self,
+        now_ms: u64,
+        snapshot: Snapshot,
+        entries: Vec<Entry>,
+        term: Term,
+    ) {
+        assert_eq!(self.role, Role::Recovering, "only a blank node recovers");
+        let log = Log::new(snapshot.clone(), entries.clone());
+        let term = term.max(log.last_term());
+        self.adopt_recovered_log(snapshot, entries, term);
+        self.reset_election_deadline(now_ms);
+        self.finish();
     }
 
     // ----- Elections (§5.2, §5.4.1) -----
@@ -549,6 +751,9 @@ impl RaftNode {
 
     /// Quorum rule (seam): a strict majority of the voters in `set` (a bit per voter).
     pub fn has_quorum(&self, set: u64) -> bool {
+        if self.lone_quorum && set & (1 << self.pos(self.cfg.id)) != 0 {
+            return true;
+        }
         set.count_ones() as usize >= self.quorum_size()
     }
 
@@ -884,7 +1089,13 @@ impl RaftNode {
             };
         }
         m[..n].sort_unstable_by(|a, b| b.cmp(a));
-        m[self.quorum_size() - 1]
+        let majority = m[self.quorum_size() - 1];
+        let external = self.durable_last_index.min(self.external_durable);
+        match self.commit_rule {
+            CommitRule::Majority => majority,
+            CommitRule::MajorityOrExternal => majority.max(external),
+            CommitRule::External => external,
+        }
     }
 
     /// Commit rule: an index held by a quorum is committed only if its entry is of the
@@ -990,6 +1201,13 @@ impl RaftNode {
         let (snapshot, entries) = self.recovery.best.take().expect("at least one answer");
         let term = self.recovery.max_term;
         self.recovery = Recovery::default();
+        self.adopt_recovered_log(snapshot, entries, term);
+    }
+
+    /// Ends a disk-loss recovery: adopts `snapshot` + `entries` as this node's log and
+    /// `term` with its vote spent, then rejoins with a new disk epoch.
+    fn adopt_recovered_log(&mut self, snapshot: Snapshot, entries: Vec<Entry>, term: Term) {
+        debug_assert_eq!(self.role, Role::Recovering);
         self.forget_durable_above(0);
         self.log = Log::new(snapshot.clone(), entries.clone());
         self.sm = StateMachine {

@@ -1,0 +1,46 @@
+//! Typed events of the WAL layer, for the checkers in `invariants/src/wal/`.
+
+use zkwal_raft::{Index, NodeId, Term};
+
+/// What a node's WAL layer did. `epoch` is the leadership the node acted under: the
+/// ZooKeeper epoch in `fenced`, the Raft term in every other variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WalEvent {
+    /// ZooKeeper confirmed a WAL append at `path` (step A).
+    WalAppended {
+        node: NodeId,
+        epoch: u64,
+        path: String,
+        index: Index,
+        term: Term,
+        digest: u64,
+    },
+    /// The node answered a client's write ok (step F). `wal_path` is where the variant
+    /// says the entry must be durable (None: Raft's majority is the only rule).
+    Acked {
+        node: NodeId,
+        epoch: u64,
+        index: Index,
+        term: Term,
+        digest: u64,
+        wal_path: Option<String>,
+    },
+    /// An entry read from a WAL in ZooKeeper entered this node's log (step [3] or [4]).
+    Recovered {
+        node: NodeId,
+        wal: String,
+        index: Index,
+        term: Term,
+        digest: u64,
+    },
+    /// A fenced takeover bumped the epoch to `epoch`.
+    Fenced { node: NodeId, epoch: u64 },
+    /// A snapshot up to `index` was published and the WAL truncated, atomically.
+    Published {
+        node: NodeId,
+        index: Index,
+        bytes: u64,
+    },
+    /// The leader stepped down: `why` is "pause monitor" or "fenced".
+    SteppedDown { node: NodeId, why: &'static str },
+}

@@ -1,0 +1,305 @@
+//! Reading what ZooKeeper holds for a node that must catch up (steps [3] and [4]):
+//! fenced takeovers first bump the epoch and `sync`; then the published snapshot
+//! (when it is ahead of what the node has) and every WAL from the node's last term on,
+//! each with its header and the entries above the node's commit index.
+//!
+//! The reader is plain bookkeeping: it says which requests to send and collects the
+//! replies; the node decides what to do with the result. Any failure (ConnectionLoss,
+//! a znode deleted by a concurrent truncation, a lost race for the epoch) abandons the
+//! read; the node retries it later if it still needs it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use zkwal_raft::{Entry, Index, NodeId, Snapshot, Term};
+use zkwal_zk::{ErrorCode, Request, Response};
+
+use crate::layout::{self, SnapHeader, WalHeader};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadPurpose {
+    /// A (re)started node reads what the WALs hold beyond its log (not fenced).
+    Startup,
+    /// The leader's znode vanished: catch up, then campaign (seed, seed-zk-quorum).
+    Failover,
+    /// fenced: bump the epoch, sync, read to the end, then campaign.
+    Takeover,
+    /// A blank disk: the published snapshot and every later WAL (step [4]).
+    Blank,
+}
+
+#[derive(Clone, Debug)]
+pub enum ReadStep {
+    EpochGet,
+    EpochSet,
+    Sync,
+    SnapPtr,
+    SnapHeader(Index),
+    Chunk(u32),
+    WalList,
+    WalHeader(String),
+    WalChildren(String),
+    Entry(String, Index),
+}
+
+#[derive(Default)]
+struct WalRead {
+    header: Option<WalHeader>,
+    entries: BTreeMap<Index, Entry>,
+}
+
+pub struct Reader {
+    pub gen: u64,
+    pub purpose: ReadPurpose,
+    /// Set once when this read's epoch bump succeeded (fenced).
+    pub bumped_epoch: Option<u64>,
+    min_term: Term,
+    base_commit: Index,
+    outstanding: usize,
+    /// fenced: still in the epoch/sync phase.
+    fencing: bool,
+    snap: Option<SnapHeader>,
+    chunks: BTreeMap<u32, Vec<u8>>,
+    wals: BTreeMap<String, WalRead>,
+}
+
+type Steps = Vec<(Request, ReadStep)>;
+
+fn get(path: String, step: ReadStep) -> (Request, ReadStep) {
+    (Request::GetData { path, watch: false }, step)
+}
+
+fn children(path: String, step: ReadStep) -> (Request, ReadStep) {
+    (Request::GetChildren { path, watch: false }, step)
+}
+
+impl Reader {
+    /// `min_term`: WALs of older terms are not read. `base_commit`: entries at or
+    /// below it are committed on this node already and not read.
+    pub fn start(
+        gen: u64,
+        purpose: ReadPurpose,
+        min_term: Term,
+        base_commit: Index,
+        fenced: bool,
+    ) -> (Reader, Steps) {
+        let fencing = fenced && purpose == ReadPurpose::Takeover;
+        let mut r = Reader {
+            gen,
+            purpose,
+            bumped_epoch: None,
+            min_term,
+            base_commit,
+            outstanding: 0,
+            fencing,
+            snap: None,
+            chunks: BTreeMap::new(),
+            wals: BTreeMap::new(),
+        };
+        let first = if fencing {
+            vec![get(layout::EPOCH.into(), ReadStep::EpochGet)]
+        } else {
+            r.listing()
+        };
+        r.outstanding = first.len();
+        (r, first)
+    }
+
+    fn listing(&self) -> Steps {
+        vec![
+            get(layout::SNAPSHOT.into(), ReadStep::SnapPtr),
+            children(layout::WAL.into(), ReadStep::WalList),
+        ]
+    }
+
+    pub fn done(&self) -> bool {
+        !self.fencing && self.outstanding == 0
+    }
+
+    /// One reply. Ok: the requests to send next. Err(retry): the read is abandoned,
+    /// and `retry` says whether trying again later makes sense.
+    pub fn on_reply(
+        &mut self,
+        step: ReadStep,
+        result: Result<Response, ErrorCode>,
+        id: NodeId,
+        term: Term,
+    ) -> Result<Steps, bool> {
+        self.outstanding -= 1;
+        let mut next = Vec::new();
+        match (step, result) {
+            (ReadStep::EpochGet, Ok(Response::GetData { stat, .. })) => {
+                let data = layout::encode(&(id, term));
+                next.push((
+                    Request::SetData {
+                        path: layout::EPOCH.into(),
+                        data,
+                        version: stat.version,
+                    },
+                    ReadStep::EpochSet,
+                ));
+            }
+            (ReadStep::EpochSet, Ok(Response::SetData { stat })) => {
+                self.bumped_epoch = Some(stat.version as u64);
+                next.push((
+                    Request::Sync {
+                        path: layout::WAL.into(),
+                    },
+                    ReadStep::Sync,
+                ));
+            }
+            // Another node bumped first: it is taking over, this node is not.
+            (ReadStep::EpochSet, Err(ErrorCode::BadVersion)) => return Err(false),
+            (ReadStep::Sync, Ok(_)) => {
+                self.fencing = false;
+                next = self.listing();
+            }
+            (ReadStep::SnapPtr, Ok(Response::GetData { data, .. })) => {
+                if let Some(index) = layout::decode::<Index>(&data) {
+                    if index > self.base_commit {
+                        next.push(get(layout::snap_path(index), ReadStep::SnapHeader(index)));
+                    }
+                }
+            }
+            (ReadStep::SnapHeader(index), Ok(Response::GetData { data, .. })) => {
+                let h: SnapHeader = layout::decode(&data).ok_or(false)?;
+                if h.last_index != index {
+                    return Err(false);
+                }
+                self.snap = Some(h);
+                for k in 0..h.chunks {
+                    next.push(get(layout::chunk_path(h.last_index, k), ReadStep::Chunk(k)));
+                }
+            }
+            (ReadStep::Chunk(k), Ok(Response::GetData { data, .. })) => {
+                self.chunks.insert(k, data);
+            }
+            (
+                ReadStep::WalList,
+                Ok(Response::GetChildren {
+                    children: names, ..
+                }),
+            ) => {
+                for name in names {
+                    let Some((t, _)) = layout::parse_wal_name(&name) else {
+                        continue;
+                    };
+                    if t < self.min_term {
+                        continue;
+                    }
+                    let path = format!("{}/{name}", layout::WAL);
+                    next.push(get(path.clone(), ReadStep::WalHeader(name.clone())));
+                    next.push(children(path, ReadStep::WalChildren(name.clone())));
+                    self.wals.insert(name, WalRead::default());
+                }
+            }
+            (ReadStep::WalHeader(name), Ok(Response::GetData { data, .. })) => {
+                let h = layout::decode(&data).ok_or(false)?;
+                self.wals.entry(name).or_default().header = Some(h);
+            }
+            (ReadStep::WalChildren(name), Ok(Response::GetChildren { children: kids, .. })) => {
+                let wal = format!("{}/{name}", layout::WAL);
+                for k in kids {
+                    if let Some(i) = layout::parse_index(&k) {
+                        if i > self.base_commit {
+                            next.push(get(
+                                layout::entry_path(&wal, i),
+                                ReadStep::Entry(name.clone(), i),
+                            ));
+                        }
+                    }
+                }
+            }
+            (ReadStep::Entry(name, i), Ok(Response::GetData { data, .. })) => {
+                let e: Entry = layout::decode(&data).ok_or(false)?;
+                if e.index != i {
+                    return Err(false);
+                }
+                self.wals.entry(name).or_default().entries.insert(i, e);
+            }
+            // No snapshot published yet: nothing to read there.
+            (ReadStep::SnapPtr, Err(ErrorCode::NoNode)) => {}
+            // Anything else (ConnectionLoss, a znode truncated meanwhile): try again.
+            _ => return Err(true),
+        }
+        self.outstanding += next.len();
+        Ok(next)
+    }
+
+    /// The published snapshot, if this read fetched one (it is ahead of the node).
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let h = self.snap?;
+        let chunks: Vec<Vec<u8>> = (0..h.chunks)
+            .map(|k| self.chunks.get(&k).cloned())
+            .collect::<Option<_>>()?;
+        let state = layout::join_chunks(&chunks)?;
+        Some(Snapshot {
+            last_index: h.last_index,
+            last_term: h.last_term,
+            state: Arc::new(state),
+        })
+    }
+
+    /// Every WAL read, oldest term first, with its header and the contiguous run of
+    /// entries from the lowest one read.
+    pub fn wals(&self) -> Vec<(String, WalHeader, Vec<Entry>)> {
+        let mut out = Vec::new();
+        for (name, w) in &self.wals {
+            let Some(h) = w.header else { continue };
+            let mut run: Vec<Entry> = Vec::new();
+            for (i, e) in &w.entries {
+                if run.last().is_some_and(|l| l.index + 1 != *i) {
+                    break;
+                }
+                run.push(*e);
+            }
+            out.push((format!("{}/{name}", layout::WAL), h, run));
+        }
+        out
+    }
+
+    /// Step [4]: the log a blank node adopts: the published snapshot (or an empty one)
+    /// and, WAL after WAL in term order, the entries that follow it; the highest term
+    /// seen; and which WAL each adopted entry came from.
+    pub fn assemble_blank(&self) -> (Snapshot, Vec<Entry>, Term, Vec<(String, Entry)>) {
+        let snapshot = self.snapshot().unwrap_or_else(Snapshot::empty);
+        let mut log = zkwal_raft::Log::new(snapshot.clone(), Vec::new());
+        let mut from: BTreeMap<Index, String> = BTreeMap::new();
+        let mut max_term = snapshot.last_term;
+        for (wal, h, run) in self.wals() {
+            if let Some((t, _)) = layout::parse_wal_name(wal.trim_start_matches("/wal/")) {
+                max_term = max_term.max(t);
+            }
+            let snap = log.snapshot_index();
+            let run: Vec<Entry> = run.into_iter().filter(|e| e.index > snap).collect();
+            let Some(first) = run.first() else { continue };
+            let prev = first.index - 1;
+            let prev_term = if prev == h.prev_index {
+                h.prev_term
+            } else if prev == snap {
+                log.snapshot.last_term
+            } else {
+                continue;
+            };
+            if log.term_at(prev) != Some(prev_term) || first.term < prev_term {
+                continue;
+            }
+            if prev < log.last_index() {
+                log.truncate_from(prev + 1);
+            }
+            for e in run {
+                if e.term < log.last_term() {
+                    break;
+                }
+                log.push(e);
+                from.insert(e.index, wal.clone());
+            }
+        }
+        let entries = log.entries().to_vec();
+        let used = entries
+            .iter()
+            .filter_map(|e| from.get(&e.index).map(|w| (w.clone(), *e)))
+            .collect();
+        (snapshot, entries, max_term, used)
+    }
+}
