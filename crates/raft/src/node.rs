@@ -562,11 +562,24 @@ impl RaftNode {
     }
 
     /// Starts an election now (after catching up from a WAL: "then hold an election").
-    pub fn campaign_now(&mut self, now_ms: u64) {
-        if matches!(self.role, Role::Follower | Role::Candidate) {
-            self.campaign(now_ms);
-            self.finish();
+    /// With `exact_term`, in exactly that term (fenced: the term its epoch bump
+    /// reserved, above every term an earlier takeover reserved, so that two takeovers
+    /// never share a term and a stale one loses to every newer term), and not at all if
+    /// this node's term has already reached it. Returns whether a campaign started.
+    pub fn campaign_now(&mut self, now_ms: u64, exact_term: Option<Term>) -> bool {
+        if !matches!(self.role, Role::Follower | Role::Candidate) {
+            return false;
         }
+        if let Some(t) = exact_term {
+            if self.term >= t {
+                return false;
+            }
+            self.term = t - 1;
+            self.voted_for = None;
+        }
+        self.campaign(now_ms);
+        self.finish();
+        true
     }
 
     /// A leader gives up leadership in its term (the pause monitor, or a fenced leader
@@ -638,11 +651,15 @@ impl RaftNode {
     /// on a follower whose commit index is behind it, as an InstallSnapshot from a
     /// leader would (§7); a snapshot at or behind the commit index changes nothing.
     pub fn install_external_snapshot(&mut self, now_ms: u64, snapshot: Snapshot) -> bool {
-        let _ = now_ms;
         if matches!(self.role, Role::Leader | Role::Recovering)
             || snapshot.last_index <= self.commit
         {
             return false;
+        }
+        if snapshot.last_term > self.term {
+            // A snapshot of a term not seen yet: adopt it first (as a message would).
+            self.become_follower(now_ms, snapshot.last_term, None);
+            self.persist_hard_state();
         }
         let index = snapshot.last_index;
         self.sm = StateMachine {

@@ -1350,12 +1350,14 @@ impl Node {
                 if self.cfg.variant.lone_survivor() {
                     self.raft.set_lone_quorum(true);
                 }
-                if self.cfg.variant.fenced() {
-                    self.raft.set_may_campaign(true);
+                let exact = self.cfg.variant.fenced().then_some(r.campaign_term);
+                if !self.raft.campaign_now(now_ms, exact) {
+                    self.raft.set_lone_quorum(false);
                 }
-                self.raft.campaign_now(now_ms);
             }
-            ReadPurpose::Failover => self.raft.campaign_now(now_ms),
+            ReadPurpose::Failover => {
+                self.raft.campaign_now(now_ms, None);
+            }
             _ => {}
         }
     }

@@ -53,6 +53,9 @@ pub struct Reader {
     pub purpose: ReadPurpose,
     /// Set once when this read's epoch bump succeeded (fenced).
     pub bumped_epoch: Option<u64>,
+    /// fenced: the Raft term this takeover reserved in `/epoch` (above every term an
+    /// earlier takeover reserved); it campaigns in that term.
+    pub campaign_term: Term,
     min_term: Term,
     base_commit: Index,
     outstanding: usize,
@@ -88,6 +91,7 @@ impl Reader {
             gen,
             purpose,
             bumped_epoch: None,
+            campaign_term: 0,
             min_term,
             base_commit,
             outstanding: 0,
@@ -128,8 +132,10 @@ impl Reader {
         self.outstanding -= 1;
         let mut next = Vec::new();
         match (step, result) {
-            (ReadStep::EpochGet, Ok(Response::GetData { stat, .. })) => {
-                let data = layout::encode(&(id, term));
+            (ReadStep::EpochGet, Ok(Response::GetData { data, stat })) => {
+                let reserved = layout::decode::<(NodeId, Term)>(&data).map_or(0, |(_, t)| t);
+                self.campaign_term = reserved.max(term) + 1;
+                let data = layout::encode(&(id, self.campaign_term));
                 next.push((
                     Request::SetData {
                         path: layout::EPOCH.into(),
