@@ -117,6 +117,8 @@ struct Zk {
 #[derive(Clone, Debug)]
 struct WalWrite {
     index: Index,
+    /// The entry's own term: the leader's, or an older one for the inherited tail.
+    term: Term,
     payload: Payload,
     /// None for the leader's no-op, already in the log.
     command: Option<Command>,
@@ -769,27 +771,33 @@ impl Node {
             return;
         }
         let term = self.raft.term();
-        let noop = self.raft.log().last_index();
-        let prev_index = noop - 1;
+        // This WAL starts at the commit index, not at the no-op: the uncommitted tail
+        // this leader inherited may hold entries no WAL ever confirmed (a deposed
+        // leader's, replicated by Raft), and a reader of this WAL must be able to
+        // connect it to what earlier WALs and the published snapshot hold (a gap found
+        // by the simulator: fenced, 2 nodes, seed 62). So the tail is written again.
+        let prev_index = self.raft.commit_index();
         let prev_term = self.raft.log().term_at(prev_index).unwrap_or(0);
         let header = WalHeader {
             prev_index,
             prev_term,
             epoch: self.epoch(),
         };
-        let payload = self
+        let queue: VecDeque<WalWrite> = self
             .raft
             .log()
-            .entry(noop)
-            .map_or(Payload::Noop, |e| e.payload);
-        let mut queue = VecDeque::new();
-        queue.push_back(WalWrite {
-            index: noop,
-            payload,
-            command: None,
-            sent: false,
-            acked: false,
-        });
+            .entries()
+            .iter()
+            .filter(|e| e.index > prev_index)
+            .map(|e| WalWrite {
+                index: e.index,
+                term: e.term,
+                payload: e.payload,
+                command: None,
+                sent: false,
+                acked: false,
+            })
+            .collect();
         self.lead = Some(Leadership {
             term,
             wal: layout::wal_path(term, self.raft.id()),
@@ -876,8 +884,10 @@ impl Node {
         let index = self.raft.log().last_index()
             + 1
             + l.queue.iter().filter(|w| w.command.is_some()).count() as Index;
+        let term = l.term;
         l.queue.push_back(WalWrite {
             index,
+            term,
             payload: Payload::Command(command),
             command: Some(command),
             sent: false,
@@ -913,7 +923,7 @@ impl Node {
             w.sent = true;
             let entry = Entry {
                 index: w.index,
-                term,
+                term: w.term,
                 payload: w.payload,
             };
             requests.push((
@@ -958,12 +968,13 @@ impl Node {
         if done {
             w.acked = true;
             let digest = w.payload.digest();
+            let entry_term = w.term;
             self.events.push(WalEvent::WalAppended {
                 node,
                 epoch,
                 path: layout::entry_path(&l.wal, index),
                 index,
-                term,
+                term: entry_term,
                 digest,
             });
         } else {
