@@ -41,6 +41,7 @@ fn no_nondeterminism_in_cores_and_run_path() {
     for dir in [
         "crates/raft/src",
         "crates/zk/src",
+        "crates/wal/src",
         "invariants/src",
         "sim/src",
     ] {
