@@ -36,6 +36,7 @@ pub fn run_scenario(sc: &Scenario) -> RunResult {
                 ops_failed: 0,
                 ops_indeterminate: 0,
                 zk_watch_events: 0,
+                wal: Default::default(),
             }
         }
     }

@@ -27,7 +27,7 @@ use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
 use crate::trace::TraceHash;
-use crate::zookeeper::WalChecks;
+use crate::zookeeper::{WalChecks, WalCounts};
 
 /// Every run stops after this many events, whatever happens (a bound on every loop).
 /// (A normal seed takes about 5,000 events; a livelocked one is stopped at 400 times that.)
@@ -143,6 +143,8 @@ pub struct RunResult {
     pub ops_indeterminate: u64,
     /// ZooKeeper membership watch events received by the nodes.
     pub zk_watch_events: u64,
+    /// What the WAL layers did (steps of the notes, takeovers, fencing).
+    pub wal: WalCounts,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +166,7 @@ pub struct World<'s> {
     checks: RaftChecks,
     wal_checks: WalChecks,
     wal_events: Vec<WalEvent>,
+    wal_counts: WalCounts,
     faults: FaultCounts,
     trace: TraceHash,
     events: u64,
@@ -234,6 +237,7 @@ impl<'s> World<'s> {
             checks: RaftChecks::new(),
             wal_checks: WalChecks::default(),
             wal_events: Vec::new(),
+            wal_counts: WalCounts::default(),
             faults: FaultCounts::default(),
             trace: TraceHash::default(),
             events: 0,
@@ -316,6 +320,7 @@ impl<'s> World<'s> {
             ops_failed: 0,
             ops_indeterminate: 0,
             zk_watch_events: self.zk_watch_events,
+            wal: self.wal_counts,
         };
         for c in &self.clients {
             for op in &c.history {
@@ -976,6 +981,7 @@ impl<'s> World<'s> {
             if enabled!(Level::DEBUG) {
                 debug!(t = self.now_ms, "wal {e:?}");
             }
+            self.wal_counts.count(e);
             result = self.wal_checks.on_event(e, tree);
             if result.is_err() {
                 break;

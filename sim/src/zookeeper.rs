@@ -6,6 +6,7 @@
 //! chosen, possibly lagging, server) and the WAL checkers it feeds.
 
 pub use zkwal_invariants::wal::WalChecks;
+use zkwal_wal::WalEvent;
 
 use crate::scenario::ZkOptions;
 
@@ -18,4 +19,38 @@ pub fn server_order(node: u32, opts: &ZkOptions, pins: &[Option<u32>]) -> Vec<u3
     (0..opts.servers)
         .map(|i| (i + node) % opts.servers)
         .collect()
+}
+
+/// What the nodes' WAL layers did in a run, counted from their typed events: the
+/// evidence that a scripted scenario's step really happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalCounts {
+    /// WAL appends ZooKeeper confirmed (step A).
+    pub appended: u64,
+    /// Client writes acknowledged (step F).
+    pub acked: u64,
+    /// Entries taken from a WAL into a log (steps [3] and [4]).
+    pub recovered: u64,
+    /// fenced: epoch bumps (takeovers).
+    pub epoch_bumps: u64,
+    /// Snapshots published with their WAL truncation.
+    pub published: u64,
+    /// Leaders deposed by a failed epoch check.
+    pub fenced_out: u64,
+    /// Leaders that stepped down after their pause monitor saw a pause.
+    pub pause_step_downs: u64,
+}
+
+impl WalCounts {
+    pub fn count(&mut self, e: &WalEvent) {
+        match e {
+            WalEvent::WalAppended { .. } => self.appended += 1,
+            WalEvent::Acked { .. } => self.acked += 1,
+            WalEvent::Recovered { .. } => self.recovered += 1,
+            WalEvent::Fenced { .. } => self.epoch_bumps += 1,
+            WalEvent::Published { .. } => self.published += 1,
+            WalEvent::SteppedDown { why, .. } if *why == "fenced" => self.fenced_out += 1,
+            WalEvent::SteppedDown { .. } => self.pause_step_downs += 1,
+        }
+    }
 }

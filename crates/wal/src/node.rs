@@ -289,19 +289,16 @@ impl Node {
     // ----- Inputs -----
 
     pub fn step(&mut self, now_ms: u64, msg: Message) {
-        self.monitor(now_ms);
         self.raft.step(now_ms, msg);
         self.pump(now_ms);
     }
 
     pub fn tick(&mut self, now_ms: u64, jitter_ms: u64) {
-        self.monitor(now_ms);
         self.raft.tick(now_ms, jitter_ms);
         self.pump(now_ms);
     }
 
     pub fn persisted(&mut self, now_ms: u64, id: WriteId) {
-        self.monitor(now_ms);
         self.raft.persisted(now_ms, id);
         self.pump(now_ms);
     }
@@ -310,7 +307,6 @@ impl Node {
     /// writes the entry to its WAL (step A) and proposes it when ZooKeeper confirms.
     /// Err carries the leader hint for a refusal.
     pub fn propose(&mut self, now_ms: u64, command: Command) -> Result<(), Option<NodeId>> {
-        self.monitor(now_ms);
         let result = if self.cfg.variant.has_wal() {
             self.propose_via_wal(now_ms, command)
         } else {
@@ -332,7 +328,6 @@ impl Node {
     /// A message from the ensemble to this node's session (an older session's
     /// messages find no listener).
     pub fn zk_message(&mut self, now_ms: u64, msg: ServerMsg) {
-        self.monitor(now_ms);
         if let Some(z) = self.zk.as_mut() {
             if msg.conn.client == z.client_id {
                 z.session.handle_message(now_ms, msg);
@@ -389,9 +384,10 @@ impl Node {
 
     // ----- Pause monitor (JvmPauseMonitor) -----
 
-    /// Runs the periodic check if it is due. The check compares how long it really
-    /// slept with its interval: a leader stopped for longer than the threshold steps
-    /// down. It sees a pause only once the process runs again, like Ratis' thread.
+    /// Runs the periodic check if it is due (only from [`Node::aux_tick`]: the check is
+    /// its own timer, like Ratis' thread, so after a pause the inputs queued before
+    /// it are handled first). The check compares how long it really slept with its
+    /// interval: a leader stopped for longer than the threshold steps down.
     fn monitor(&mut self, now_ms: u64) {
         let Some(pm) = self.cfg.pause_monitor else {
             return;
