@@ -31,7 +31,8 @@ fn bench(label: &str, n_ops: usize, keys: u32, runs: usize) -> Duration {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
-        let anomalies = check(std::hint::black_box(&h));
+        let anomalies =
+            check(std::hint::black_box(&h)).expect("generated histories are well-formed");
         times.push(start.elapsed());
         assert!(
             anomalies.is_empty(),

@@ -7,11 +7,20 @@
 //! completion times (ms) and an [`Outcome`]; plus the final state of each node after the
 //! cluster healed. The checker trusts nothing else about the system under test.
 //!
-//! Preconditions (the simulator guarantees them; the checker does not verify them):
-//! every append carries a value that is unique across the whole run; each client has
-//! at most one operation outstanding. If a value is nevertheless appended by several
-//! operations, the most permissive one is used (ok over indeterminate over failed,
-//! then the earliest invocation).
+//! Well-formedness is checked first: a malformed history gets a [`HistoryError`] (from
+//! [`check`]), never a verdict. A history is well-formed when
+//! * no operation completes before it was invoked;
+//! * every value is appended by exactly one operation, whatever its outcome. A retry
+//!   belongs to its operation: a client that sends an append again (same value, same
+//!   request id) records one operation, invoked at the first attempt and completed at
+//!   the last answer or when it gave up, as the simulator does. A retry recorded as an
+//!   operation of its own is refused, like any second append of a value: the checker
+//!   cannot tell one from the other, and either guess could name a false anomaly;
+//! * every key of a final state is named by some operation (an append or a read);
+//! * no node has two final states.
+//!
+//! Client ids are used in reports only; the checker does not rely on a client having
+//! at most one operation outstanding.
 //!
 //! Semantics of outcomes:
 //! * `Ok` append: applied exactly once at some instant in `[invoke_ms, complete_ms]`.
@@ -21,16 +30,24 @@
 //! * `Ok` read with `Some(list)`: the key's list at some instant in its window.
 //!   `Failed`/`Indeterminate` reads, and `Ok` reads without a result, carry no
 //!   information and are ignored.
-//! * Final states: every listed node state is an observation taken after every
-//!   operation completed (invoked at +infinity). A node that has no entry for a key is
-//!   taken to hold the empty list for it.
+//! * Final states: what each node holds after the cluster healed, taken as an
+//!   observation after every operation completed (invoked and completed at
+//!   +infinity). A node that has no entry for a key is taken to hold the empty list.
+//!   Being at +infinity, final states are concurrent with indeterminate appends (whose
+//!   completion is +infinity too), so a node that lags behind the others by
+//!   indeterminate appends that no read showed is accepted: such an append may take
+//!   effect after that node's state was taken, which linearizability allows.
+//!   Acknowledged values must be on every listed node, and so must values that some
+//!   read showed. Demanding equal final states is the simulator's `convergence`
+//!   check, not this one's.
 //!
 //! Time comparisons are strict: `x` precedes `y` in real time only if
 //! `x.complete_ms < y.invoke_ms`. Equal timestamps count as concurrent, because
 //! virtual milliseconds are coarse and events inside one millisecond may be ordered
-//! either way; this keeps every rule sound.
+//! either way; this keeps every rule sound. +infinity is a value of its own, later than
+//! every `u64`: an operation completing at `u64::MAX` precedes the final states.
 //!
-//! # Algorithm (per key, `O(n log n + total length of all returned lists)`)
+//! # Algorithm (per key, linear apart from sorting)
 //!
 //! List-append makes the order of effective appends visible: every read returns the
 //! sequence of appends applied before it. So instead of searching for a linearization:
@@ -40,25 +57,41 @@
 //!    Every observation must be a prefix of `L`, otherwise **divergence**. `L` gives the
 //!    version order: `pos(v)` is the index of `v`'s first occurrence in `L`. An
 //!    observation that is a prefix of `L` ("consistent") contains `v` iff
-//!    `pos(v) < len`.
+//!    `pos(v) < len`. A value is *observed* if any observation holds it.
 //! 2. **duplicate**: a value occurs twice in an observation.
 //! 3. **phantom**: an observed value that no client appended to this key, whose append
 //!    failed definitely, or that a read returned although its append was invoked only
 //!    after the read completed (the read saw a value nobody had appended yet).
 //! 4. **lost_append**: an acknowledged append missing from some final state; or never
-//!    seen in `L` although some read, or some append that *was* observed, began after
-//!    it completed.
+//!    observed although some read, or some append that *was* observed, began after it
+//!    completed.
 //! 5. **stale_read**: a consistent read that misses an acknowledged (and not lost)
-//!    append that completed before the read began; or a consistent observation shorter
-//!    than a read that completed before it began (this also covers indeterminate
-//!    values that were seen and then disappeared). A final state that misses an
-//!    acknowledged append is reported as lost_append instead.
+//!    append that completed before the read began; or a consistent observation that
+//!    misses a value a read had shown before the observation began, where that value is
+//!    the first occurrence of an append to this key that was not failed and was invoked
+//!    before that read completed (this covers indeterminate values that were seen and
+//!    then disappeared). A final state that misses an acknowledged append is reported
+//!    as lost_append instead.
 //! 6. **real_time_order**: an acknowledged append `a` completed before append `b` was
 //!    invoked, both are in `L`, but `pos(b) < pos(a)`.
 //!
 //! Rules 4-6 are answered with sorted arrays and prefix maxima plus binary search
 //! (e.g. "largest `pos` among acknowledged appends that completed before time `t`"),
-//! so no pair of operations is ever enumerated.
+//! so no pair of operations is ever enumerated. Operations are grouped by key in one
+//! pass and values are found through one hash index of all appends, so the cost is
+//! `O(n + total length of all observed lists)` plus sorting each key's reads and
+//! acknowledged appends by time.
+//!
+//! # What a report claims
+//!
+//! Every report states a fact that holds of the history and violates linearizability on
+//! its own, and its explanation cites only the evidence it rests on. Knock-on effects of
+//! an anomaly already named are not reported again: a phantom or duplicate value that a
+//! later observation lacks is not also a stale read, and a value that a diverged
+//! observation holds is observed, so it is never called lost for being absent from
+//! `L`. Rules 5 and 6 look only at observations consistent with `L`; on a diverged
+//! key the other observations are checked for divergence, duplicates, phantoms and (for
+//! final states) lost appends.
 //!
 //! # Soundness (no false alarms) and completeness
 //!
@@ -68,10 +101,9 @@
 //! appends, applied after their invocation and before any read that shows them (3);
 //! an acknowledged append takes effect before it completes, so it is in every state
 //! observed later, in particular in every final state and in every list showing an
-//! append that began later (4, 5); a read that completed before another began saw an
-//! older state, which is never longer (5); and an append that completed before another
-//! began takes effect first (6). The property tests check this on generated
-//! linearizable histories.
+//! append that began later (4, 5); a value a read showed stays in every later state
+//! (5); and an append that completed before another began takes effect first (6). The
+//! property tests check this on generated linearizable histories.
 //!
 //! Conversely, when nothing is reported the key is linearizable: order the ops as
 //! appends in `L` order, each read of length `k` between `L[k-1]` and `L[k]` (reads of
@@ -79,28 +111,27 @@
 //! unobserved indeterminate and failed appends. Points inside intervals can be chosen
 //! in a required order iff no op completes before an op required earlier is invoked;
 //! rules 3-6 check exactly those pairs (append/append, append/read, read/append,
-//! read/read).
+//! read/read). A test compares the verdict with an exhaustive search on tiny
+//! histories.
 //!
 //! # Not checked
 //!
 //! * Anything across keys: no multi-key transactions, no cross-key real-time or
 //!   causal order (each key is an independent linearizable register of lists).
-//! * Uniqueness of appended values and the one-outstanding-op-per-client rule (input
-//!   preconditions above).
-//! * Observations on a divergent branch are only checked for divergence, duplicates
-//!   and phantoms; final states are still checked for lost appends even if divergent.
-//! * Final states are not compared with each other by length: they are all taken "at
-//!   the end", concurrent with indeterminate appends, so a node that lacks only
-//!   indeterminate values no read ever showed is accepted (acknowledged values must be
-//!   on every listed node; values some read showed must be too).
+//! * Final states are not compared with each other by length (see the semantics of
+//!   final states above).
 //!
 //! Reports are bounded: at most [`MAX_REPORTS_PER_KIND_PER_KEY`] anomalies per kind and
 //! key; the last one then says how many more were found. Output is deterministic:
-//! sorted by key, then kind, then discovery order, independent of hash seeds.
+//! sorted by key, then kind, then discovery order, independent of hash seeds and of the
+//! order of `ops`. The hash index uses a fixed hash function and is only looked up,
+//! never iterated.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub type Key = u32;
 /// Unique per append across the whole run.
@@ -130,8 +161,17 @@ pub enum OpKind {
     },
 }
 
+impl OpKind {
+    pub fn key(&self) -> Key {
+        match self {
+            OpKind::Append { key, .. } | OpKind::Read { key, .. } => *key,
+        }
+    }
+}
+
 /// One client operation. For `Indeterminate` ops `complete_ms` is when the client gave
-/// up; the append may take effect at any time after `invoke_ms`.
+/// up; the append may take effect at any time after `invoke_ms`. A retried operation is
+/// one `Op`, from its first attempt to its last (see the module documentation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     pub client: ClientId,
@@ -146,9 +186,53 @@ pub struct Op {
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct History {
     pub ops: Vec<Op>,
-    /// `(node id, key -> list)`.
+    /// `(node id, key -> list)`: what each node holds after healing.
     pub final_states: Vec<(u32, BTreeMap<Key, Vec<Value>>)>,
 }
+
+/// Why a history is malformed: [`check`] gives no verdict on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryError {
+    /// An operation completes before it was invoked.
+    CompletesBeforeInvoked { op: Op },
+    /// Two operations append the same value (`first` comes first in `ops`). This is
+    /// also how a retry recorded as an operation of its own shows.
+    ValueAppendedTwice { value: Value, first: Op, second: Op },
+    /// A final state holds a key that no operation names.
+    UnknownKeyInFinalState { node: u32, key: Key },
+    /// A node has two final states.
+    NodeListedTwice { node: u32 },
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("malformed history: ")?;
+        match self {
+            HistoryError::CompletesBeforeInvoked { op } => {
+                write!(f, "an operation completes before it was invoked: {op}")
+            }
+            HistoryError::ValueAppendedTwice {
+                value,
+                first,
+                second,
+            } => write!(
+                f,
+                "value {value} is appended by two operations ({first}; {second}); values \
+                 must be unique, and a retry must be recorded as one operation spanning all \
+                 its attempts"
+            ),
+            HistoryError::UnknownKeyInFinalState { node, key } => write!(
+                f,
+                "the final state of node {node} holds key {key}, which no operation names"
+            ),
+            HistoryError::NodeListedTwice { node } => {
+                write!(f, "node {node} has two final states")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AnomalyKind {
@@ -272,19 +356,75 @@ impl fmt::Display for Op {
 /// At most this many anomalies of one kind are reported per key.
 pub const MAX_REPORTS_PER_KIND_PER_KEY: usize = 5;
 
-const INF: u64 = u64::MAX;
+/// A point of virtual time, or +infinity: later than every operation (final states,
+/// the effective completion of an indeterminate append). `Inf` is a value of its own,
+/// so a real `u64::MAX` stays finite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Time {
+    At(u64),
+    Inf,
+}
 
-/// Checks the history; an empty result means every key is linearizable (see the
-/// module documentation for exactly what is and is not checked).
-pub fn check(history: &History) -> Vec<Anomaly> {
-    let ctx = Ctx::new(history);
-    let mut out = Vec::new();
-    for key in &ctx.keys {
-        check_key(&ctx, *key, &mut out);
+/// A fixed, fast hash for integer keys (SplitMix64's finalizer). Deterministic; maps
+/// that use it are only looked up, never iterated.
+#[derive(Default, Clone, Copy)]
+struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
-    // Stable: within (key, kind) the discovery order is kept.
-    out.sort_by_key(|a| (a.key, a.kind));
-    out
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u32(&mut self, x: u32) {
+        self.0 = u64::from(x);
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
+    }
+}
+
+type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;
+
+/// No index (an op or a position that does not exist).
+const NONE: usize = usize::MAX;
+
+/// Checks the history. `Ok` with an empty list means every key is linearizable (see the
+/// module documentation for exactly what is and is not checked); `Err` means the
+/// history is malformed and gets no verdict.
+pub fn check(history: &History) -> Result<Vec<Anomaly>, HistoryError> {
+    let ctx = Ctx::new(history)?;
+    let mut out = Vec::new();
+    let mut scratch = Scratch::default();
+    let mut per_op = PerOp {
+        pos: vec![NONE; history.ops.len()],
+        observed: vec![false; history.ops.len()],
+    };
+    let nf = ctx.finals.len();
+    for &d in &ctx.key_order {
+        let d = d as usize;
+        let key_ops = KeyOps {
+            key: ctx.keys[d],
+            appends: &ctx.appends[ctx.append_start[d]..ctx.append_start[d + 1]],
+            reads: &ctx.reads[ctx.read_start[d]..ctx.read_start[d + 1]],
+            finals: &ctx.final_lists[d * nf..(d + 1) * nf],
+        };
+        check_key(&ctx, &key_ops, &mut scratch, &mut per_op, &mut out);
+    }
+    debug_assert!(out
+        .windows(2)
+        .all(|w| (w[0].key, w[0].kind) <= (w[1].key, w[1].kind)));
+    Ok(out)
 }
 
 /// Convenience: the distinct kinds found, in kind order.
@@ -292,86 +432,140 @@ pub fn kinds(anomalies: &[Anomaly]) -> BTreeSet<AnomalyKind> {
     anomalies.iter().map(|a| a.kind).collect()
 }
 
+/// The history, validated and indexed: operations grouped by key, appends by value.
 struct Ctx<'a> {
     h: &'a History,
-    /// value -> index of the (chosen) append op of that value. Lookups only.
-    value_op: BTreeMap<Value, usize>,
-    /// key -> effective append ops (index into `h.ops`).
-    appends: BTreeMap<Key, Vec<usize>>,
-    /// key -> ok reads with a result.
-    reads: BTreeMap<Key, Vec<usize>>,
-    keys: BTreeSet<Key>,
+    /// value -> index of its (only) append op. Lookups only.
+    value_op: IntMap<Value, usize>,
+    /// Dense key id -> key; dense ids in ascending key order.
+    keys: Vec<Key>,
+    key_order: Vec<u32>,
+    /// Append ops of dense key `d`: `appends[append_start[d]..append_start[d + 1]]`.
+    appends: Vec<usize>,
+    append_start: Vec<usize>,
+    /// Ok reads with a result, grouped the same way.
+    reads: Vec<usize>,
+    read_start: Vec<usize>,
+    /// `(node id, index into h.final_states)`, by node id.
+    finals: Vec<(u32, usize)>,
+    /// `final_lists[d * finals.len() + f]`: the list of dense key `d` on `finals[f]`.
+    final_lists: Vec<&'a [Value]>,
 }
 
-fn append_rank(op: &Op) -> u8 {
-    match op.outcome {
-        Outcome::Ok => 0,
-        Outcome::Indeterminate => 1,
-        Outcome::Failed => 2,
+/// Groups `items` (dense key id, payload) by key id with a counting sort, keeping their
+/// order within a key. Returns the payloads and the start offsets (`n_keys + 1`).
+fn group(n_keys: usize, items: &[(u32, usize)]) -> (Vec<usize>, Vec<usize>) {
+    let mut start = vec![0usize; n_keys + 1];
+    for &(d, _) in items {
+        start[d as usize + 1] += 1;
     }
+    for d in 0..n_keys {
+        start[d + 1] += start[d];
+    }
+    let mut next = start.clone();
+    let mut out = vec![0usize; items.len()];
+    for &(d, p) in items {
+        out[next[d as usize]] = p;
+        next[d as usize] += 1;
+    }
+    (out, start)
 }
 
 impl<'a> Ctx<'a> {
-    fn new(h: &'a History) -> Self {
-        let mut value_op: BTreeMap<Value, usize> = BTreeMap::new();
-        let mut reads: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
-        let mut keys = BTreeSet::new();
+    fn new(h: &'a History) -> Result<Self, HistoryError> {
+        let mut value_op: IntMap<Value, usize> = IntMap::default();
+        let mut key_id: IntMap<Key, u32> = IntMap::default();
+        let mut keys: Vec<Key> = Vec::new();
+        let mut appends: Vec<(u32, usize)> = Vec::new();
+        let mut reads: Vec<(u32, usize)> = Vec::new();
         for (i, op) in h.ops.iter().enumerate() {
+            if op.complete_ms < op.invoke_ms {
+                return Err(HistoryError::CompletesBeforeInvoked { op: op.clone() });
+            }
+            let key = op.kind.key();
+            let d = *key_id.entry(key).or_insert_with(|| {
+                keys.push(key);
+                (keys.len() - 1) as u32
+            });
             match &op.kind {
-                OpKind::Append { key, value } => {
-                    keys.insert(*key);
-                    value_op
-                        .entry(*value)
-                        .and_modify(|j| {
-                            let old = &h.ops[*j];
-                            if (append_rank(op), op.invoke_ms, i)
-                                < (append_rank(old), old.invoke_ms, *j)
-                            {
-                                *j = i;
-                            }
-                        })
-                        .or_insert(i);
+                OpKind::Append { value, .. } => {
+                    match value_op.entry(*value) {
+                        Entry::Occupied(e) => {
+                            return Err(HistoryError::ValueAppendedTwice {
+                                value: *value,
+                                first: h.ops[*e.get()].clone(),
+                                second: op.clone(),
+                            })
+                        }
+                        Entry::Vacant(e) => {
+                            e.insert(i);
+                        }
+                    }
+                    appends.push((d, i));
                 }
-                OpKind::Read { key, result } => {
-                    keys.insert(*key);
+                OpKind::Read { result, .. } => {
                     if op.outcome == Outcome::Ok && result.is_some() {
-                        reads.entry(*key).or_default().push(i);
+                        reads.push((d, i));
                     }
                 }
             }
         }
-        let mut appends: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
-        for (i, op) in h.ops.iter().enumerate() {
-            if let OpKind::Append { key, value } = op.kind {
-                if value_op.get(&value) == Some(&i) {
-                    appends.entry(key).or_default().push(i);
-                }
+        let n_keys = keys.len();
+        let mut key_order: Vec<u32> = (0..n_keys as u32).collect();
+        key_order.sort_unstable_by_key(|&d| keys[d as usize]);
+        let (appends, append_start) = group(n_keys, &appends);
+        let (reads, read_start) = group(n_keys, &reads);
+
+        let mut finals: Vec<(u32, usize)> = h
+            .final_states
+            .iter()
+            .enumerate()
+            .map(|(f, (node, _))| (*node, f))
+            .collect();
+        finals.sort_unstable();
+        if let Some(w) = finals.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(HistoryError::NodeListedTwice { node: w[0].0 });
+        }
+        let nf = finals.len();
+        let mut final_lists: Vec<&'a [Value]> = vec![&[]; n_keys * nf];
+        for (fi, &(node, f)) in finals.iter().enumerate() {
+            for (key, list) in &h.final_states[f].1 {
+                let Some(&d) = key_id.get(key) else {
+                    return Err(HistoryError::UnknownKeyInFinalState { node, key: *key });
+                };
+                final_lists[d as usize * nf + fi] = list;
             }
         }
-        for (_, state) in &h.final_states {
-            keys.extend(state.keys().copied());
-        }
-        Ctx {
+        Ok(Ctx {
             h,
             value_op,
-            appends,
-            reads,
             keys,
-        }
+            key_order,
+            appends,
+            append_start,
+            reads,
+            read_start,
+            finals,
+            final_lists,
+        })
     }
 
     fn op(&self, i: usize) -> &'a Op {
         &self.h.ops[i]
     }
 
-    /// The append op of `v` if it is an append to `key` that was not definitely failed.
-    fn valid_append(&self, key: Key, v: Value) -> Option<usize> {
+    /// The append op of `v` if it appends to `key` (whatever its outcome).
+    fn append_of(&self, key: Key, v: Value) -> Option<usize> {
         let &i = self.value_op.get(&v)?;
-        let op = &self.h.ops[i];
-        match op.kind {
-            OpKind::Append { key: k, .. } if k == key && op.outcome != Outcome::Failed => Some(i),
+        match self.h.ops[i].kind {
+            OpKind::Append { key: k, .. } if k == key => Some(i),
             _ => None,
         }
+    }
+
+    /// `a` is an append op (not `NONE` or `DUP`) that did not fail definitely.
+    fn is_valid_append(&self, a: usize) -> bool {
+        a < self.h.ops.len() && self.h.ops[a].outcome != Outcome::Failed
     }
 
     /// Why an observed value `v` of `key` cannot have been applied, if it cannot.
@@ -393,6 +587,45 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// What one key is checked on.
+struct KeyOps<'k, 'a> {
+    key: Key,
+    appends: &'k [usize],
+    reads: &'k [usize],
+    /// In node-id order, parallel to `Ctx::finals`.
+    finals: &'k [&'a [Value]],
+}
+
+/// Per-op results of the key the op belongs to (each op belongs to one key, so these
+/// are never reset).
+struct PerOp {
+    /// Append op -> index of its value's first occurrence in `L`, or `NONE`.
+    pos: Vec<usize>,
+    /// Append op -> its value is in some observation.
+    observed: Vec<bool>,
+}
+
+/// Buffers reused from key to key.
+#[derive(Default)]
+struct Scratch<'a> {
+    obs: Vec<Obs<'a>>,
+    consistent: Vec<bool>,
+    /// Per index of `L`: the append op to this key of a first occurrence, `NONE` for a
+    /// first occurrence with no append to this key, `DUP` for a repeated value.
+    app_at: Vec<usize>,
+    strangers: IntMap<Value, usize>,
+    seen: IntMap<Value, usize>,
+    dup_reported: IntSet<Value>,
+    phantom_reported: IntSet<Value>,
+    acked: Vec<(u64, u64, usize)>,
+    acked_in_l: Vec<(u64, usize, usize)>,
+    kept: Vec<(u64, usize, usize)>,
+    reads_by_comp: Vec<(u64, usize, usize)>,
+}
+
+/// `app_at` entry of a repeated value.
+const DUP: usize = usize::MAX - 1;
+
 #[derive(Clone, Copy)]
 enum Source {
     /// Index into `h.ops`.
@@ -401,10 +634,11 @@ enum Source {
     Final(usize),
 }
 
+#[derive(Clone, Copy)]
 struct Obs<'a> {
     src: Source,
-    inv: u64,
-    comp: u64,
+    inv: Time,
+    comp: Time,
     list: &'a [Value],
 }
 
@@ -507,8 +741,8 @@ impl Reporter {
 
 /// Prefix maxima of `(value, payload)`: `out[i]` is the max over `items[..=i]`
 /// (first maximum wins).
-fn prefix_max(items: impl Iterator<Item = (usize, usize)>) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
+fn prefix_max<T: Ord + Copy>(items: impl Iterator<Item = (T, usize)>) -> Vec<(T, usize)> {
+    let mut out: Vec<(T, usize)> = Vec::new();
     for (v, p) in items {
         let next = match out.last() {
             Some(&(m, q)) if m >= v => (m, q),
@@ -519,21 +753,31 @@ fn prefix_max(items: impl Iterator<Item = (usize, usize)>) -> Vec<(usize, usize)
     out
 }
 
-fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
+/// The first consistent observation that shows index `p` of L.
+fn first_showing<'o, 'a>(obs: &'o [Obs<'a>], consistent: &[bool], p: usize) -> &'o Obs<'a> {
+    obs.iter()
+        .zip(consistent)
+        .find(|(o, &c)| c && o.list.len() > p)
+        .map(|(o, _)| o)
+        .expect("L itself shows every index of L")
+}
+
+fn check_key<'a>(
+    ctx: &Ctx<'a>,
+    k: &KeyOps<'_, 'a>,
+    s: &mut Scratch<'a>,
+    po: &mut PerOp,
+    out: &mut Vec<Anomaly>,
+) {
     use AnomalyKind::*;
     let h = ctx.h;
+    let key = k.key;
     let mut rep = Reporter::new(key);
-    let no_ops: Vec<usize> = Vec::new();
-    let appends = ctx.appends.get(&key).unwrap_or(&no_ops);
 
     // ---- Observations: ok reads by invocation, then final states by node id.
-    let mut read_ops: Vec<usize> = ctx.reads.get(&key).unwrap_or(&no_ops).clone();
-    read_ops.sort_by_key(|&i| {
-        let op = ctx.op(i);
-        (op.invoke_ms, op.complete_ms, op.client, i)
-    });
-    let mut obs: Vec<Obs> = Vec::new();
-    for i in read_ops {
+    let obs = &mut s.obs;
+    obs.clear();
+    for &i in k.reads {
         let op = ctx.op(i);
         if let OpKind::Read {
             result: Some(list), ..
@@ -541,28 +785,29 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
         {
             obs.push(Obs {
                 src: Source::Read(i),
-                inv: op.invoke_ms,
-                comp: op.complete_ms,
+                inv: Time::At(op.invoke_ms),
+                comp: Time::At(op.complete_ms),
                 list,
             });
         }
     }
+    obs.sort_unstable_by_key(|o| match o.src {
+        Source::Read(i) => {
+            let op = ctx.op(i);
+            (op.invoke_ms, op.complete_ms, op.client, i)
+        }
+        Source::Final(_) => unreachable!("only reads so far"),
+    });
     let n_reads = obs.len();
-    let mut finals: Vec<usize> = (0..h.final_states.len()).collect();
-    finals.sort_by_key(|&f| (h.final_states[f].0, f));
-    for f in finals {
-        let list = h.final_states[f]
-            .1
-            .get(&key)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[]);
+    for (fi, &(_, f)) in ctx.finals.iter().enumerate() {
         obs.push(Obs {
             src: Source::Final(f),
-            inv: INF,
-            comp: INF,
-            list,
+            inv: Time::Inf,
+            comp: Time::Inf,
+            list: k.finals[fi],
         });
     }
+    let obs: &[Obs<'a>] = obs;
 
     // ---- 1. The reference order L and divergence.
     let mut l_idx = 0;
@@ -572,7 +817,14 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
         }
     }
     let l: &[Value] = obs.get(l_idx).map(|o| o.list).unwrap_or(&[]);
-    let consistent: Vec<bool> = obs.iter().map(|o| l.starts_with(o.list)).collect();
+    let consistent = &mut s.consistent;
+    consistent.clear();
+    consistent.extend(
+        obs.iter()
+            .enumerate()
+            .map(|(i, o)| i == l_idx || l.starts_with(o.list)),
+    );
+    let consistent: &[bool] = consistent;
     for (i, o) in obs.iter().enumerate() {
         if consistent[i] {
             continue;
@@ -596,75 +848,59 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             (ops, expl)
         });
     }
-    // The first consistent observation that shows index `p` of L.
-    let first_showing = |p: usize| -> Option<&Obs> {
-        obs.iter()
-            .zip(&consistent)
-            .find(|(o, &c)| c && o.list.len() > p)
-            .map(|(o, _)| o)
-    };
 
     // ---- Positions in L (first occurrence) and 2. duplicates.
-    let mut pos: BTreeMap<Value, usize> = BTreeMap::new();
-    let mut dup_reported: BTreeSet<Value> = BTreeSet::new();
+    s.dup_reported.clear();
+    s.strangers.clear();
+    let app_at = &mut s.app_at;
+    app_at.clear();
     for (j, &v) in l.iter().enumerate() {
-        if let Some(&first) = pos.get(&v) {
-            if dup_reported.insert(v) {
-                rep.report(Duplicate, || {
-                    let w = first_showing(j).expect("L itself shows index j");
-                    let mut ops = ctx.obs_ops(w);
-                    if let Some(&a) = ctx.value_op.get(&v) {
-                        ops.push(ctx.op(a).clone());
-                    }
-                    let expl = format!(
-                        "value {v} appears twice in {}, at indexes {first} and {j}; \
-                         an append must take effect at most once",
-                        ctx.describe(w)
-                    );
-                    (ops, expl)
-                });
+        let first = match ctx.append_of(key, v) {
+            Some(a) if po.pos[a] == NONE => {
+                po.pos[a] = j;
+                po.observed[a] = true;
+                app_at.push(a);
+                continue;
             }
-        } else {
-            pos.insert(v, j);
-        }
-    }
-    for (i, o) in obs.iter().enumerate() {
-        if consistent[i] {
-            continue;
-        }
-        let mut seen: BTreeMap<Value, usize> = BTreeMap::new();
-        for (j, &v) in o.list.iter().enumerate() {
-            if let Some(&first) = seen.get(&v) {
-                if dup_reported.insert(v) {
-                    rep.report(Duplicate, || {
-                        let mut ops = ctx.obs_ops(o);
-                        if let Some(&a) = ctx.value_op.get(&v) {
-                            ops.push(ctx.op(a).clone());
-                        }
-                        let expl = format!(
-                            "value {v} appears twice in {}, at indexes {first} and {j}; \
-                             an append must take effect at most once",
-                            ctx.describe(o)
-                        );
-                        (ops, expl)
-                    });
+            Some(a) => po.pos[a],
+            None => match s.strangers.entry(v) {
+                Entry::Vacant(e) => {
+                    e.insert(j);
+                    app_at.push(NONE);
+                    continue;
                 }
-            } else {
-                seen.insert(v, j);
-            }
+                Entry::Occupied(e) => *e.get(),
+            },
+        };
+        app_at.push(DUP);
+        if s.dup_reported.insert(v) {
+            rep.report(Duplicate, || {
+                let w = first_showing(obs, consistent, j);
+                let mut ops = ctx.obs_ops(w);
+                if let Some(&a) = ctx.value_op.get(&v) {
+                    ops.push(ctx.op(a).clone());
+                }
+                let expl = format!(
+                    "value {v} appears twice in {}, at indexes {first} and {j}; \
+                     an append must take effect at most once",
+                    ctx.describe(w)
+                );
+                (ops, expl)
+            });
         }
     }
+    let app_at: &[usize] = app_at;
 
-    // ---- 3. Phantoms: values that cannot have been applied to this key.
-    let mut phantom_reported: BTreeSet<Value> = BTreeSet::new();
+    // ---- 3. Phantoms in L: values that cannot have been applied to this key.
+    s.phantom_reported.clear();
     for (j, &v) in l.iter().enumerate() {
-        if pos.get(&v) != Some(&j) {
+        if app_at[j] == DUP || ctx.is_valid_append(app_at[j]) {
             continue;
         }
         if let Some((why, a)) = ctx.phantom_reason(key, v) {
-            phantom_reported.insert(v);
+            s.phantom_reported.insert(v);
             rep.report(Phantom, || {
-                let w = first_showing(j).expect("L itself shows index j");
+                let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
                 ops.extend(a.map(|a| ctx.op(a).clone()));
                 (
@@ -674,16 +910,49 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             });
         }
     }
+
+    // ---- Diverged observations: duplicates, phantoms, and what they observed.
     for (i, o) in obs.iter().enumerate() {
         if consistent[i] {
             continue;
         }
-        for &v in o.list {
-            if pos.contains_key(&v) || phantom_reported.contains(&v) {
+        s.seen.clear();
+        for (j, &v) in o.list.iter().enumerate() {
+            match s.seen.entry(v) {
+                Entry::Occupied(e) => {
+                    let first = *e.get();
+                    if s.dup_reported.insert(v) {
+                        rep.report(Duplicate, || {
+                            let mut ops = ctx.obs_ops(o);
+                            if let Some(&a) = ctx.value_op.get(&v) {
+                                ops.push(ctx.op(a).clone());
+                            }
+                            let expl = format!(
+                                "value {v} appears twice in {}, at indexes {first} and {j}; \
+                                 an append must take effect at most once",
+                                ctx.describe(o)
+                            );
+                            (ops, expl)
+                        });
+                    }
+                    continue;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(j);
+                }
+            }
+            let a = ctx.append_of(key, v);
+            if let Some(a) = a {
+                po.observed[a] = true;
+                if po.pos[a] != NONE {
+                    continue; // in L: judged there
+                }
+            }
+            if s.phantom_reported.contains(&v) {
                 continue;
             }
             if let Some((why, a)) = ctx.phantom_reason(key, v) {
-                phantom_reported.insert(v);
+                s.phantom_reported.insert(v);
                 rep.report(Phantom, || {
                     let mut ops = ctx.obs_ops(o);
                     ops.extend(a.map(|a| ctx.op(a).clone()));
@@ -695,77 +964,83 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             }
         }
     }
+
     // Reads from the future: a read shows a value whose append was invoked after the
-    // read completed. Prefix max over L of append invocation times.
-    let inv_prefix = prefix_max(l.iter().map(|&v| match ctx.valid_append(key, v) {
-        Some(a) => (ctx.op(a).invoke_ms as usize, a),
-        None => (0, usize::MAX),
-    }));
+    // read completed. Prefix max over L of the invocation times of valid appends.
+    let valid_inv = |j: usize| -> Option<u64> {
+        let a = app_at[j];
+        ctx.is_valid_append(a).then(|| ctx.op(a).invoke_ms)
+    };
+    let inv_prefix = prefix_max((0..l.len()).map(|j| (valid_inv(j), app_at[j])));
     let future_expl = |o: &Obs, a: usize| -> (Vec<Op>, String) {
         let mut ops = ctx.obs_ops(o);
         ops.push(ctx.op(a).clone());
+        let Time::At(comp) = o.comp else {
+            unreachable!("reads complete at a finite time")
+        };
         let expl = format!(
-            "{} completed at {} but shows the {}, which was invoked only after that: \
+            "{} completed at {comp} but shows the {}, which was invoked only after that: \
              no client had appended this value yet",
             ctx.describe(o),
-            o.comp,
             ctx.describe_append(a)
         );
         (ops, expl)
     };
     for (i, o) in obs[..n_reads].iter().enumerate() {
         if consistent[i] {
-            if let Some(&(inv, a)) = o.list.len().checked_sub(1).map(|k| &inv_prefix[k]) {
-                if a != usize::MAX && inv as u64 > o.comp {
+            if let Some(&(Some(inv), a)) = o.list.len().checked_sub(1).map(|k| &inv_prefix[k]) {
+                if Time::At(inv) > o.comp {
                     rep.report(Phantom, || future_expl(o, a));
                 }
             }
         } else if let Some(a) = o
             .list
             .iter()
-            .filter_map(|&v| ctx.valid_append(key, v))
-            .find(|&a| ctx.op(a).invoke_ms > o.comp)
+            .filter_map(|&v| ctx.append_of(key, v))
+            .find(|&a| ctx.is_valid_append(a) && Time::At(ctx.op(a).invoke_ms) > o.comp)
         {
             rep.report(Phantom, || future_expl(o, a));
         }
     }
 
     // ---- 4. Lost acknowledged appends.
-    let mut acked: Vec<(usize, Value)> = appends
-        .iter()
-        .filter_map(|&a| match ctx.op(a) {
-            Op {
-                outcome: Outcome::Ok,
-                kind: OpKind::Append { value, .. },
-                ..
-            } => Some((a, *value)),
-            _ => None,
-        })
-        .collect();
-    acked.sort_by_key(|&(a, _)| (ctx.op(a).complete_ms, ctx.op(a).invoke_ms, a));
-    let final_obs: Vec<usize> = (n_reads..obs.len()).collect();
-    let divergent_final_sets: BTreeMap<usize, BTreeSet<Value>> = final_obs
-        .iter()
-        .filter(|&&i| !consistent[i])
-        .map(|&i| (i, obs[i].list.iter().copied().collect()))
+    let acked = &mut s.acked;
+    acked.clear();
+    acked.extend(
+        k.appends
+            .iter()
+            .filter(|&&a| ctx.op(a).outcome == Outcome::Ok)
+            .map(|&a| (ctx.op(a).complete_ms, ctx.op(a).invoke_ms, a)),
+    );
+    acked.sort_unstable();
+    let acked: &[(u64, u64, usize)] = acked;
+    let final_obs = n_reads..obs.len();
+    let divergent_final_sets: BTreeMap<usize, IntSet<Value>> = final_obs
+        .clone()
+        .filter(|&i| !consistent[i])
+        .map(|i| (i, obs[i].list.iter().copied().collect()))
         .collect();
     let max_read_inv = obs[..n_reads].iter().map(|o| o.inv).max();
-    // The observed append (in L, valid) with the latest invocation.
-    let latest_observed_append = l
+    // The observed valid append with the latest invocation (first in `ops` on ties).
+    let latest_observed_append = k
+        .appends
         .iter()
-        .enumerate()
-        .filter_map(|(j, &v)| ctx.valid_append(key, v).map(|b| (b, j)))
-        .max_by_key(|&(b, _)| (ctx.op(b).invoke_ms, std::cmp::Reverse(b)));
+        .copied()
+        .filter(|&b| po.observed[b] && ctx.is_valid_append(b))
+        .max_by_key(|&b| (ctx.op(b).invoke_ms, std::cmp::Reverse(b)));
     let mut final_misses_acked = vec![false; obs.len()];
-    let mut lost: BTreeSet<usize> = BTreeSet::new();
-    for &(a, v) in &acked {
-        let p = pos.get(&v).copied();
-        let comp = ctx.op(a).complete_ms;
+    let mut lost: IntSet<usize> = IntSet::default();
+    for &(comp, _, a) in acked {
+        let p = po.pos[a];
+        let v = match ctx.op(a).kind {
+            OpKind::Append { value, .. } => value,
+            OpKind::Read { .. } => unreachable!("appends only"),
+        };
         let mut missing_nodes: Vec<u32> = Vec::new();
-        for &fi in &final_obs {
+        for fi in final_obs.clone() {
             let has = match divergent_final_sets.get(&fi) {
                 Some(set) => set.contains(&v),
-                None => p.is_some_and(|p| p < obs[fi].list.len()),
+                None => p < obs[fi].list.len(),
             };
             if !has {
                 final_misses_acked[fi] = true;
@@ -787,13 +1062,13 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             });
             continue;
         }
-        if p.is_some() {
+        if po.observed[a] {
             continue;
         }
-        if max_read_inv.is_some_and(|t| t > comp) {
+        if max_read_inv.is_some_and(|t| t > Time::At(comp)) {
             lost.insert(a);
             rep.report(LostAppend, || {
-                let r = obs[..n_reads].partition_point(|o| o.inv <= comp);
+                let r = obs[..n_reads].partition_point(|o| o.inv <= Time::At(comp));
                 let o = &obs[r];
                 let mut ops = vec![ctx.op(a).clone()];
                 ops.extend(ctx.obs_ops(o));
@@ -805,19 +1080,29 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
                 );
                 (ops, expl)
             });
-        } else if let Some((b, bj)) =
-            latest_observed_append.filter(|&(b, _)| ctx.op(b).invoke_ms > comp && b != a)
+        } else if let Some(b) =
+            latest_observed_append.filter(|&b| ctx.op(b).invoke_ms > comp && b != a)
         {
             lost.insert(a);
             rep.report(LostAppend, || {
+                let bv = match ctx.op(b).kind {
+                    OpKind::Append { value, .. } => value,
+                    OpKind::Read { .. } => unreachable!("appends only"),
+                };
+                let (o, j) = obs
+                    .iter()
+                    .find_map(|o| o.list.iter().position(|&x| x == bv).map(|j| (o, j)))
+                    .expect("an observed value is in some observation");
+                let mut ops = vec![ctx.op(a).clone(), ctx.op(b).clone()];
+                ops.extend(ctx.obs_ops(o));
                 let expl = format!(
                     "the {} never appears in any observed list, although the {}, invoked \
-                     after it completed, was observed (at index {})",
+                     after it completed, was observed (at index {j} of the {})",
                     ctx.describe_append(a),
                     ctx.describe_append(b),
-                    bj
+                    ctx.describe(o)
                 );
-                (vec![ctx.op(a).clone(), ctx.op(b).clone()], expl)
+                (ops, expl)
             });
         }
     }
@@ -825,32 +1110,59 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
     // Acknowledged appends present in L, by completion time, with prefix maxima of
     // their position: over all of them (real-time order) and over the non-lost ones
     // (stale reads; a lost value is reported once, as lost).
-    let acked_in_l: Vec<(u64, usize, usize)> = acked
-        .iter()
-        .filter_map(|&(a, v)| pos.get(&v).map(|&p| (ctx.op(a).complete_ms, p, a)))
-        .collect();
+    let acked_in_l = &mut s.acked_in_l;
+    acked_in_l.clear();
+    acked_in_l.extend(
+        acked
+            .iter()
+            .filter(|&&(_, _, a)| po.pos[a] != NONE)
+            .map(|&(comp, _, a)| (comp, po.pos[a], a)),
+    );
+    let acked_in_l: &[(u64, usize, usize)] = acked_in_l;
     let rt_prefix = prefix_max(acked_in_l.iter().map(|&(_, p, a)| (p, a)));
-    let kept: Vec<(u64, usize, usize)> = acked_in_l
-        .iter()
-        .copied()
-        .filter(|(_, _, a)| !lost.contains(a))
-        .collect();
+    let kept = &mut s.kept;
+    kept.clear();
+    kept.extend(
+        acked_in_l
+            .iter()
+            .copied()
+            .filter(|(_, _, a)| !lost.contains(a)),
+    );
+    let kept: &[(u64, usize, usize)] = kept;
     let kept_prefix = prefix_max(kept.iter().map(|&(_, p, a)| (p, a)));
 
     // ---- 5. Stale reads.
-    let mut reads_by_comp: Vec<(u64, usize, usize)> = (0..n_reads)
-        .filter(|&i| consistent[i])
-        .map(|i| (obs[i].comp, obs[i].list.len(), i))
-        .collect();
-    reads_by_comp.sort();
-    let len_prefix = prefix_max(reads_by_comp.iter().map(|&(_, len, i)| (len, i)));
+    // A consistent read `w` *shows* index `j` of L when `j < len(w)` and `L[j]` is the
+    // first occurrence of a valid append to this key invoked before `w` completed; a
+    // later observation that lacks it is stale. `reach(w)` is one past the largest such
+    // index (found scanning down from the end: once in a valid history, at most
+    // `len(w)` steps in any history).
+    let reach = |o: &Obs| -> usize {
+        (0..o.list.len())
+            .rev()
+            .find(|&j| valid_inv(j).is_some_and(|inv| Time::At(inv) <= o.comp))
+            .map_or(0, |j| j + 1)
+    };
+    let reads_by_comp = &mut s.reads_by_comp;
+    reads_by_comp.clear();
+    for (i, o) in obs[..n_reads].iter().enumerate() {
+        if consistent[i] {
+            let Time::At(comp) = o.comp else {
+                unreachable!("reads complete at a finite time")
+            };
+            reads_by_comp.push((comp, reach(o), i));
+        }
+    }
+    reads_by_comp.sort_unstable();
+    let reads_by_comp: &[(u64, usize, usize)] = reads_by_comp;
+    let reach_prefix = prefix_max(reads_by_comp.iter().map(|&(_, r, i)| (r, i)));
     for (i, o) in obs.iter().enumerate() {
         if !consistent[i] {
             continue;
         }
         let len = o.list.len();
         if i < n_reads {
-            let c = kept.partition_point(|x| x.0 < o.inv);
+            let c = kept.partition_point(|x| Time::At(x.0) < o.inv);
             if c > 0 && kept_prefix[c - 1].0 >= len {
                 rep.report(StaleRead, || {
                     // The earliest-positioned missed value is the most telling witness.
@@ -868,8 +1180,7 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
                         String::new()
                     };
                     let expl = format!(
-                        "{} misses the {}, which completed before the read began and is in \
-                         the final state{more}",
+                        "{} misses the {}, which was acknowledged before the read began{more}",
                         ctx.describe(o),
                         ctx.describe_append(w.2)
                     );
@@ -880,24 +1191,27 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
         } else if final_misses_acked[i] {
             continue;
         }
-        let c = reads_by_comp.partition_point(|x| x.0 < o.inv);
-        if c > 0 && len_prefix[c - 1].0 > len {
-            let w = &obs[len_prefix[c - 1].1];
+        let c = reads_by_comp.partition_point(|x| Time::At(x.0) < o.inv);
+        if c > 0 && reach_prefix[c - 1].0 > len {
+            let w = &obs[reach_prefix[c - 1].1];
             rep.report(StaleRead, || {
+                let j = (len..w.list.len())
+                    .find(|&j| valid_inv(j).is_some_and(|inv| Time::At(inv) <= w.comp))
+                    .expect("reach says one is shown");
                 let mut ops = ctx.obs_ops(o);
                 ops.extend(ctx.obs_ops(w));
-                let when = if o.inv == INF {
-                    "at the end of the run".to_string()
-                } else {
-                    format!("when it began at {}", o.inv)
+                ops.push(ctx.op(app_at[j]).clone());
+                let when = match o.inv {
+                    Time::Inf => "at the end of the run".to_string(),
+                    Time::At(t) => format!("when it began at {t}"),
                 };
                 let expl = format!(
-                    "{} is shorter than the {}, which had already completed {when}; \
-                     value {} (index {}) went missing",
+                    "{} is shorter than the {}, which had already completed {when}; value \
+                     {} (index {j}, of the {}) went missing",
                     ctx.describe(o),
                     ctx.describe(w),
-                    w.list[len],
-                    len
+                    w.list[j],
+                    ctx.describe_append(app_at[j])
                 );
                 (ops, expl)
             });
@@ -907,12 +1221,10 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
     // ---- 6. Real-time order between appends.
     if !rt_prefix.is_empty() {
         for (j, &v) in l.iter().enumerate() {
-            if pos.get(&v) != Some(&j) {
+            let b = app_at[j];
+            if b == DUP || !ctx.is_valid_append(b) {
                 continue;
             }
-            let Some(b) = ctx.valid_append(key, v) else {
-                continue;
-            };
             let b_inv = ctx.op(b).invoke_ms;
             let c = acked_in_l.partition_point(|x| x.0 < b_inv);
             if c == 0 {
