@@ -67,20 +67,24 @@
 //!    completed.
 //! 5. **stale_read**: a consistent read that misses an acknowledged (and not lost)
 //!    append that completed before the read began; or a consistent observation that
-//!    misses a value a read had shown before the observation began, where that value is
-//!    the first occurrence of an append to this key that was not failed and was invoked
-//!    before that read completed (this covers indeterminate values that were seen and
-//!    then disappeared). A final state that misses an acknowledged append is reported
-//!    as lost_append instead.
+//!    misses a value shown by a read that completed before the observation began, where
+//!    the value is the first occurrence of an append to this key that was not failed and
+//!    was invoked before that read completed (this covers indeterminate values that were
+//!    seen and then disappeared). A final state that misses an acknowledged append is
+//!    reported as lost_append instead.
 //! 6. **real_time_order**: an acknowledged append `a` completed before append `b` was
 //!    invoked, both are in `L`, but `pos(b) < pos(a)`.
 //!
 //! Rules 4-6 are answered with sorted arrays and prefix maxima plus binary search
 //! (e.g. "largest `pos` among acknowledged appends that completed before time `t`"),
-//! so no pair of operations is ever enumerated. Operations are grouped by key in one
-//! pass and values are found through one hash index of all appends, so the cost is
-//! `O(n + total length of all observed lists)` plus sorting each key's reads and
-//! acknowledged appends by time.
+//! so no pair of operations is ever enumerated. One pass over the operations checks
+//! well-formedness, indexes every append by value (a hash map, for uniqueness and to
+//! explain values of other keys) and copies what the checker needs of each operation
+//! next to the others of its key (a counting sort); each key then has its own hash
+//! index of its appends. The cost is `O(n + total length of all observed lists)`
+//! (expected, hashing) plus sorting each key's reads and acknowledged appends by time:
+//! no structure spans keys once they are grouped, so many keys cost no more than
+//! few.
 //!
 //! # What a report claims
 //!
@@ -396,8 +400,10 @@ impl Hasher for IntHasher {
 type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;
 
-/// No index (an op or a position that does not exist).
+/// No index (a local append or a position that does not exist).
 const NONE: usize = usize::MAX;
+/// `app_at` entry of a repeated value.
+const DUP: usize = usize::MAX - 1;
 
 /// Checks the history. `Ok` with an empty list means every key is linearizable (see the
 /// module documentation for exactly what is and is not checked); `Err` means the
@@ -406,20 +412,15 @@ pub fn check(history: &History) -> Result<Vec<Anomaly>, HistoryError> {
     let ctx = Ctx::new(history)?;
     let mut out = Vec::new();
     let mut scratch = Scratch::default();
-    let mut per_op = PerOp {
-        pos: vec![NONE; history.ops.len()],
-        observed: vec![false; history.ops.len()],
-    };
     let nf = ctx.finals.len();
-    for &d in &ctx.key_order {
-        let d = d as usize;
+    for (r, &key) in ctx.keys.iter().enumerate() {
         let key_ops = KeyOps {
-            key: ctx.keys[d],
-            appends: &ctx.appends[ctx.append_start[d]..ctx.append_start[d + 1]],
-            reads: &ctx.reads[ctx.read_start[d]..ctx.read_start[d + 1]],
-            finals: &ctx.final_lists[d * nf..(d + 1) * nf],
+            key,
+            apps: &ctx.appends[ctx.append_start[r]..ctx.append_start[r + 1]],
+            reads: &ctx.reads[ctx.read_start[r]..ctx.read_start[r + 1]],
+            finals: &ctx.final_lists[r * nf..(r + 1) * nf],
         };
-        check_key(&ctx, &key_ops, &mut scratch, &mut per_op, &mut out);
+        check_key(&ctx, &key_ops, &mut scratch, &mut out);
     }
     debug_assert!(out
         .windows(2)
@@ -432,60 +433,88 @@ pub fn kinds(anomalies: &[Anomaly]) -> BTreeSet<AnomalyKind> {
     anomalies.iter().map(|a| a.kind).collect()
 }
 
-/// The history, validated and indexed: operations grouped by key, appends by value.
+/// An append, as the checker needs it (kept next to the other appends of its key).
+#[derive(Clone, Copy)]
+struct AppendRec {
+    value: Value,
+    invoke: u64,
+    complete: u64,
+    /// Index into `h.ops`.
+    op: usize,
+    outcome: Outcome,
+}
+
+/// An ok read with a result, likewise.
+#[derive(Clone, Copy)]
+struct ReadRec<'a> {
+    invoke: u64,
+    complete: u64,
+    client: ClientId,
+    /// Index into `h.ops`.
+    op: usize,
+    list: &'a [Value],
+}
+
+/// The history, validated and indexed: operations grouped by key (keys by rank, in
+/// ascending order), appends by value.
 struct Ctx<'a> {
     h: &'a History,
     /// value -> index of its (only) append op. Lookups only.
     value_op: IntMap<Value, usize>,
-    /// Dense key id -> key; dense ids in ascending key order.
+    /// Rank -> key, ascending.
     keys: Vec<Key>,
-    key_order: Vec<u32>,
-    /// Append ops of dense key `d`: `appends[append_start[d]..append_start[d + 1]]`.
-    appends: Vec<usize>,
+    /// Appends of the key of rank `r`: `appends[append_start[r]..append_start[r + 1]]`,
+    /// in `ops` order.
+    appends: Vec<AppendRec>,
     append_start: Vec<usize>,
     /// Ok reads with a result, grouped the same way.
-    reads: Vec<usize>,
+    reads: Vec<ReadRec<'a>>,
     read_start: Vec<usize>,
     /// `(node id, index into h.final_states)`, by node id.
     finals: Vec<(u32, usize)>,
-    /// `final_lists[d * finals.len() + f]`: the list of dense key `d` on `finals[f]`.
+    /// `final_lists[r * finals.len() + f]`: the list of the key of rank `r` on
+    /// `finals[f]`.
     final_lists: Vec<&'a [Value]>,
 }
 
-/// Groups `items` (dense key id, payload) by key id with a counting sort, keeping their
-/// order within a key. Returns the payloads and the start offsets (`n_keys + 1`).
-fn group(n_keys: usize, items: &[(u32, usize)]) -> (Vec<usize>, Vec<usize>) {
-    let mut start = vec![0usize; n_keys + 1];
-    for &(d, _) in items {
-        start[d as usize + 1] += 1;
+/// Start offsets (`counts.len() + 1` of them) of groups of the given sizes.
+fn offsets(counts: &[usize]) -> Vec<usize> {
+    let mut start = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0;
+    start.push(0);
+    for &c in counts {
+        total += c;
+        start.push(total);
     }
-    for d in 0..n_keys {
-        start[d + 1] += start[d];
-    }
-    let mut next = start.clone();
-    let mut out = vec![0usize; items.len()];
-    for &(d, p) in items {
-        out[next[d as usize]] = p;
-        next[d as usize] += 1;
-    }
-    (out, start)
+    start
 }
 
 impl<'a> Ctx<'a> {
     fn new(h: &'a History) -> Result<Self, HistoryError> {
-        let mut value_op: IntMap<Value, usize> = IntMap::default();
+        const UNGROUPED: u32 = u32::MAX;
+        let n_appends = h
+            .ops
+            .iter()
+            .filter(|op| matches!(op.kind, OpKind::Append { .. }))
+            .count();
+        let mut value_op: IntMap<Value, usize> =
+            IntMap::with_capacity_and_hasher(n_appends, Default::default());
+        // Dense key ids in order of first appearance; then ranks by key.
         let mut key_id: IntMap<Key, u32> = IntMap::default();
-        let mut keys: Vec<Key> = Vec::new();
-        let mut appends: Vec<(u32, usize)> = Vec::new();
-        let mut reads: Vec<(u32, usize)> = Vec::new();
+        let mut dense_keys: Vec<Key> = Vec::new();
+        let mut op_dense: Vec<u32> = Vec::with_capacity(h.ops.len());
+        let mut n_app: Vec<usize> = Vec::new();
+        let mut n_read: Vec<usize> = Vec::new();
         for (i, op) in h.ops.iter().enumerate() {
             if op.complete_ms < op.invoke_ms {
                 return Err(HistoryError::CompletesBeforeInvoked { op: op.clone() });
             }
             let key = op.kind.key();
             let d = *key_id.entry(key).or_insert_with(|| {
-                keys.push(key);
-                (keys.len() - 1) as u32
+                dense_keys.push(key);
+                n_app.push(0);
+                n_read.push(0);
+                (dense_keys.len() - 1) as u32
             });
             match &op.kind {
                 OpKind::Append { value, .. } => {
@@ -501,20 +530,92 @@ impl<'a> Ctx<'a> {
                             e.insert(i);
                         }
                     }
-                    appends.push((d, i));
+                    n_app[d as usize] += 1;
+                    op_dense.push(d);
                 }
                 OpKind::Read { result, .. } => {
                     if op.outcome == Outcome::Ok && result.is_some() {
-                        reads.push((d, i));
+                        n_read[d as usize] += 1;
+                        op_dense.push(d);
+                    } else {
+                        op_dense.push(UNGROUPED);
                     }
                 }
             }
         }
-        let n_keys = keys.len();
-        let mut key_order: Vec<u32> = (0..n_keys as u32).collect();
-        key_order.sort_unstable_by_key(|&d| keys[d as usize]);
-        let (appends, append_start) = group(n_keys, &appends);
-        let (reads, read_start) = group(n_keys, &reads);
+        let n_keys = dense_keys.len();
+        let mut by_rank: Vec<u32> = (0..n_keys as u32).collect();
+        by_rank.sort_unstable_by_key(|&d| dense_keys[d as usize]);
+        let mut rank = vec![0u32; n_keys];
+        for (r, &d) in by_rank.iter().enumerate() {
+            rank[d as usize] = r as u32;
+        }
+        let keys: Vec<Key> = by_rank.iter().map(|&d| dense_keys[d as usize]).collect();
+        let append_start = offsets(
+            &by_rank
+                .iter()
+                .map(|&d| n_app[d as usize])
+                .collect::<Vec<_>>(),
+        );
+        let read_start = offsets(
+            &by_rank
+                .iter()
+                .map(|&d| n_read[d as usize])
+                .collect::<Vec<_>>(),
+        );
+
+        // One pass puts every record in its key's group (a counting sort by rank).
+        let mut appends = vec![
+            AppendRec {
+                value: 0,
+                invoke: 0,
+                complete: 0,
+                op: 0,
+                outcome: Outcome::Failed,
+            };
+            append_start[n_keys]
+        ];
+        let mut reads = vec![
+            ReadRec {
+                invoke: 0,
+                complete: 0,
+                client: 0,
+                op: 0,
+                list: &[],
+            };
+            read_start[n_keys]
+        ];
+        let mut next_app = append_start.clone();
+        let mut next_read = read_start.clone();
+        for (i, op) in h.ops.iter().enumerate() {
+            let d = op_dense[i];
+            if d == UNGROUPED {
+                continue;
+            }
+            let r = rank[d as usize] as usize;
+            match &op.kind {
+                OpKind::Append { value, .. } => {
+                    appends[next_app[r]] = AppendRec {
+                        value: *value,
+                        invoke: op.invoke_ms,
+                        complete: op.complete_ms,
+                        op: i,
+                        outcome: op.outcome,
+                    };
+                    next_app[r] += 1;
+                }
+                OpKind::Read { result, .. } => {
+                    reads[next_read[r]] = ReadRec {
+                        invoke: op.invoke_ms,
+                        complete: op.complete_ms,
+                        client: op.client,
+                        op: i,
+                        list: result.as_deref().unwrap_or(&[]),
+                    };
+                    next_read[r] += 1;
+                }
+            }
+        }
 
         let mut finals: Vec<(u32, usize)> = h
             .final_states
@@ -526,21 +627,25 @@ impl<'a> Ctx<'a> {
         if let Some(w) = finals.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(HistoryError::NodeListedTwice { node: w[0].0 });
         }
+        // Both a final state's keys and `keys` are ascending: walk them together.
         let nf = finals.len();
         let mut final_lists: Vec<&'a [Value]> = vec![&[]; n_keys * nf];
         for (fi, &(node, f)) in finals.iter().enumerate() {
+            let mut r = 0;
             for (key, list) in &h.final_states[f].1 {
-                let Some(&d) = key_id.get(key) else {
+                while r < n_keys && keys[r] < *key {
+                    r += 1;
+                }
+                if r == n_keys || keys[r] != *key {
                     return Err(HistoryError::UnknownKeyInFinalState { node, key: *key });
-                };
-                final_lists[d as usize * nf + fi] = list;
+                }
+                final_lists[r * nf + fi] = list;
             }
         }
         Ok(Ctx {
             h,
             value_op,
             keys,
-            key_order,
             appends,
             append_start,
             reads,
@@ -554,35 +659,18 @@ impl<'a> Ctx<'a> {
         &self.h.ops[i]
     }
 
-    /// The append op of `v` if it appends to `key` (whatever its outcome).
-    fn append_of(&self, key: Key, v: Value) -> Option<usize> {
-        let &i = self.value_op.get(&v)?;
-        match self.h.ops[i].kind {
-            OpKind::Append { key: k, .. } if k == key => Some(i),
-            _ => None,
-        }
-    }
-
-    /// `a` is an append op (not `NONE` or `DUP`) that did not fail definitely.
-    fn is_valid_append(&self, a: usize) -> bool {
-        a < self.h.ops.len() && self.h.ops[a].outcome != Outcome::Failed
-    }
-
-    /// Why an observed value `v` of `key` cannot have been applied, if it cannot.
-    fn phantom_reason(&self, key: Key, v: Value) -> Option<(String, Option<usize>)> {
-        let Some(&i) = self.value_op.get(&v) else {
-            return Some(("no client ever appended it".to_string(), None));
-        };
-        let op = &self.h.ops[i];
-        match op.kind {
-            OpKind::Append { key: k, .. } if k != key => Some((
-                format!("it was appended to key {k}, not to key {key}"),
+    /// Why a value `v` that `key` holds but no append to `key` carries cannot have been
+    /// applied, with the op of its append (to another key), if any.
+    fn stranger_reason(&self, key: Key, v: Value) -> (String, Option<usize>) {
+        match self.value_op.get(&v) {
+            None => ("no client ever appended it".to_string(), None),
+            Some(&i) => (
+                format!(
+                    "it was appended to key {}, not to key {key}",
+                    self.h.ops[i].kind.key()
+                ),
                 Some(i),
-            )),
-            _ if op.outcome == Outcome::Failed => {
-                Some(("its append failed definitely".to_string(), Some(i)))
-            }
-            _ => None,
+            ),
         }
     }
 }
@@ -590,41 +678,66 @@ impl<'a> Ctx<'a> {
 /// What one key is checked on.
 struct KeyOps<'k, 'a> {
     key: Key,
-    appends: &'k [usize],
-    reads: &'k [usize],
+    apps: &'k [AppendRec],
+    reads: &'k [ReadRec<'a>],
     /// In node-id order, parallel to `Ctx::finals`.
     finals: &'k [&'a [Value]],
 }
 
-/// Per-op results of the key the op belongs to (each op belongs to one key, so these
-/// are never reset).
-struct PerOp {
-    /// Append op -> index of its value's first occurrence in `L`, or `NONE`.
-    pos: Vec<usize>,
-    /// Append op -> its value is in some observation.
-    observed: Vec<bool>,
-}
-
-/// Buffers reused from key to key.
+/// Buffers reused from key to key (a key's appends are numbered `0..` locally).
 #[derive(Default)]
 struct Scratch<'a> {
+    sorted_reads: Vec<ReadRec<'a>>,
     obs: Vec<Obs<'a>>,
     consistent: Vec<bool>,
-    /// Per index of `L`: the append op to this key of a first occurrence, `NONE` for a
-    /// first occurrence with no append to this key, `DUP` for a repeated value.
+    /// Value -> local append.
+    local: IntMap<Value, usize>,
+    /// Local append -> index of its value's first occurrence in `L`, or `NONE`.
+    pos: Vec<usize>,
+    /// Local append -> its value is in some observation.
+    observed: Vec<bool>,
+    /// Local append -> reported as lost.
+    lost: Vec<bool>,
+    /// Per index of `L`: the local append of a first occurrence, `NONE` for a first
+    /// occurrence of a value no append to this key carries, `DUP` for a repeat.
     app_at: Vec<usize>,
     strangers: IntMap<Value, usize>,
     seen: IntMap<Value, usize>,
     dup_reported: IntSet<Value>,
     phantom_reported: IntSet<Value>,
+    /// `(complete, invoke, local)` of acknowledged appends.
     acked: Vec<(u64, u64, usize)>,
+    /// `(complete, pos, local)`.
     acked_in_l: Vec<(u64, usize, usize)>,
     kept: Vec<(u64, usize, usize)>,
+    /// `(complete, reach, obs index)` of consistent reads.
     reads_by_comp: Vec<(u64, usize, usize)>,
+    inv_prefix: Vec<(Option<u64>, usize)>,
+    rt_prefix: Vec<(usize, usize)>,
+    kept_prefix: Vec<(usize, usize)>,
+    reach_prefix: Vec<(usize, usize)>,
+    final_misses_acked: Vec<bool>,
 }
 
-/// `app_at` entry of a repeated value.
-const DUP: usize = usize::MAX - 1;
+/// Empties a map for about `n` entries; a map grown much larger by an earlier key is
+/// replaced, since emptying costs its capacity.
+fn reset<K: Eq + std::hash::Hash, V>(m: &mut IntMap<K, V>, n: usize) {
+    if m.capacity() > 4 * n + 64 {
+        *m = HashMap::with_capacity_and_hasher(n, Default::default());
+    } else {
+        m.clear();
+        m.reserve(n);
+    }
+}
+
+/// Empties a set, replacing it if an earlier key grew it large.
+fn reset_set<K>(m: &mut IntSet<K>) {
+    if m.capacity() > 64 {
+        *m = HashSet::default();
+    } else {
+        m.clear();
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Source {
@@ -739,10 +852,10 @@ impl Reporter {
     }
 }
 
-/// Prefix maxima of `(value, payload)`: `out[i]` is the max over `items[..=i]`
-/// (first maximum wins).
-fn prefix_max<T: Ord + Copy>(items: impl Iterator<Item = (T, usize)>) -> Vec<(T, usize)> {
-    let mut out: Vec<(T, usize)> = Vec::new();
+/// Writes the prefix maxima of `(value, payload)` to `out`: `out[i]` is the max over
+/// `items[..=i]` (first maximum wins).
+fn prefix_max<T: Ord + Copy>(out: &mut Vec<(T, usize)>, items: impl Iterator<Item = (T, usize)>) {
+    out.clear();
     for (v, p) in items {
         let next = match out.last() {
             Some(&(m, q)) if m >= v => (m, q),
@@ -750,7 +863,6 @@ fn prefix_max<T: Ord + Copy>(items: impl Iterator<Item = (T, usize)>) -> Vec<(T,
         };
         out.push(next);
     }
-    out
 }
 
 /// The first consistent observation that shows index `p` of L.
@@ -762,51 +874,56 @@ fn first_showing<'o, 'a>(obs: &'o [Obs<'a>], consistent: &[bool], p: usize) -> &
         .expect("L itself shows every index of L")
 }
 
-fn check_key<'a>(
-    ctx: &Ctx<'a>,
-    k: &KeyOps<'_, 'a>,
-    s: &mut Scratch<'a>,
-    po: &mut PerOp,
-    out: &mut Vec<Anomaly>,
-) {
+fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &mut Vec<Anomaly>) {
     use AnomalyKind::*;
     let h = ctx.h;
     let key = k.key;
+    let apps = k.apps;
     let mut rep = Reporter::new(key);
+    let Scratch {
+        sorted_reads,
+        obs,
+        consistent,
+        local,
+        pos,
+        observed,
+        lost,
+        app_at,
+        strangers,
+        seen,
+        dup_reported,
+        phantom_reported,
+        acked,
+        acked_in_l,
+        kept,
+        reads_by_comp,
+        inv_prefix,
+        rt_prefix,
+        kept_prefix,
+        reach_prefix,
+        final_misses_acked,
+    } = s;
+    // A local append that did not fail definitely (not `NONE` or `DUP`).
+    let valid = |x: usize| x < apps.len() && apps[x].outcome != Outcome::Failed;
 
     // ---- Observations: ok reads by invocation, then final states by node id.
-    let obs = &mut s.obs;
+    sorted_reads.clear();
+    sorted_reads.extend_from_slice(k.reads);
+    sorted_reads.sort_unstable_by_key(|r| (r.invoke, r.complete, r.client, r.op));
     obs.clear();
-    for &i in k.reads {
-        let op = ctx.op(i);
-        if let OpKind::Read {
-            result: Some(list), ..
-        } = &op.kind
-        {
-            obs.push(Obs {
-                src: Source::Read(i),
-                inv: Time::At(op.invoke_ms),
-                comp: Time::At(op.complete_ms),
-                list,
-            });
-        }
-    }
-    obs.sort_unstable_by_key(|o| match o.src {
-        Source::Read(i) => {
-            let op = ctx.op(i);
-            (op.invoke_ms, op.complete_ms, op.client, i)
-        }
-        Source::Final(_) => unreachable!("only reads so far"),
-    });
+    obs.extend(sorted_reads.iter().map(|r| Obs {
+        src: Source::Read(r.op),
+        inv: Time::At(r.invoke),
+        comp: Time::At(r.complete),
+        list: r.list,
+    }));
     let n_reads = obs.len();
-    for (fi, &(_, f)) in ctx.finals.iter().enumerate() {
-        obs.push(Obs {
-            src: Source::Final(f),
-            inv: Time::Inf,
-            comp: Time::Inf,
-            list: k.finals[fi],
-        });
-    }
+    obs.extend(ctx.finals.iter().zip(k.finals).map(|(&(_, f), &list)| Obs {
+        src: Source::Final(f),
+        inv: Time::Inf,
+        comp: Time::Inf,
+        list,
+    }));
     let obs: &[Obs<'a>] = obs;
 
     // ---- 1. The reference order L and divergence.
@@ -817,7 +934,6 @@ fn check_key<'a>(
         }
     }
     let l: &[Value] = obs.get(l_idx).map(|o| o.list).unwrap_or(&[]);
-    let consistent = &mut s.consistent;
     consistent.clear();
     consistent.extend(
         obs.iter()
@@ -850,20 +966,29 @@ fn check_key<'a>(
     }
 
     // ---- Positions in L (first occurrence) and 2. duplicates.
-    s.dup_reported.clear();
-    s.strangers.clear();
-    let app_at = &mut s.app_at;
+    reset(local, apps.len());
+    local.extend(apps.iter().enumerate().map(|(x, a)| (a.value, x)));
+    pos.clear();
+    pos.resize(apps.len(), NONE);
+    observed.clear();
+    observed.resize(apps.len(), false);
+    lost.clear();
+    lost.resize(apps.len(), false);
+    reset(strangers, 0);
+    reset(seen, 0);
+    reset_set(dup_reported);
+    reset_set(phantom_reported);
     app_at.clear();
     for (j, &v) in l.iter().enumerate() {
-        let first = match ctx.append_of(key, v) {
-            Some(a) if po.pos[a] == NONE => {
-                po.pos[a] = j;
-                po.observed[a] = true;
-                app_at.push(a);
+        let first = match local.get(&v) {
+            Some(&x) if pos[x] == NONE => {
+                pos[x] = j;
+                observed[x] = true;
+                app_at.push(x);
                 continue;
             }
-            Some(a) => po.pos[a],
-            None => match s.strangers.entry(v) {
+            Some(&x) => pos[x],
+            None => match strangers.entry(v) {
                 Entry::Vacant(e) => {
                     e.insert(j);
                     app_at.push(NONE);
@@ -873,7 +998,7 @@ fn check_key<'a>(
             },
         };
         app_at.push(DUP);
-        if s.dup_reported.insert(v) {
+        if dup_reported.insert(v) {
             rep.report(Duplicate, || {
                 let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
@@ -890,15 +1015,24 @@ fn check_key<'a>(
         }
     }
     let app_at: &[usize] = app_at;
+    let local: &IntMap<Value, usize> = local;
+
+    // Why an observed value `v` cannot have been applied to this key, if it cannot.
+    let phantom_reason = |v: Value| -> Option<(String, Option<usize>)> {
+        match local.get(&v) {
+            Some(&x) => (apps[x].outcome == Outcome::Failed)
+                .then(|| ("its append failed definitely".to_string(), Some(apps[x].op))),
+            None => Some(ctx.stranger_reason(key, v)),
+        }
+    };
 
     // ---- 3. Phantoms in L: values that cannot have been applied to this key.
-    s.phantom_reported.clear();
     for (j, &v) in l.iter().enumerate() {
-        if app_at[j] == DUP || ctx.is_valid_append(app_at[j]) {
+        if app_at[j] == DUP || valid(app_at[j]) {
             continue;
         }
-        if let Some((why, a)) = ctx.phantom_reason(key, v) {
-            s.phantom_reported.insert(v);
+        if let Some((why, a)) = phantom_reason(v) {
+            phantom_reported.insert(v);
             rep.report(Phantom, || {
                 let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
@@ -916,12 +1050,12 @@ fn check_key<'a>(
         if consistent[i] {
             continue;
         }
-        s.seen.clear();
+        seen.clear();
         for (j, &v) in o.list.iter().enumerate() {
-            match s.seen.entry(v) {
+            match seen.entry(v) {
                 Entry::Occupied(e) => {
                     let first = *e.get();
-                    if s.dup_reported.insert(v) {
+                    if dup_reported.insert(v) {
                         rep.report(Duplicate, || {
                             let mut ops = ctx.obs_ops(o);
                             if let Some(&a) = ctx.value_op.get(&v) {
@@ -941,18 +1075,17 @@ fn check_key<'a>(
                     e.insert(j);
                 }
             }
-            let a = ctx.append_of(key, v);
-            if let Some(a) = a {
-                po.observed[a] = true;
-                if po.pos[a] != NONE {
+            if let Some(&x) = local.get(&v) {
+                observed[x] = true;
+                if pos[x] != NONE {
                     continue; // in L: judged there
                 }
             }
-            if s.phantom_reported.contains(&v) {
+            if phantom_reported.contains(&v) {
                 continue;
             }
-            if let Some((why, a)) = ctx.phantom_reason(key, v) {
-                s.phantom_reported.insert(v);
+            if let Some((why, a)) = phantom_reason(v) {
+                phantom_reported.insert(v);
                 rep.report(Phantom, || {
                     let mut ops = ctx.obs_ops(o);
                     ops.extend(a.map(|a| ctx.op(a).clone()));
@@ -964,17 +1097,18 @@ fn check_key<'a>(
             }
         }
     }
+    let observed: &[bool] = observed;
 
     // Reads from the future: a read shows a value whose append was invoked after the
     // read completed. Prefix max over L of the invocation times of valid appends.
     let valid_inv = |j: usize| -> Option<u64> {
-        let a = app_at[j];
-        ctx.is_valid_append(a).then(|| ctx.op(a).invoke_ms)
+        let x = app_at[j];
+        valid(x).then(|| apps[x].invoke)
     };
-    let inv_prefix = prefix_max((0..l.len()).map(|j| (valid_inv(j), app_at[j])));
-    let future_expl = |o: &Obs, a: usize| -> (Vec<Op>, String) {
+    prefix_max(inv_prefix, (0..l.len()).map(|j| (valid_inv(j), app_at[j])));
+    let future_expl = |o: &Obs, x: usize| -> (Vec<Op>, String) {
         let mut ops = ctx.obs_ops(o);
-        ops.push(ctx.op(a).clone());
+        ops.push(ctx.op(apps[x].op).clone());
         let Time::At(comp) = o.comp else {
             unreachable!("reads complete at a finite time")
         };
@@ -982,35 +1116,34 @@ fn check_key<'a>(
             "{} completed at {comp} but shows the {}, which was invoked only after that: \
              no client had appended this value yet",
             ctx.describe(o),
-            ctx.describe_append(a)
+            ctx.describe_append(apps[x].op)
         );
         (ops, expl)
     };
     for (i, o) in obs[..n_reads].iter().enumerate() {
         if consistent[i] {
-            if let Some(&(Some(inv), a)) = o.list.len().checked_sub(1).map(|k| &inv_prefix[k]) {
+            if let Some(&(Some(inv), x)) = o.list.len().checked_sub(1).map(|k| &inv_prefix[k]) {
                 if Time::At(inv) > o.comp {
-                    rep.report(Phantom, || future_expl(o, a));
+                    rep.report(Phantom, || future_expl(o, x));
                 }
             }
-        } else if let Some(a) = o
+        } else if let Some(x) = o
             .list
             .iter()
-            .filter_map(|&v| ctx.append_of(key, v))
-            .find(|&a| ctx.is_valid_append(a) && Time::At(ctx.op(a).invoke_ms) > o.comp)
+            .filter_map(|v| local.get(v).copied())
+            .find(|&x| valid(x) && Time::At(apps[x].invoke) > o.comp)
         {
-            rep.report(Phantom, || future_expl(o, a));
+            rep.report(Phantom, || future_expl(o, x));
         }
     }
 
     // ---- 4. Lost acknowledged appends.
-    let acked = &mut s.acked;
     acked.clear();
     acked.extend(
-        k.appends
-            .iter()
-            .filter(|&&a| ctx.op(a).outcome == Outcome::Ok)
-            .map(|&a| (ctx.op(a).complete_ms, ctx.op(a).invoke_ms, a)),
+        apps.iter()
+            .enumerate()
+            .filter(|(_, a)| a.outcome == Outcome::Ok)
+            .map(|(x, a)| (a.complete, a.invoke, x)),
     );
     acked.sort_unstable();
     let acked: &[(u64, u64, usize)] = acked;
@@ -1022,20 +1155,15 @@ fn check_key<'a>(
         .collect();
     let max_read_inv = obs[..n_reads].iter().map(|o| o.inv).max();
     // The observed valid append with the latest invocation (first in `ops` on ties).
-    let latest_observed_append = k
-        .appends
-        .iter()
-        .copied()
-        .filter(|&b| po.observed[b] && ctx.is_valid_append(b))
-        .max_by_key(|&b| (ctx.op(b).invoke_ms, std::cmp::Reverse(b)));
-    let mut final_misses_acked = vec![false; obs.len()];
-    let mut lost: IntSet<usize> = IntSet::default();
-    for &(comp, _, a) in acked {
-        let p = po.pos[a];
-        let v = match ctx.op(a).kind {
-            OpKind::Append { value, .. } => value,
-            OpKind::Read { .. } => unreachable!("appends only"),
-        };
+    let latest_observed_append = (0..apps.len())
+        .filter(|&b| observed[b] && valid(b))
+        .max_by_key(|&b| (apps[b].invoke, std::cmp::Reverse(b)));
+    final_misses_acked.clear();
+    final_misses_acked.resize(obs.len(), false);
+    for &(comp, _, x) in acked {
+        let a = apps[x].op;
+        let v = apps[x].value;
+        let p = pos[x];
         let mut missing_nodes: Vec<u32> = Vec::new();
         for fi in final_obs.clone() {
             let has = match divergent_final_sets.get(&fi) {
@@ -1050,7 +1178,7 @@ fn check_key<'a>(
             }
         }
         if !missing_nodes.is_empty() {
-            lost.insert(a);
+            lost[x] = true;
             rep.report(LostAppend, || {
                 let nodes: Vec<String> = missing_nodes.iter().map(|n| n.to_string()).collect();
                 let expl = format!(
@@ -1062,11 +1190,11 @@ fn check_key<'a>(
             });
             continue;
         }
-        if po.observed[a] {
+        if observed[x] {
             continue;
         }
         if max_read_inv.is_some_and(|t| t > Time::At(comp)) {
-            lost.insert(a);
+            lost[x] = true;
             rep.report(LostAppend, || {
                 let r = obs[..n_reads].partition_point(|o| o.inv <= Time::At(comp));
                 let o = &obs[r];
@@ -1080,18 +1208,14 @@ fn check_key<'a>(
                 );
                 (ops, expl)
             });
-        } else if let Some(b) =
-            latest_observed_append.filter(|&b| ctx.op(b).invoke_ms > comp && b != a)
+        } else if let Some(y) = latest_observed_append.filter(|&y| apps[y].invoke > comp && y != x)
         {
-            lost.insert(a);
+            lost[x] = true;
             rep.report(LostAppend, || {
-                let bv = match ctx.op(b).kind {
-                    OpKind::Append { value, .. } => value,
-                    OpKind::Read { .. } => unreachable!("appends only"),
-                };
+                let (b, bv) = (apps[y].op, apps[y].value);
                 let (o, j) = obs
                     .iter()
-                    .find_map(|o| o.list.iter().position(|&x| x == bv).map(|j| (o, j)))
+                    .find_map(|o| o.list.iter().position(|&w| w == bv).map(|j| (o, j)))
                     .expect("an observed value is in some observation");
                 let mut ops = vec![ctx.op(a).clone(), ctx.op(b).clone()];
                 ops.extend(ctx.obs_ops(o));
@@ -1106,74 +1230,69 @@ fn check_key<'a>(
             });
         }
     }
+    let lost: &[bool] = lost;
+    let final_misses_acked: &[bool] = final_misses_acked;
 
     // Acknowledged appends present in L, by completion time, with prefix maxima of
     // their position: over all of them (real-time order) and over the non-lost ones
     // (stale reads; a lost value is reported once, as lost).
-    let acked_in_l = &mut s.acked_in_l;
     acked_in_l.clear();
     acked_in_l.extend(
         acked
             .iter()
-            .filter(|&&(_, _, a)| po.pos[a] != NONE)
-            .map(|&(comp, _, a)| (comp, po.pos[a], a)),
+            .filter(|&&(_, _, x)| pos[x] != NONE)
+            .map(|&(comp, _, x)| (comp, pos[x], x)),
     );
     let acked_in_l: &[(u64, usize, usize)] = acked_in_l;
-    let rt_prefix = prefix_max(acked_in_l.iter().map(|&(_, p, a)| (p, a)));
-    let kept = &mut s.kept;
+    prefix_max(rt_prefix, acked_in_l.iter().map(|&(_, p, x)| (p, x)));
     kept.clear();
-    kept.extend(
-        acked_in_l
-            .iter()
-            .copied()
-            .filter(|(_, _, a)| !lost.contains(a)),
-    );
+    kept.extend(acked_in_l.iter().copied().filter(|&(_, _, x)| !lost[x]));
     let kept: &[(u64, usize, usize)] = kept;
-    let kept_prefix = prefix_max(kept.iter().map(|&(_, p, a)| (p, a)));
+    prefix_max(kept_prefix, kept.iter().map(|&(_, p, x)| (p, x)));
 
     // ---- 5. Stale reads.
     // A consistent read `w` *shows* index `j` of L when `j < len(w)` and `L[j]` is the
     // first occurrence of a valid append to this key invoked before `w` completed; a
     // later observation that lacks it is stale. `reach(w)` is one past the largest such
-    // index (found scanning down from the end: once in a valid history, at most
-    // `len(w)` steps in any history).
-    let reach = |o: &Obs| -> usize {
-        (0..o.list.len())
-            .rev()
-            .find(|&j| valid_inv(j).is_some_and(|inv| Time::At(inv) <= o.comp))
-            .map_or(0, |j| j + 1)
-    };
-    let reads_by_comp = &mut s.reads_by_comp;
+    // index (found scanning down from the end: one step in a valid history, at most
+    // `len(w)` in any history).
+    let shows = |w: &Obs, j: usize| valid_inv(j).is_some_and(|inv| Time::At(inv) <= w.comp);
     reads_by_comp.clear();
     for (i, o) in obs[..n_reads].iter().enumerate() {
         if consistent[i] {
             let Time::At(comp) = o.comp else {
                 unreachable!("reads complete at a finite time")
             };
-            reads_by_comp.push((comp, reach(o), i));
+            let reach = (0..o.list.len())
+                .rev()
+                .find(|&j| shows(o, j))
+                .map_or(0, |j| j + 1);
+            reads_by_comp.push((comp, reach, i));
         }
     }
     reads_by_comp.sort_unstable();
     let reads_by_comp: &[(u64, usize, usize)] = reads_by_comp;
-    let reach_prefix = prefix_max(reads_by_comp.iter().map(|&(_, r, i)| (r, i)));
+    prefix_max(reach_prefix, reads_by_comp.iter().map(|&(_, r, i)| (r, i)));
     for (i, o) in obs.iter().enumerate() {
         if !consistent[i] {
             continue;
         }
         let len = o.list.len();
         if i < n_reads {
-            let c = kept.partition_point(|x| Time::At(x.0) < o.inv);
+            let c = kept.partition_point(|y| Time::At(y.0) < o.inv);
             if c > 0 && kept_prefix[c - 1].0 >= len {
                 rep.report(StaleRead, || {
                     // The earliest-positioned missed value is the most telling witness.
                     let missed: Vec<&(u64, usize, usize)> =
-                        kept[..c].iter().filter(|x| x.1 >= len).collect();
-                    let w = missed
+                        kept[..c].iter().filter(|y| y.1 >= len).collect();
+                    let w = apps[missed
                         .iter()
-                        .min_by_key(|x| (x.1, x.2))
-                        .expect("prefix max says one is missing");
+                        .min_by_key(|y| (y.1, y.2))
+                        .expect("prefix max says one is missing")
+                        .2]
+                        .op;
                     let mut ops = ctx.obs_ops(o);
-                    ops.push(ctx.op(w.2).clone());
+                    ops.push(ctx.op(w).clone());
                     let more = if missed.len() > 1 {
                         format!(" (it misses {} such appends)", missed.len())
                     } else {
@@ -1182,7 +1301,7 @@ fn check_key<'a>(
                     let expl = format!(
                         "{} misses the {}, which was acknowledged before the read began{more}",
                         ctx.describe(o),
-                        ctx.describe_append(w.2)
+                        ctx.describe_append(w)
                     );
                     (ops, expl)
                 });
@@ -1191,16 +1310,17 @@ fn check_key<'a>(
         } else if final_misses_acked[i] {
             continue;
         }
-        let c = reads_by_comp.partition_point(|x| Time::At(x.0) < o.inv);
+        let c = reads_by_comp.partition_point(|y| Time::At(y.0) < o.inv);
         if c > 0 && reach_prefix[c - 1].0 > len {
             let w = &obs[reach_prefix[c - 1].1];
             rep.report(StaleRead, || {
                 let j = (len..w.list.len())
-                    .find(|&j| valid_inv(j).is_some_and(|inv| Time::At(inv) <= w.comp))
+                    .find(|&j| shows(w, j))
                     .expect("reach says one is shown");
+                let a = apps[app_at[j]].op;
                 let mut ops = ctx.obs_ops(o);
                 ops.extend(ctx.obs_ops(w));
-                ops.push(ctx.op(app_at[j]).clone());
+                ops.push(ctx.op(a).clone());
                 let when = match o.inv {
                     Time::Inf => "at the end of the run".to_string(),
                     Time::At(t) => format!("when it began at {t}"),
@@ -1211,7 +1331,7 @@ fn check_key<'a>(
                     ctx.describe(o),
                     ctx.describe(w),
                     w.list[j],
-                    ctx.describe_append(app_at[j])
+                    ctx.describe_append(a)
                 );
                 (ops, expl)
             });
@@ -1221,18 +1341,18 @@ fn check_key<'a>(
     // ---- 6. Real-time order between appends.
     if !rt_prefix.is_empty() {
         for (j, &v) in l.iter().enumerate() {
-            let b = app_at[j];
-            if b == DUP || !ctx.is_valid_append(b) {
+            let y = app_at[j];
+            if !valid(y) {
                 continue;
             }
-            let b_inv = ctx.op(b).invoke_ms;
-            let c = acked_in_l.partition_point(|x| x.0 < b_inv);
+            let c = acked_in_l.partition_point(|z| z.0 < apps[y].invoke);
             if c == 0 {
                 continue;
             }
-            let (pa, a) = rt_prefix[c - 1];
-            if pa > j && a != b {
+            let (pa, x) = rt_prefix[c - 1];
+            if pa > j && x != y {
                 rep.report(RealTimeOrder, || {
+                    let (a, b) = (apps[x].op, apps[y].op);
                     let expl = format!(
                         "the {} completed before the {} began, yet {} is at index {j} and {} \
                          at index {pa} of {}",

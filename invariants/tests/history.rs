@@ -1126,6 +1126,113 @@ proptest! {
     }
 }
 
+/// The part of `h` about `key`.
+fn restrict(h: &History, key: Key) -> History {
+    History {
+        ops: h
+            .ops
+            .iter()
+            .filter(|op| op.kind.key() == key)
+            .cloned()
+            .collect(),
+        final_states: h
+            .final_states
+            .iter()
+            .map(|(n, m)| {
+                (
+                    *n,
+                    m.iter()
+                        .filter(|(k, _)| **k == key)
+                        .map(|(k, l)| (*k, l.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn keys_are_checked_independently() {
+    // Key 0 is big, the others small, and some keys are broken: checking the whole
+    // history must give exactly the reports of checking each key alone (nothing of one
+    // key leaks into the next).
+    let cfg = Config {
+        clients: 6,
+        keys: 1,
+        nodes: 3,
+    };
+    let mut h = testgen::random(11, 3_000, &cfg);
+    let mut r = testgen::SplitMix(5);
+    for key in 1..40u32 {
+        let small = testgen::random(
+            u64::from(key),
+            20,
+            &Config {
+                clients: 3,
+                keys: 1,
+                nodes: 3,
+            },
+        );
+        for mut op in small.ops {
+            match &mut op.kind {
+                OpKind::Append { key: k, value } => {
+                    *k = key;
+                    *value += u64::from(key) << 32;
+                }
+                OpKind::Read { key: k, result } => {
+                    *k = key;
+                    for v in result.iter_mut().flatten() {
+                        *v += u64::from(key) << 32;
+                    }
+                }
+            }
+            h.ops.push(op);
+        }
+        for ((_, m), (_, sm)) in h.final_states.iter_mut().zip(&small.final_states) {
+            if let Some(l) = sm.get(&0) {
+                m.insert(key, l.iter().map(|v| v + (u64::from(key) << 32)).collect());
+            }
+        }
+        // Break every third key one way or another.
+        if key % 3 == 0 {
+            for (_, m) in &mut h.final_states {
+                if let Some(l) = m.get_mut(&key) {
+                    match r.below(3) {
+                        0 => l.push(u64::MAX),
+                        1 => {
+                            if let Some(&v) = l.first() {
+                                l.push(v);
+                            }
+                        }
+                        _ => {
+                            l.pop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let whole = anomalies(&h);
+    let keys: BTreeSet<Key> = h.ops.iter().map(|op| op.kind.key()).collect();
+    let mut each = Vec::new();
+    for key in keys {
+        each.extend(anomalies(&restrict(&h, key)));
+    }
+    assert_eq!(
+        kinds(&whole),
+        AnomalyKind::ALL
+            .into_iter()
+            .filter(|k| *k != RealTimeOrder)
+            .collect::<BTreeSet<_>>()
+    );
+    assert!(
+        whole == each,
+        "whole:\n{}each:\n{}",
+        show(&whole),
+        show(&each)
+    );
+}
+
 #[test]
 fn larger_random_histories_pass() {
     for seed in 0..20 {
