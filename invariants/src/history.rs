@@ -925,6 +925,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
         list,
     }));
     let obs: &[Obs<'a>] = obs;
+    debug_assert!(obs.windows(2).all(|w| w[0].inv <= w[1].inv));
 
     // ---- 1. The reference order L and divergence.
     let mut l_idx = 0;
@@ -1273,13 +1274,22 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
     reads_by_comp.sort_unstable();
     let reads_by_comp: &[(u64, usize, usize)] = reads_by_comp;
     prefix_max(reach_prefix, reads_by_comp.iter().map(|&(_, r, i)| (r, i)));
+    // Observations come by non-decreasing invocation time, so the appends and reads
+    // that completed before each one begins are prefixes that only grow.
+    let (mut c_kept, mut c_read) = (0, 0);
     for (i, o) in obs.iter().enumerate() {
+        while c_kept < kept.len() && Time::At(kept[c_kept].0) < o.inv {
+            c_kept += 1;
+        }
+        while c_read < reads_by_comp.len() && Time::At(reads_by_comp[c_read].0) < o.inv {
+            c_read += 1;
+        }
         if !consistent[i] {
             continue;
         }
         let len = o.list.len();
         if i < n_reads {
-            let c = kept.partition_point(|y| Time::At(y.0) < o.inv);
+            let c = c_kept;
             if c > 0 && kept_prefix[c - 1].0 >= len {
                 rep.report(StaleRead, || {
                     // The earliest-positioned missed value is the most telling witness.
@@ -1310,7 +1320,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
         } else if final_misses_acked[i] {
             continue;
         }
-        let c = reads_by_comp.partition_point(|y| Time::At(y.0) < o.inv);
+        let c = c_read;
         if c > 0 && reach_prefix[c - 1].0 > len {
             let w = &obs[reach_prefix[c - 1].1];
             rep.report(StaleRead, || {
