@@ -78,10 +78,10 @@
 //! Rules 4-6 are answered with sorted arrays and prefix maxima plus binary search
 //! (e.g. "largest `pos` among acknowledged appends that completed before time `t`"),
 //! so no pair of operations is ever enumerated. One pass over the operations checks
-//! well-formedness, indexes every append by value (a hash map, for uniqueness and to
-//! explain values of other keys) and copies what the checker needs of each operation
-//! next to the others of its key (a counting sort); each key then has its own hash
-//! index of its appends. The cost is `O(n + total length of all observed lists)`
+//! well-formedness and copies what the checker needs of each operation next to the
+//! others of its key (a counting sort); every append is indexed by value (hash tables
+//! built one partition at a time, for uniqueness and to explain values of other
+//! keys); each key then has its own hash index of its appends. The cost is `O(n + total length of all observed lists)`
 //! (expected, hashing) plus sorting each key's reads and acknowledged appends by time:
 //! no structure spans keys once they are grouped, so many keys cost no more than
 //! few.
@@ -459,8 +459,8 @@ struct ReadRec<'a> {
 /// ascending order), appends by value.
 struct Ctx<'a> {
     h: &'a History,
-    /// value -> index of its (only) append op. Lookups only.
-    value_op: IntMap<Value, usize>,
+    /// value -> index of its (only) append op.
+    value_op: ValueIndex,
     /// Rank -> key, ascending.
     keys: Vec<Key>,
     /// Appends of the key of rank `r`: `appends[append_start[r]..append_start[r + 1]]`,
@@ -489,23 +489,99 @@ fn offsets(counts: &[usize]) -> Vec<usize> {
     start
 }
 
+/// Every append by value, in hash partitions: each partition's table is built in one
+/// go and stays in cache meanwhile (one table of all values would take a cache miss
+/// per insert). Lookups only, never iterated.
+struct ValueIndex {
+    /// Partition of `v`: `partition_hash(v) >> shift`; `shift` 64: one partition.
+    shift: u32,
+    parts: Vec<IntMap<Value, usize>>,
+}
+
+/// A hash independent of `IntHasher`'s, whose top bits pick a partition (within one
+/// partition, `IntHasher`'s bits still vary fully).
+fn partition_hash(v: Value) -> u64 {
+    v.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (v >> 29)
+}
+
+impl ValueIndex {
+    /// Values per partition, about: a table that fits in a core's cache.
+    const PART: usize = 4096;
+
+    fn new(h: &History, appends: &[AppendRec]) -> Result<Self, HistoryError> {
+        let bits = (appends.len() / Self::PART)
+            .next_power_of_two()
+            .trailing_zeros();
+        let index = ValueIndex {
+            shift: 64 - bits,
+            parts: Vec::new(),
+        };
+        let n_parts = 1usize << bits;
+        let mut counts = vec![0usize; n_parts];
+        for a in appends {
+            counts[index.part(a.value)] += 1;
+        }
+        let start = offsets(&counts);
+        let mut next = start.clone();
+        let mut by_part = vec![(0, 0); appends.len()];
+        for a in appends {
+            let p = index.part(a.value);
+            by_part[next[p]] = (a.value, a.op);
+            next[p] += 1;
+        }
+        let mut parts = Vec::with_capacity(n_parts);
+        for p in 0..n_parts {
+            let items = &by_part[start[p]..start[p + 1]];
+            let mut m: IntMap<Value, usize> =
+                IntMap::with_capacity_and_hasher(items.len(), Default::default());
+            for &(v, i) in items {
+                if m.insert(v, i).is_some() {
+                    return Err(Self::first_repeat(h));
+                }
+            }
+            parts.push(m);
+        }
+        Ok(ValueIndex { parts, ..index })
+    }
+
+    fn part(&self, v: Value) -> usize {
+        partition_hash(v).checked_shr(self.shift).unwrap_or(0) as usize
+    }
+
+    /// The first append in `ops` whose value an earlier append already had (one is
+    /// known to exist).
+    fn first_repeat(h: &History) -> HistoryError {
+        let mut seen: IntMap<Value, usize> = IntMap::default();
+        for (i, op) in h.ops.iter().enumerate() {
+            if let OpKind::Append { value, .. } = op.kind {
+                if let Some(&j) = seen.get(&value) {
+                    return HistoryError::ValueAppendedTwice {
+                        value,
+                        first: h.ops[j].clone(),
+                        second: op.clone(),
+                    };
+                }
+                seen.insert(value, i);
+            }
+        }
+        unreachable!("a value repeats")
+    }
+
+    fn get(&self, v: Value) -> Option<usize> {
+        self.parts[self.part(v)].get(&v).copied()
+    }
+}
+
 impl<'a> Ctx<'a> {
     fn new(h: &'a History) -> Result<Self, HistoryError> {
         const UNGROUPED: u32 = u32::MAX;
-        let n_appends = h
-            .ops
-            .iter()
-            .filter(|op| matches!(op.kind, OpKind::Append { .. }))
-            .count();
-        let mut value_op: IntMap<Value, usize> =
-            IntMap::with_capacity_and_hasher(n_appends, Default::default());
         // Dense key ids in order of first appearance; then ranks by key.
         let mut key_id: IntMap<Key, u32> = IntMap::default();
         let mut dense_keys: Vec<Key> = Vec::new();
         let mut op_dense: Vec<u32> = Vec::with_capacity(h.ops.len());
         let mut n_app: Vec<usize> = Vec::new();
         let mut n_read: Vec<usize> = Vec::new();
-        for (i, op) in h.ops.iter().enumerate() {
+        for op in &h.ops {
             if op.complete_ms < op.invoke_ms {
                 return Err(HistoryError::CompletesBeforeInvoked { op: op.clone() });
             }
@@ -517,19 +593,7 @@ impl<'a> Ctx<'a> {
                 (dense_keys.len() - 1) as u32
             });
             match &op.kind {
-                OpKind::Append { value, .. } => {
-                    match value_op.entry(*value) {
-                        Entry::Occupied(e) => {
-                            return Err(HistoryError::ValueAppendedTwice {
-                                value: *value,
-                                first: h.ops[*e.get()].clone(),
-                                second: op.clone(),
-                            })
-                        }
-                        Entry::Vacant(e) => {
-                            e.insert(i);
-                        }
-                    }
+                OpKind::Append { .. } => {
                     n_app[d as usize] += 1;
                     op_dense.push(d);
                 }
@@ -617,6 +681,8 @@ impl<'a> Ctx<'a> {
             }
         }
 
+        let value_op = ValueIndex::new(h, &appends)?;
+
         let mut finals: Vec<(u32, usize)> = h
             .final_states
             .iter()
@@ -662,9 +728,9 @@ impl<'a> Ctx<'a> {
     /// Why a value `v` that `key` holds but no append to `key` carries cannot have been
     /// applied, with the op of its append (to another key), if any.
     fn stranger_reason(&self, key: Key, v: Value) -> (String, Option<usize>) {
-        match self.value_op.get(&v) {
+        match self.value_op.get(v) {
             None => ("no client ever appended it".to_string(), None),
-            Some(&i) => (
+            Some(i) => (
                 format!(
                     "it was appended to key {}, not to key {key}",
                     self.h.ops[i].kind.key()
@@ -1003,7 +1069,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
             rep.report(Duplicate, || {
                 let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
-                if let Some(&a) = ctx.value_op.get(&v) {
+                if let Some(a) = ctx.value_op.get(v) {
                     ops.push(ctx.op(a).clone());
                 }
                 let expl = format!(
@@ -1059,7 +1125,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
                     if dup_reported.insert(v) {
                         rep.report(Duplicate, || {
                             let mut ops = ctx.obs_ops(o);
-                            if let Some(&a) = ctx.value_op.get(&v) {
+                            if let Some(a) = ctx.value_op.get(v) {
                                 ops.push(ctx.op(a).clone());
                             }
                             let expl = format!(

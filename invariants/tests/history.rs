@@ -815,6 +815,52 @@ fn unknown_key_in_a_final_state_is_refused() {
 }
 
 #[test]
+fn large_histories_find_repeats_and_values_of_other_keys() {
+    // Enough appends for the value index to be split in several partitions.
+    let cfg = Config {
+        clients: 8,
+        keys: 4,
+        nodes: 3,
+    };
+    let h = testgen::random(3, 40_000, &cfg);
+    let appends: Vec<usize> = (0..h.ops.len())
+        .filter(|&i| matches!(h.ops[i].kind, OpKind::Append { .. }))
+        .collect();
+    assert!(appends.len() > 4 * 4096, "{} appends", appends.len());
+    // A repeated value, far apart in `ops`: the error names the two operations.
+    let mut m = h.clone();
+    let (i, j) = (appends[10], appends[appends.len() - 10]);
+    let OpKind::Append { value, .. } = m.ops[i].kind else {
+        unreachable!("an append")
+    };
+    if let OpKind::Append { value: v, .. } = &mut m.ops[j].kind {
+        *v = value;
+    }
+    assert_refused(
+        &m,
+        HistoryError::ValueAppendedTwice {
+            value,
+            first: m.ops[i].clone(),
+            second: m.ops[j].clone(),
+        },
+    );
+    // A value of key 1 in key 0's final state on every node: a phantom, explained.
+    let mut m = h.clone();
+    let v = m.final_states[0].1[&1][0];
+    for (_, s) in &mut m.final_states {
+        s.get_mut(&0).expect("key 0 has a final list").push(v);
+    }
+    let a = assert_kinds(&m, &[Phantom]);
+    assert_eq!(a.len(), 1, "{}", show(&a));
+    assert!(
+        a[0].explanation
+            .contains("it was appended to key 1, not to key 0"),
+        "{}",
+        a[0]
+    );
+}
+
+#[test]
 fn node_with_two_final_states_is_refused() {
     let h = hist(
         vec![ok_append(1, 0, 10, 0, 1)],
