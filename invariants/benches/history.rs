@@ -1,13 +1,13 @@
 //! Benchmark of the client-history checker: `cargo bench -p zkwal-invariants --bench history`.
 //!
-//! Builds valid (linearizable) 100,000-operation histories with the sequential-model
-//! generator and reports the median wall time of `check` over several runs. Wall-clock
-//! timing is fine here: this is a benchmark, not part of a simulated run.
+//! Builds valid (linearizable) histories of 100,000 and 1,000,000 operations with the
+//! sequential-model generator and reports the median wall time of `check` over several
+//! runs. Wall-clock timing is fine here: this is a benchmark, not part of a simulated
+//! run. An argument other than `--bench` keeps only the cases whose label contains it
+//! (`cargo bench -p zkwal-invariants --bench history -- 1m`).
 
 use std::time::{Duration, Instant};
 use zkwal_invariants::history::{check, testgen, History, OpKind};
-
-const RUNS: usize = 9;
 
 fn read_values(h: &History) -> usize {
     h.ops
@@ -21,12 +21,18 @@ fn read_values(h: &History) -> usize {
         .sum()
 }
 
-fn bench(label: &str, n_ops: usize, cfg: testgen::Config) -> Duration {
+fn bench(label: &str, n_ops: usize, keys: u32, runs: usize) -> Duration {
+    let cfg = testgen::Config {
+        clients: 10,
+        keys,
+        nodes: 5,
+    };
     let h = testgen::random(0x5eed, n_ops, &cfg);
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let start = Instant::now();
-        let anomalies = check(std::hint::black_box(&h));
+        let anomalies =
+            check(std::hint::black_box(&h)).expect("generated histories are well-formed");
         times.push(start.elapsed());
         assert!(
             anomalies.is_empty(),
@@ -34,10 +40,10 @@ fn bench(label: &str, n_ops: usize, cfg: testgen::Config) -> Duration {
         );
     }
     times.sort();
-    let median = times[RUNS / 2];
+    let median = times[runs / 2];
     println!(
         "history/{label}: {} ops, {} clients, {} keys, {} nodes, {} values in read results: \
-         check median {:.1} ms (min {:.1} ms, max {:.1} ms, {RUNS} runs)",
+         check median {:.1} ms (min {:.1} ms, max {:.1} ms, {runs} runs)",
         h.ops.len(),
         cfg.clients,
         cfg.keys,
@@ -45,23 +51,37 @@ fn bench(label: &str, n_ops: usize, cfg: testgen::Config) -> Duration {
         read_values(&h),
         median.as_secs_f64() * 1e3,
         times[0].as_secs_f64() * 1e3,
-        times[RUNS - 1].as_secs_f64() * 1e3,
+        times[runs - 1].as_secs_f64() * 1e3,
     );
     median
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument is ignored.
-    let cfg = |keys| testgen::Config {
-        clients: 10,
-        keys,
-        nodes: 5,
-    };
-    bench("100k_ops_1000_keys", 100_000, cfg(1000));
-    let m = bench("100k_ops_100_keys", 100_000, cfg(100));
-    bench("100k_ops_30_keys", 100_000, cfg(30));
-    println!(
-        "headline: 100,000-op history (100 keys) checked in {:.1} ms (median)",
-        m.as_secs_f64() * 1e3
-    );
+    // `cargo bench` passes `--bench`; another argument filters the cases by label.
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let cases: [(&str, usize, u32, usize); 5] = [
+        ("100k_ops_1000_keys", 100_000, 1_000, 9),
+        ("100k_ops_100_keys", 100_000, 100, 9),
+        ("100k_ops_30_keys", 100_000, 30, 9),
+        // Keys grow with the history so that read results stay of a realistic length
+        // (1,000 keys would put about 10^8 values in read results).
+        ("1m_ops_10000_keys", 1_000_000, 10_000, 5),
+        ("1m_ops_100000_keys", 1_000_000, 100_000, 5),
+    ];
+    let mut headline = Vec::new();
+    for (label, n, keys, runs) in cases {
+        if filter.as_deref().is_some_and(|f| !label.contains(f)) {
+            continue;
+        }
+        let m = bench(label, n, keys, runs);
+        if label == "100k_ops_100_keys" || label == "1m_ops_10000_keys" {
+            headline.push(format!(
+                "{n} ops ({keys} keys) {:.1} ms",
+                m.as_secs_f64() * 1e3
+            ));
+        }
+    }
+    if !headline.is_empty() {
+        println!("headline (median check time): {}", headline.join(", "));
+    }
 }

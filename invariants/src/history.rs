@@ -7,11 +7,20 @@
 //! completion times (ms) and an [`Outcome`]; plus the final state of each node after the
 //! cluster healed. The checker trusts nothing else about the system under test.
 //!
-//! Preconditions (the simulator guarantees them; the checker does not verify them):
-//! every append carries a value that is unique across the whole run; each client has
-//! at most one operation outstanding. If a value is nevertheless appended by several
-//! operations, the most permissive one is used (ok over indeterminate over failed,
-//! then the earliest invocation).
+//! Well-formedness is checked first: a malformed history gets a [`HistoryError`] (from
+//! [`check`]), never a verdict. A history is well-formed when
+//! * no operation completes before it was invoked;
+//! * every value is appended by exactly one operation, whatever its outcome. A retry
+//!   belongs to its operation: a client that sends an append again (same value, same
+//!   request id) records one operation, invoked at the first attempt and completed at
+//!   the last answer or when it gave up, as the simulator does. A retry recorded as an
+//!   operation of its own is refused, like any second append of a value: the checker
+//!   cannot tell one from the other, and either guess could name a false anomaly;
+//! * every key of a final state is named by some operation (an append or a read);
+//! * no node has two final states.
+//!
+//! Client ids are used in reports only; the checker does not rely on a client having
+//! at most one operation outstanding.
 //!
 //! Semantics of outcomes:
 //! * `Ok` append: applied exactly once at some instant in `[invoke_ms, complete_ms]`.
@@ -21,16 +30,24 @@
 //! * `Ok` read with `Some(list)`: the key's list at some instant in its window.
 //!   `Failed`/`Indeterminate` reads, and `Ok` reads without a result, carry no
 //!   information and are ignored.
-//! * Final states: every listed node state is an observation taken after every
-//!   operation completed (invoked at +infinity). A node that has no entry for a key is
-//!   taken to hold the empty list for it.
+//! * Final states: what each node holds after the cluster healed, taken as an
+//!   observation after every operation completed (invoked and completed at
+//!   +infinity). A node that has no entry for a key is taken to hold the empty list.
+//!   Being at +infinity, final states are concurrent with indeterminate appends (whose
+//!   completion is +infinity too), so a node that lags behind the others by
+//!   indeterminate appends that no read showed is accepted: such an append may take
+//!   effect after that node's state was taken, which linearizability allows.
+//!   Acknowledged values must be on every listed node, and so must values that some
+//!   read showed. Demanding equal final states is the simulator's `convergence`
+//!   check, not this one's.
 //!
 //! Time comparisons are strict: `x` precedes `y` in real time only if
 //! `x.complete_ms < y.invoke_ms`. Equal timestamps count as concurrent, because
 //! virtual milliseconds are coarse and events inside one millisecond may be ordered
-//! either way; this keeps every rule sound.
+//! either way; this keeps every rule sound. +infinity is a value of its own, later than
+//! every `u64`: an operation completing at `u64::MAX` precedes the final states.
 //!
-//! # Algorithm (per key, `O(n log n + total length of all returned lists)`)
+//! # Algorithm (per key, linear apart from sorting)
 //!
 //! List-append makes the order of effective appends visible: every read returns the
 //! sequence of appends applied before it. So instead of searching for a linearization:
@@ -40,25 +57,45 @@
 //!    Every observation must be a prefix of `L`, otherwise **divergence**. `L` gives the
 //!    version order: `pos(v)` is the index of `v`'s first occurrence in `L`. An
 //!    observation that is a prefix of `L` ("consistent") contains `v` iff
-//!    `pos(v) < len`.
+//!    `pos(v) < len`. A value is *observed* if any observation holds it.
 //! 2. **duplicate**: a value occurs twice in an observation.
 //! 3. **phantom**: an observed value that no client appended to this key, whose append
 //!    failed definitely, or that a read returned although its append was invoked only
 //!    after the read completed (the read saw a value nobody had appended yet).
 //! 4. **lost_append**: an acknowledged append missing from some final state; or never
-//!    seen in `L` although some read, or some append that *was* observed, began after
-//!    it completed.
+//!    observed although some read, or some append that *was* observed, began after it
+//!    completed.
 //! 5. **stale_read**: a consistent read that misses an acknowledged (and not lost)
-//!    append that completed before the read began; or a consistent observation shorter
-//!    than a read that completed before it began (this also covers indeterminate
-//!    values that were seen and then disappeared). A final state that misses an
-//!    acknowledged append is reported as lost_append instead.
+//!    append that completed before the read began; or a consistent observation that
+//!    misses a value shown by a read that completed before the observation began, where
+//!    the value is the first occurrence of an append to this key that was not failed and
+//!    was invoked before that read completed (this covers indeterminate values that were
+//!    seen and then disappeared). A final state that misses an acknowledged append is
+//!    reported as lost_append instead.
 //! 6. **real_time_order**: an acknowledged append `a` completed before append `b` was
 //!    invoked, both are in `L`, but `pos(b) < pos(a)`.
 //!
 //! Rules 4-6 are answered with sorted arrays and prefix maxima plus binary search
 //! (e.g. "largest `pos` among acknowledged appends that completed before time `t`"),
-//! so no pair of operations is ever enumerated.
+//! so no pair of operations is ever enumerated. One pass over the operations checks
+//! well-formedness and copies what the checker needs of each operation next to the
+//! others of its key (a counting sort); every append is indexed by value (hash tables
+//! built one partition at a time, for uniqueness and to explain values of other
+//! keys); each key then has its own hash index of its appends. The cost is `O(n + total length of all observed lists)`
+//! (expected, hashing) plus sorting each key's reads and acknowledged appends by time:
+//! no structure spans keys once they are grouped, so many keys cost no more than
+//! few.
+//!
+//! # What a report claims
+//!
+//! Every report states a fact that holds of the history and violates linearizability on
+//! its own, and its explanation cites only the evidence it rests on. Knock-on effects of
+//! an anomaly already named are not reported again: a phantom or duplicate value that a
+//! later observation lacks is not also a stale read, and a value that a diverged
+//! observation holds is observed, so it is never called lost for being absent from
+//! `L`. Rules 5 and 6 look only at observations consistent with `L`; on a diverged
+//! key the other observations are checked for divergence, duplicates, phantoms and (for
+//! final states) lost appends.
 //!
 //! # Soundness (no false alarms) and completeness
 //!
@@ -68,10 +105,9 @@
 //! appends, applied after their invocation and before any read that shows them (3);
 //! an acknowledged append takes effect before it completes, so it is in every state
 //! observed later, in particular in every final state and in every list showing an
-//! append that began later (4, 5); a read that completed before another began saw an
-//! older state, which is never longer (5); and an append that completed before another
-//! began takes effect first (6). The property tests check this on generated
-//! linearizable histories.
+//! append that began later (4, 5); a value a read showed stays in every later state
+//! (5); and an append that completed before another began takes effect first (6). The
+//! property tests check this on generated linearizable histories.
 //!
 //! Conversely, when nothing is reported the key is linearizable: order the ops as
 //! appends in `L` order, each read of length `k` between `L[k-1]` and `L[k]` (reads of
@@ -79,28 +115,27 @@
 //! unobserved indeterminate and failed appends. Points inside intervals can be chosen
 //! in a required order iff no op completes before an op required earlier is invoked;
 //! rules 3-6 check exactly those pairs (append/append, append/read, read/append,
-//! read/read).
+//! read/read). A test compares the verdict with an exhaustive search on tiny
+//! histories.
 //!
 //! # Not checked
 //!
 //! * Anything across keys: no multi-key transactions, no cross-key real-time or
 //!   causal order (each key is an independent linearizable register of lists).
-//! * Uniqueness of appended values and the one-outstanding-op-per-client rule (input
-//!   preconditions above).
-//! * Observations on a divergent branch are only checked for divergence, duplicates
-//!   and phantoms; final states are still checked for lost appends even if divergent.
-//! * Final states are not compared with each other by length: they are all taken "at
-//!   the end", concurrent with indeterminate appends, so a node that lacks only
-//!   indeterminate values no read ever showed is accepted (acknowledged values must be
-//!   on every listed node; values some read showed must be too).
+//! * Final states are not compared with each other by length (see the semantics of
+//!   final states above).
 //!
 //! Reports are bounded: at most [`MAX_REPORTS_PER_KIND_PER_KEY`] anomalies per kind and
 //! key; the last one then says how many more were found. Output is deterministic:
-//! sorted by key, then kind, then discovery order, independent of hash seeds.
+//! sorted by key, then kind, then discovery order, independent of hash seeds and of the
+//! order of `ops`. The hash index uses a fixed hash function and is only looked up,
+//! never iterated.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub type Key = u32;
 /// Unique per append across the whole run.
@@ -130,8 +165,17 @@ pub enum OpKind {
     },
 }
 
+impl OpKind {
+    pub fn key(&self) -> Key {
+        match self {
+            OpKind::Append { key, .. } | OpKind::Read { key, .. } => *key,
+        }
+    }
+}
+
 /// One client operation. For `Indeterminate` ops `complete_ms` is when the client gave
-/// up; the append may take effect at any time after `invoke_ms`.
+/// up; the append may take effect at any time after `invoke_ms`. A retried operation is
+/// one `Op`, from its first attempt to its last (see the module documentation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     pub client: ClientId,
@@ -146,9 +190,53 @@ pub struct Op {
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct History {
     pub ops: Vec<Op>,
-    /// `(node id, key -> list)`.
+    /// `(node id, key -> list)`: what each node holds after healing.
     pub final_states: Vec<(u32, BTreeMap<Key, Vec<Value>>)>,
 }
+
+/// Why a history is malformed: [`check`] gives no verdict on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryError {
+    /// An operation completes before it was invoked.
+    CompletesBeforeInvoked { op: Op },
+    /// Two operations append the same value (`first` comes first in `ops`). This is
+    /// also how a retry recorded as an operation of its own shows.
+    ValueAppendedTwice { value: Value, first: Op, second: Op },
+    /// A final state holds a key that no operation names.
+    UnknownKeyInFinalState { node: u32, key: Key },
+    /// A node has two final states.
+    NodeListedTwice { node: u32 },
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("malformed history: ")?;
+        match self {
+            HistoryError::CompletesBeforeInvoked { op } => {
+                write!(f, "an operation completes before it was invoked: {op}")
+            }
+            HistoryError::ValueAppendedTwice {
+                value,
+                first,
+                second,
+            } => write!(
+                f,
+                "value {value} is appended by two operations ({first}; {second}); values \
+                 must be unique, and a retry must be recorded as one operation spanning all \
+                 its attempts"
+            ),
+            HistoryError::UnknownKeyInFinalState { node, key } => write!(
+                f,
+                "the final state of node {node} holds key {key}, which no operation names"
+            ),
+            HistoryError::NodeListedTwice { node } => {
+                write!(f, "node {node} has two final states")
+            }
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AnomalyKind {
@@ -272,19 +360,72 @@ impl fmt::Display for Op {
 /// At most this many anomalies of one kind are reported per key.
 pub const MAX_REPORTS_PER_KIND_PER_KEY: usize = 5;
 
-const INF: u64 = u64::MAX;
+/// A point of virtual time, or +infinity: later than every operation (final states,
+/// the effective completion of an indeterminate append). `Inf` is a value of its own,
+/// so a real `u64::MAX` stays finite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Time {
+    At(u64),
+    Inf,
+}
 
-/// Checks the history; an empty result means every key is linearizable (see the
-/// module documentation for exactly what is and is not checked).
-pub fn check(history: &History) -> Vec<Anomaly> {
-    let ctx = Ctx::new(history);
-    let mut out = Vec::new();
-    for key in &ctx.keys {
-        check_key(&ctx, *key, &mut out);
+/// A fixed, fast hash for integer keys (SplitMix64's finalizer). Deterministic; maps
+/// that use it are only looked up, never iterated.
+#[derive(Default, Clone, Copy)]
+struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
     }
-    // Stable: within (key, kind) the discovery order is kept.
-    out.sort_by_key(|a| (a.key, a.kind));
-    out
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u32(&mut self, x: u32) {
+        self.0 = u64::from(x);
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
+    }
+}
+
+type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;
+
+/// No index (a local append or a position that does not exist).
+const NONE: usize = usize::MAX;
+/// `app_at` entry of a repeated value.
+const DUP: usize = usize::MAX - 1;
+
+/// Checks the history. `Ok` with an empty list means every key is linearizable (see the
+/// module documentation for exactly what is and is not checked); `Err` means the
+/// history is malformed and gets no verdict.
+pub fn check(history: &History) -> Result<Vec<Anomaly>, HistoryError> {
+    let ctx = Ctx::new(history)?;
+    let mut out = Vec::new();
+    let mut scratch = Scratch::default();
+    let nf = ctx.finals.len();
+    for (r, &key) in ctx.keys.iter().enumerate() {
+        let key_ops = KeyOps {
+            key,
+            apps: &ctx.appends[ctx.append_start[r]..ctx.append_start[r + 1]],
+            reads: &ctx.reads[ctx.read_start[r]..ctx.read_start[r + 1]],
+            finals: &ctx.final_lists[r * nf..(r + 1) * nf],
+        };
+        check_key(&ctx, &key_ops, &mut scratch, &mut out);
+    }
+    debug_assert!(out
+        .windows(2)
+        .all(|w| (w[0].key, w[0].kind) <= (w[1].key, w[1].kind)));
+    Ok(out)
 }
 
 /// Convenience: the distinct kinds found, in kind order.
@@ -292,104 +433,375 @@ pub fn kinds(anomalies: &[Anomaly]) -> BTreeSet<AnomalyKind> {
     anomalies.iter().map(|a| a.kind).collect()
 }
 
-struct Ctx<'a> {
-    h: &'a History,
-    /// value -> index of the (chosen) append op of that value. Lookups only.
-    value_op: BTreeMap<Value, usize>,
-    /// key -> effective append ops (index into `h.ops`).
-    appends: BTreeMap<Key, Vec<usize>>,
-    /// key -> ok reads with a result.
-    reads: BTreeMap<Key, Vec<usize>>,
-    keys: BTreeSet<Key>,
+/// An append, as the checker needs it (kept next to the other appends of its key).
+#[derive(Clone, Copy)]
+struct AppendRec {
+    value: Value,
+    invoke: u64,
+    complete: u64,
+    /// Index into `h.ops`.
+    op: usize,
+    outcome: Outcome,
 }
 
-fn append_rank(op: &Op) -> u8 {
-    match op.outcome {
-        Outcome::Ok => 0,
-        Outcome::Indeterminate => 1,
-        Outcome::Failed => 2,
+/// An ok read with a result, likewise.
+#[derive(Clone, Copy)]
+struct ReadRec<'a> {
+    invoke: u64,
+    complete: u64,
+    client: ClientId,
+    /// Index into `h.ops`.
+    op: usize,
+    list: &'a [Value],
+}
+
+/// The history, validated and indexed: operations grouped by key (keys by rank, in
+/// ascending order), appends by value.
+struct Ctx<'a> {
+    h: &'a History,
+    /// value -> index of its (only) append op.
+    value_op: ValueIndex,
+    /// Rank -> key, ascending.
+    keys: Vec<Key>,
+    /// Appends of the key of rank `r`: `appends[append_start[r]..append_start[r + 1]]`,
+    /// in `ops` order.
+    appends: Vec<AppendRec>,
+    append_start: Vec<usize>,
+    /// Ok reads with a result, grouped the same way.
+    reads: Vec<ReadRec<'a>>,
+    read_start: Vec<usize>,
+    /// `(node id, index into h.final_states)`, by node id.
+    finals: Vec<(u32, usize)>,
+    /// `final_lists[r * finals.len() + f]`: the list of the key of rank `r` on
+    /// `finals[f]`.
+    final_lists: Vec<&'a [Value]>,
+}
+
+/// Start offsets (`counts.len() + 1` of them) of groups of the given sizes.
+fn offsets(counts: &[usize]) -> Vec<usize> {
+    let mut start = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0;
+    start.push(0);
+    for &c in counts {
+        total += c;
+        start.push(total);
+    }
+    start
+}
+
+/// Every append by value, in hash partitions: each partition's table is built in one
+/// go and stays in cache meanwhile (one table of all values would take a cache miss
+/// per insert). Lookups only, never iterated.
+struct ValueIndex {
+    /// Partition of `v`: `partition_hash(v) >> shift`; `shift` 64: one partition.
+    shift: u32,
+    parts: Vec<IntMap<Value, usize>>,
+}
+
+/// A hash independent of `IntHasher`'s, whose top bits pick a partition (within one
+/// partition, `IntHasher`'s bits still vary fully).
+fn partition_hash(v: Value) -> u64 {
+    v.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (v >> 29)
+}
+
+impl ValueIndex {
+    /// Values per partition, about: a table that fits in a core's cache.
+    const PART: usize = 4096;
+
+    fn new(h: &History, appends: &[AppendRec]) -> Result<Self, HistoryError> {
+        let bits = (appends.len() / Self::PART)
+            .next_power_of_two()
+            .trailing_zeros();
+        let index = ValueIndex {
+            shift: 64 - bits,
+            parts: Vec::new(),
+        };
+        let n_parts = 1usize << bits;
+        let mut counts = vec![0usize; n_parts];
+        for a in appends {
+            counts[index.part(a.value)] += 1;
+        }
+        let start = offsets(&counts);
+        let mut next = start.clone();
+        let mut by_part = vec![(0, 0); appends.len()];
+        for a in appends {
+            let p = index.part(a.value);
+            by_part[next[p]] = (a.value, a.op);
+            next[p] += 1;
+        }
+        let mut parts = Vec::with_capacity(n_parts);
+        for p in 0..n_parts {
+            let items = &by_part[start[p]..start[p + 1]];
+            let mut m: IntMap<Value, usize> =
+                IntMap::with_capacity_and_hasher(items.len(), Default::default());
+            for &(v, i) in items {
+                if m.insert(v, i).is_some() {
+                    return Err(Self::first_repeat(h));
+                }
+            }
+            parts.push(m);
+        }
+        Ok(ValueIndex { parts, ..index })
+    }
+
+    fn part(&self, v: Value) -> usize {
+        partition_hash(v).checked_shr(self.shift).unwrap_or(0) as usize
+    }
+
+    /// The first append in `ops` whose value an earlier append already had (one is
+    /// known to exist).
+    fn first_repeat(h: &History) -> HistoryError {
+        let mut seen: IntMap<Value, usize> = IntMap::default();
+        for (i, op) in h.ops.iter().enumerate() {
+            if let OpKind::Append { value, .. } = op.kind {
+                if let Some(&j) = seen.get(&value) {
+                    return HistoryError::ValueAppendedTwice {
+                        value,
+                        first: h.ops[j].clone(),
+                        second: op.clone(),
+                    };
+                }
+                seen.insert(value, i);
+            }
+        }
+        unreachable!("a value repeats")
+    }
+
+    fn get(&self, v: Value) -> Option<usize> {
+        self.parts[self.part(v)].get(&v).copied()
     }
 }
 
 impl<'a> Ctx<'a> {
-    fn new(h: &'a History) -> Self {
-        let mut value_op: BTreeMap<Value, usize> = BTreeMap::new();
-        let mut reads: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
-        let mut keys = BTreeSet::new();
-        for (i, op) in h.ops.iter().enumerate() {
+    fn new(h: &'a History) -> Result<Self, HistoryError> {
+        const UNGROUPED: u32 = u32::MAX;
+        // Dense key ids in order of first appearance; then ranks by key.
+        let mut key_id: IntMap<Key, u32> = IntMap::default();
+        let mut dense_keys: Vec<Key> = Vec::new();
+        let mut op_dense: Vec<u32> = Vec::with_capacity(h.ops.len());
+        let mut n_app: Vec<usize> = Vec::new();
+        let mut n_read: Vec<usize> = Vec::new();
+        for op in &h.ops {
+            if op.complete_ms < op.invoke_ms {
+                return Err(HistoryError::CompletesBeforeInvoked { op: op.clone() });
+            }
+            let key = op.kind.key();
+            let d = *key_id.entry(key).or_insert_with(|| {
+                dense_keys.push(key);
+                n_app.push(0);
+                n_read.push(0);
+                (dense_keys.len() - 1) as u32
+            });
             match &op.kind {
-                OpKind::Append { key, value } => {
-                    keys.insert(*key);
-                    value_op
-                        .entry(*value)
-                        .and_modify(|j| {
-                            let old = &h.ops[*j];
-                            if (append_rank(op), op.invoke_ms, i)
-                                < (append_rank(old), old.invoke_ms, *j)
-                            {
-                                *j = i;
-                            }
-                        })
-                        .or_insert(i);
+                OpKind::Append { .. } => {
+                    n_app[d as usize] += 1;
+                    op_dense.push(d);
                 }
-                OpKind::Read { key, result } => {
-                    keys.insert(*key);
+                OpKind::Read { result, .. } => {
                     if op.outcome == Outcome::Ok && result.is_some() {
-                        reads.entry(*key).or_default().push(i);
+                        n_read[d as usize] += 1;
+                        op_dense.push(d);
+                    } else {
+                        op_dense.push(UNGROUPED);
                     }
                 }
             }
         }
-        let mut appends: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+        let n_keys = dense_keys.len();
+        let mut by_rank: Vec<u32> = (0..n_keys as u32).collect();
+        by_rank.sort_unstable_by_key(|&d| dense_keys[d as usize]);
+        let mut rank = vec![0u32; n_keys];
+        for (r, &d) in by_rank.iter().enumerate() {
+            rank[d as usize] = r as u32;
+        }
+        let keys: Vec<Key> = by_rank.iter().map(|&d| dense_keys[d as usize]).collect();
+        let append_start = offsets(
+            &by_rank
+                .iter()
+                .map(|&d| n_app[d as usize])
+                .collect::<Vec<_>>(),
+        );
+        let read_start = offsets(
+            &by_rank
+                .iter()
+                .map(|&d| n_read[d as usize])
+                .collect::<Vec<_>>(),
+        );
+
+        // One pass puts every record in its key's group (a counting sort by rank).
+        let mut appends = vec![
+            AppendRec {
+                value: 0,
+                invoke: 0,
+                complete: 0,
+                op: 0,
+                outcome: Outcome::Failed,
+            };
+            append_start[n_keys]
+        ];
+        let mut reads = vec![
+            ReadRec {
+                invoke: 0,
+                complete: 0,
+                client: 0,
+                op: 0,
+                list: &[],
+            };
+            read_start[n_keys]
+        ];
+        let mut next_app = append_start.clone();
+        let mut next_read = read_start.clone();
         for (i, op) in h.ops.iter().enumerate() {
-            if let OpKind::Append { key, value } = op.kind {
-                if value_op.get(&value) == Some(&i) {
-                    appends.entry(key).or_default().push(i);
+            let d = op_dense[i];
+            if d == UNGROUPED {
+                continue;
+            }
+            let r = rank[d as usize] as usize;
+            match &op.kind {
+                OpKind::Append { value, .. } => {
+                    appends[next_app[r]] = AppendRec {
+                        value: *value,
+                        invoke: op.invoke_ms,
+                        complete: op.complete_ms,
+                        op: i,
+                        outcome: op.outcome,
+                    };
+                    next_app[r] += 1;
+                }
+                OpKind::Read { result, .. } => {
+                    reads[next_read[r]] = ReadRec {
+                        invoke: op.invoke_ms,
+                        complete: op.complete_ms,
+                        client: op.client,
+                        op: i,
+                        list: result.as_deref().unwrap_or(&[]),
+                    };
+                    next_read[r] += 1;
                 }
             }
         }
-        for (_, state) in &h.final_states {
-            keys.extend(state.keys().copied());
+
+        let value_op = ValueIndex::new(h, &appends)?;
+
+        let mut finals: Vec<(u32, usize)> = h
+            .final_states
+            .iter()
+            .enumerate()
+            .map(|(f, (node, _))| (*node, f))
+            .collect();
+        finals.sort_unstable();
+        if let Some(w) = finals.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(HistoryError::NodeListedTwice { node: w[0].0 });
         }
-        Ctx {
+        // Both a final state's keys and `keys` are ascending: walk them together.
+        let nf = finals.len();
+        let mut final_lists: Vec<&'a [Value]> = vec![&[]; n_keys * nf];
+        for (fi, &(node, f)) in finals.iter().enumerate() {
+            let mut r = 0;
+            for (key, list) in &h.final_states[f].1 {
+                while r < n_keys && keys[r] < *key {
+                    r += 1;
+                }
+                if r == n_keys || keys[r] != *key {
+                    return Err(HistoryError::UnknownKeyInFinalState { node, key: *key });
+                }
+                final_lists[r * nf + fi] = list;
+            }
+        }
+        Ok(Ctx {
             h,
             value_op,
-            appends,
-            reads,
             keys,
-        }
+            appends,
+            append_start,
+            reads,
+            read_start,
+            finals,
+            final_lists,
+        })
     }
 
     fn op(&self, i: usize) -> &'a Op {
         &self.h.ops[i]
     }
 
-    /// The append op of `v` if it is an append to `key` that was not definitely failed.
-    fn valid_append(&self, key: Key, v: Value) -> Option<usize> {
-        let &i = self.value_op.get(&v)?;
-        let op = &self.h.ops[i];
-        match op.kind {
-            OpKind::Append { key: k, .. } if k == key && op.outcome != Outcome::Failed => Some(i),
-            _ => None,
+    /// Why a value `v` that `key` holds but no append to `key` carries cannot have been
+    /// applied, with the op of its append (to another key), if any.
+    fn stranger_reason(&self, key: Key, v: Value) -> (String, Option<usize>) {
+        match self.value_op.get(v) {
+            None => ("no client ever appended it".to_string(), None),
+            Some(i) => (
+                format!(
+                    "it was appended to key {}, not to key {key}",
+                    self.h.ops[i].kind.key()
+                ),
+                Some(i),
+            ),
         }
     }
+}
 
-    /// Why an observed value `v` of `key` cannot have been applied, if it cannot.
-    fn phantom_reason(&self, key: Key, v: Value) -> Option<(String, Option<usize>)> {
-        let Some(&i) = self.value_op.get(&v) else {
-            return Some(("no client ever appended it".to_string(), None));
-        };
-        let op = &self.h.ops[i];
-        match op.kind {
-            OpKind::Append { key: k, .. } if k != key => Some((
-                format!("it was appended to key {k}, not to key {key}"),
-                Some(i),
-            )),
-            _ if op.outcome == Outcome::Failed => {
-                Some(("its append failed definitely".to_string(), Some(i)))
-            }
-            _ => None,
-        }
+/// What one key is checked on.
+struct KeyOps<'k, 'a> {
+    key: Key,
+    apps: &'k [AppendRec],
+    reads: &'k [ReadRec<'a>],
+    /// In node-id order, parallel to `Ctx::finals`.
+    finals: &'k [&'a [Value]],
+}
+
+/// Buffers reused from key to key (a key's appends are numbered `0..` locally).
+#[derive(Default)]
+struct Scratch<'a> {
+    sorted_reads: Vec<ReadRec<'a>>,
+    obs: Vec<Obs<'a>>,
+    consistent: Vec<bool>,
+    /// Value -> local append.
+    local: IntMap<Value, usize>,
+    /// Local append -> index of its value's first occurrence in `L`, or `NONE`.
+    pos: Vec<usize>,
+    /// Local append -> its value is in some observation.
+    observed: Vec<bool>,
+    /// Local append -> reported as lost.
+    lost: Vec<bool>,
+    /// Per index of `L`: the local append of a first occurrence, `NONE` for a first
+    /// occurrence of a value no append to this key carries, `DUP` for a repeat.
+    app_at: Vec<usize>,
+    strangers: IntMap<Value, usize>,
+    seen: IntMap<Value, usize>,
+    dup_reported: IntSet<Value>,
+    phantom_reported: IntSet<Value>,
+    /// `(complete, invoke, local)` of acknowledged appends.
+    acked: Vec<(u64, u64, usize)>,
+    /// `(complete, pos, local)`.
+    acked_in_l: Vec<(u64, usize, usize)>,
+    kept: Vec<(u64, usize, usize)>,
+    /// `(complete, reach, obs index)` of consistent reads.
+    reads_by_comp: Vec<(u64, usize, usize)>,
+    inv_prefix: Vec<(Option<u64>, usize)>,
+    rt_prefix: Vec<(usize, usize)>,
+    kept_prefix: Vec<(usize, usize)>,
+    reach_prefix: Vec<(usize, usize)>,
+    final_misses_acked: Vec<bool>,
+}
+
+/// Empties a map for about `n` entries; a map grown much larger by an earlier key is
+/// replaced, since emptying costs its capacity.
+fn reset<K: Eq + std::hash::Hash, V>(m: &mut IntMap<K, V>, n: usize) {
+    if m.capacity() > 4 * n + 64 {
+        *m = HashMap::with_capacity_and_hasher(n, Default::default());
+    } else {
+        m.clear();
+        m.reserve(n);
+    }
+}
+
+/// Empties a set, replacing it if an earlier key grew it large.
+fn reset_set<K>(m: &mut IntSet<K>) {
+    if m.capacity() > 64 {
+        *m = HashSet::default();
+    } else {
+        m.clear();
     }
 }
 
@@ -401,10 +813,11 @@ enum Source {
     Final(usize),
 }
 
+#[derive(Clone, Copy)]
 struct Obs<'a> {
     src: Source,
-    inv: u64,
-    comp: u64,
+    inv: Time,
+    comp: Time,
     list: &'a [Value],
 }
 
@@ -505,10 +918,10 @@ impl Reporter {
     }
 }
 
-/// Prefix maxima of `(value, payload)`: `out[i]` is the max over `items[..=i]`
-/// (first maximum wins).
-fn prefix_max(items: impl Iterator<Item = (usize, usize)>) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
+/// Writes the prefix maxima of `(value, payload)` to `out`: `out[i]` is the max over
+/// `items[..=i]` (first maximum wins).
+fn prefix_max<T: Ord + Copy>(out: &mut Vec<(T, usize)>, items: impl Iterator<Item = (T, usize)>) {
+    out.clear();
     for (v, p) in items {
         let next = match out.last() {
             Some(&(m, q)) if m >= v => (m, q),
@@ -516,53 +929,69 @@ fn prefix_max(items: impl Iterator<Item = (usize, usize)>) -> Vec<(usize, usize)
         };
         out.push(next);
     }
-    out
 }
 
-fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
+/// The first consistent observation that shows index `p` of L.
+fn first_showing<'o, 'a>(obs: &'o [Obs<'a>], consistent: &[bool], p: usize) -> &'o Obs<'a> {
+    obs.iter()
+        .zip(consistent)
+        .find(|(o, &c)| c && o.list.len() > p)
+        .map(|(o, _)| o)
+        .expect("L itself shows every index of L")
+}
+
+fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &mut Vec<Anomaly>) {
     use AnomalyKind::*;
     let h = ctx.h;
+    let key = k.key;
+    let apps = k.apps;
     let mut rep = Reporter::new(key);
-    let no_ops: Vec<usize> = Vec::new();
-    let appends = ctx.appends.get(&key).unwrap_or(&no_ops);
+    let Scratch {
+        sorted_reads,
+        obs,
+        consistent,
+        local,
+        pos,
+        observed,
+        lost,
+        app_at,
+        strangers,
+        seen,
+        dup_reported,
+        phantom_reported,
+        acked,
+        acked_in_l,
+        kept,
+        reads_by_comp,
+        inv_prefix,
+        rt_prefix,
+        kept_prefix,
+        reach_prefix,
+        final_misses_acked,
+    } = s;
+    // A local append that did not fail definitely (not `NONE` or `DUP`).
+    let valid = |x: usize| x < apps.len() && apps[x].outcome != Outcome::Failed;
 
     // ---- Observations: ok reads by invocation, then final states by node id.
-    let mut read_ops: Vec<usize> = ctx.reads.get(&key).unwrap_or(&no_ops).clone();
-    read_ops.sort_by_key(|&i| {
-        let op = ctx.op(i);
-        (op.invoke_ms, op.complete_ms, op.client, i)
-    });
-    let mut obs: Vec<Obs> = Vec::new();
-    for i in read_ops {
-        let op = ctx.op(i);
-        if let OpKind::Read {
-            result: Some(list), ..
-        } = &op.kind
-        {
-            obs.push(Obs {
-                src: Source::Read(i),
-                inv: op.invoke_ms,
-                comp: op.complete_ms,
-                list,
-            });
-        }
-    }
+    sorted_reads.clear();
+    sorted_reads.extend_from_slice(k.reads);
+    sorted_reads.sort_unstable_by_key(|r| (r.invoke, r.complete, r.client, r.op));
+    obs.clear();
+    obs.extend(sorted_reads.iter().map(|r| Obs {
+        src: Source::Read(r.op),
+        inv: Time::At(r.invoke),
+        comp: Time::At(r.complete),
+        list: r.list,
+    }));
     let n_reads = obs.len();
-    let mut finals: Vec<usize> = (0..h.final_states.len()).collect();
-    finals.sort_by_key(|&f| (h.final_states[f].0, f));
-    for f in finals {
-        let list = h.final_states[f]
-            .1
-            .get(&key)
-            .map(|v| v.as_slice())
-            .unwrap_or(&[]);
-        obs.push(Obs {
-            src: Source::Final(f),
-            inv: INF,
-            comp: INF,
-            list,
-        });
-    }
+    obs.extend(ctx.finals.iter().zip(k.finals).map(|(&(_, f), &list)| Obs {
+        src: Source::Final(f),
+        inv: Time::Inf,
+        comp: Time::Inf,
+        list,
+    }));
+    let obs: &[Obs<'a>] = obs;
+    debug_assert!(obs.windows(2).all(|w| w[0].inv <= w[1].inv));
 
     // ---- 1. The reference order L and divergence.
     let mut l_idx = 0;
@@ -572,7 +1001,13 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
         }
     }
     let l: &[Value] = obs.get(l_idx).map(|o| o.list).unwrap_or(&[]);
-    let consistent: Vec<bool> = obs.iter().map(|o| l.starts_with(o.list)).collect();
+    consistent.clear();
+    consistent.extend(
+        obs.iter()
+            .enumerate()
+            .map(|(i, o)| i == l_idx || l.starts_with(o.list)),
+    );
+    let consistent: &[bool] = consistent;
     for (i, o) in obs.iter().enumerate() {
         if consistent[i] {
             continue;
@@ -596,75 +1031,77 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             (ops, expl)
         });
     }
-    // The first consistent observation that shows index `p` of L.
-    let first_showing = |p: usize| -> Option<&Obs> {
-        obs.iter()
-            .zip(&consistent)
-            .find(|(o, &c)| c && o.list.len() > p)
-            .map(|(o, _)| o)
-    };
 
     // ---- Positions in L (first occurrence) and 2. duplicates.
-    let mut pos: BTreeMap<Value, usize> = BTreeMap::new();
-    let mut dup_reported: BTreeSet<Value> = BTreeSet::new();
+    reset(local, apps.len());
+    local.extend(apps.iter().enumerate().map(|(x, a)| (a.value, x)));
+    pos.clear();
+    pos.resize(apps.len(), NONE);
+    observed.clear();
+    observed.resize(apps.len(), false);
+    lost.clear();
+    lost.resize(apps.len(), false);
+    reset(strangers, 0);
+    reset(seen, 0);
+    reset_set(dup_reported);
+    reset_set(phantom_reported);
+    app_at.clear();
     for (j, &v) in l.iter().enumerate() {
-        if let Some(&first) = pos.get(&v) {
-            if dup_reported.insert(v) {
-                rep.report(Duplicate, || {
-                    let w = first_showing(j).expect("L itself shows index j");
-                    let mut ops = ctx.obs_ops(w);
-                    if let Some(&a) = ctx.value_op.get(&v) {
-                        ops.push(ctx.op(a).clone());
-                    }
-                    let expl = format!(
-                        "value {v} appears twice in {}, at indexes {first} and {j}; \
-                         an append must take effect at most once",
-                        ctx.describe(w)
-                    );
-                    (ops, expl)
-                });
+        let first = match local.get(&v) {
+            Some(&x) if pos[x] == NONE => {
+                pos[x] = j;
+                observed[x] = true;
+                app_at.push(x);
+                continue;
             }
-        } else {
-            pos.insert(v, j);
-        }
-    }
-    for (i, o) in obs.iter().enumerate() {
-        if consistent[i] {
-            continue;
-        }
-        let mut seen: BTreeMap<Value, usize> = BTreeMap::new();
-        for (j, &v) in o.list.iter().enumerate() {
-            if let Some(&first) = seen.get(&v) {
-                if dup_reported.insert(v) {
-                    rep.report(Duplicate, || {
-                        let mut ops = ctx.obs_ops(o);
-                        if let Some(&a) = ctx.value_op.get(&v) {
-                            ops.push(ctx.op(a).clone());
-                        }
-                        let expl = format!(
-                            "value {v} appears twice in {}, at indexes {first} and {j}; \
-                             an append must take effect at most once",
-                            ctx.describe(o)
-                        );
-                        (ops, expl)
-                    });
+            Some(&x) => pos[x],
+            None => match strangers.entry(v) {
+                Entry::Vacant(e) => {
+                    e.insert(j);
+                    app_at.push(NONE);
+                    continue;
                 }
-            } else {
-                seen.insert(v, j);
-            }
+                Entry::Occupied(e) => *e.get(),
+            },
+        };
+        app_at.push(DUP);
+        if dup_reported.insert(v) {
+            rep.report(Duplicate, || {
+                let w = first_showing(obs, consistent, j);
+                let mut ops = ctx.obs_ops(w);
+                if let Some(a) = ctx.value_op.get(v) {
+                    ops.push(ctx.op(a).clone());
+                }
+                let expl = format!(
+                    "value {v} appears twice in {}, at indexes {first} and {j}; \
+                     an append must take effect at most once",
+                    ctx.describe(w)
+                );
+                (ops, expl)
+            });
         }
     }
+    let app_at: &[usize] = app_at;
+    let local: &IntMap<Value, usize> = local;
 
-    // ---- 3. Phantoms: values that cannot have been applied to this key.
-    let mut phantom_reported: BTreeSet<Value> = BTreeSet::new();
+    // Why an observed value `v` cannot have been applied to this key, if it cannot.
+    let phantom_reason = |v: Value| -> Option<(String, Option<usize>)> {
+        match local.get(&v) {
+            Some(&x) => (apps[x].outcome == Outcome::Failed)
+                .then(|| ("its append failed definitely".to_string(), Some(apps[x].op))),
+            None => Some(ctx.stranger_reason(key, v)),
+        }
+    };
+
+    // ---- 3. Phantoms in L: values that cannot have been applied to this key.
     for (j, &v) in l.iter().enumerate() {
-        if pos.get(&v) != Some(&j) {
+        if app_at[j] == DUP || valid(app_at[j]) {
             continue;
         }
-        if let Some((why, a)) = ctx.phantom_reason(key, v) {
+        if let Some((why, a)) = phantom_reason(v) {
             phantom_reported.insert(v);
             rep.report(Phantom, || {
-                let w = first_showing(j).expect("L itself shows index j");
+                let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
                 ops.extend(a.map(|a| ctx.op(a).clone()));
                 (
@@ -674,15 +1111,47 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             });
         }
     }
+
+    // ---- Diverged observations: duplicates, phantoms, and what they observed.
     for (i, o) in obs.iter().enumerate() {
         if consistent[i] {
             continue;
         }
-        for &v in o.list {
-            if pos.contains_key(&v) || phantom_reported.contains(&v) {
+        seen.clear();
+        for (j, &v) in o.list.iter().enumerate() {
+            match seen.entry(v) {
+                Entry::Occupied(e) => {
+                    let first = *e.get();
+                    if dup_reported.insert(v) {
+                        rep.report(Duplicate, || {
+                            let mut ops = ctx.obs_ops(o);
+                            if let Some(a) = ctx.value_op.get(v) {
+                                ops.push(ctx.op(a).clone());
+                            }
+                            let expl = format!(
+                                "value {v} appears twice in {}, at indexes {first} and {j}; \
+                                 an append must take effect at most once",
+                                ctx.describe(o)
+                            );
+                            (ops, expl)
+                        });
+                    }
+                    continue;
+                }
+                Entry::Vacant(e) => {
+                    e.insert(j);
+                }
+            }
+            if let Some(&x) = local.get(&v) {
+                observed[x] = true;
+                if pos[x] != NONE {
+                    continue; // in L: judged there
+                }
+            }
+            if phantom_reported.contains(&v) {
                 continue;
             }
-            if let Some((why, a)) = ctx.phantom_reason(key, v) {
+            if let Some((why, a)) = phantom_reason(v) {
                 phantom_reported.insert(v);
                 rep.report(Phantom, || {
                     let mut ops = ctx.obs_ops(o);
@@ -695,77 +1164,78 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             }
         }
     }
+    let observed: &[bool] = observed;
+
     // Reads from the future: a read shows a value whose append was invoked after the
-    // read completed. Prefix max over L of append invocation times.
-    let inv_prefix = prefix_max(l.iter().map(|&v| match ctx.valid_append(key, v) {
-        Some(a) => (ctx.op(a).invoke_ms as usize, a),
-        None => (0, usize::MAX),
-    }));
-    let future_expl = |o: &Obs, a: usize| -> (Vec<Op>, String) {
+    // read completed. Prefix max over L of the invocation times of valid appends.
+    let valid_inv = |j: usize| -> Option<u64> {
+        let x = app_at[j];
+        valid(x).then(|| apps[x].invoke)
+    };
+    prefix_max(inv_prefix, (0..l.len()).map(|j| (valid_inv(j), app_at[j])));
+    let future_expl = |o: &Obs, x: usize| -> (Vec<Op>, String) {
         let mut ops = ctx.obs_ops(o);
-        ops.push(ctx.op(a).clone());
+        ops.push(ctx.op(apps[x].op).clone());
+        let Time::At(comp) = o.comp else {
+            unreachable!("reads complete at a finite time")
+        };
         let expl = format!(
-            "{} completed at {} but shows the {}, which was invoked only after that: \
+            "{} completed at {comp} but shows the {}, which was invoked only after that: \
              no client had appended this value yet",
             ctx.describe(o),
-            o.comp,
-            ctx.describe_append(a)
+            ctx.describe_append(apps[x].op)
         );
         (ops, expl)
     };
     for (i, o) in obs[..n_reads].iter().enumerate() {
         if consistent[i] {
-            if let Some(&(inv, a)) = o.list.len().checked_sub(1).map(|k| &inv_prefix[k]) {
-                if a != usize::MAX && inv as u64 > o.comp {
-                    rep.report(Phantom, || future_expl(o, a));
+            if let Some(&(Some(inv), x)) = o.list.len().checked_sub(1).map(|k| &inv_prefix[k]) {
+                if Time::At(inv) > o.comp {
+                    rep.report(Phantom, || future_expl(o, x));
                 }
             }
-        } else if let Some(a) = o
+        } else if let Some(x) = o
             .list
             .iter()
-            .filter_map(|&v| ctx.valid_append(key, v))
-            .find(|&a| ctx.op(a).invoke_ms > o.comp)
+            .filter_map(|v| local.get(v).copied())
+            .find(|&x| valid(x) && Time::At(apps[x].invoke) > o.comp)
         {
-            rep.report(Phantom, || future_expl(o, a));
+            rep.report(Phantom, || future_expl(o, x));
         }
     }
 
     // ---- 4. Lost acknowledged appends.
-    let mut acked: Vec<(usize, Value)> = appends
-        .iter()
-        .filter_map(|&a| match ctx.op(a) {
-            Op {
-                outcome: Outcome::Ok,
-                kind: OpKind::Append { value, .. },
-                ..
-            } => Some((a, *value)),
-            _ => None,
-        })
-        .collect();
-    acked.sort_by_key(|&(a, _)| (ctx.op(a).complete_ms, ctx.op(a).invoke_ms, a));
-    let final_obs: Vec<usize> = (n_reads..obs.len()).collect();
-    let divergent_final_sets: BTreeMap<usize, BTreeSet<Value>> = final_obs
-        .iter()
-        .filter(|&&i| !consistent[i])
-        .map(|&i| (i, obs[i].list.iter().copied().collect()))
+    acked.clear();
+    acked.extend(
+        apps.iter()
+            .enumerate()
+            .filter(|(_, a)| a.outcome == Outcome::Ok)
+            .map(|(x, a)| (a.complete, a.invoke, x)),
+    );
+    acked.sort_unstable();
+    let acked: &[(u64, u64, usize)] = acked;
+    let final_obs = n_reads..obs.len();
+    let divergent_final_sets: BTreeMap<usize, IntSet<Value>> = final_obs
+        .clone()
+        .filter(|&i| !consistent[i])
+        .map(|i| (i, obs[i].list.iter().copied().collect()))
         .collect();
     let max_read_inv = obs[..n_reads].iter().map(|o| o.inv).max();
-    // The observed append (in L, valid) with the latest invocation.
-    let latest_observed_append = l
-        .iter()
-        .enumerate()
-        .filter_map(|(j, &v)| ctx.valid_append(key, v).map(|b| (b, j)))
-        .max_by_key(|&(b, _)| (ctx.op(b).invoke_ms, std::cmp::Reverse(b)));
-    let mut final_misses_acked = vec![false; obs.len()];
-    let mut lost: BTreeSet<usize> = BTreeSet::new();
-    for &(a, v) in &acked {
-        let p = pos.get(&v).copied();
-        let comp = ctx.op(a).complete_ms;
+    // The observed valid append with the latest invocation (first in `ops` on ties).
+    let latest_observed_append = (0..apps.len())
+        .filter(|&b| observed[b] && valid(b))
+        .max_by_key(|&b| (apps[b].invoke, std::cmp::Reverse(b)));
+    final_misses_acked.clear();
+    final_misses_acked.resize(obs.len(), false);
+    for &(comp, _, x) in acked {
+        let a = apps[x].op;
+        let v = apps[x].value;
+        let p = pos[x];
         let mut missing_nodes: Vec<u32> = Vec::new();
-        for &fi in &final_obs {
+        for fi in final_obs.clone() {
             let has = match divergent_final_sets.get(&fi) {
                 Some(set) => set.contains(&v),
-                None => p.is_some_and(|p| p < obs[fi].list.len()),
+                None => p < obs[fi].list.len(),
             };
             if !has {
                 final_misses_acked[fi] = true;
@@ -775,7 +1245,7 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             }
         }
         if !missing_nodes.is_empty() {
-            lost.insert(a);
+            lost[x] = true;
             rep.report(LostAppend, || {
                 let nodes: Vec<String> = missing_nodes.iter().map(|n| n.to_string()).collect();
                 let expl = format!(
@@ -787,13 +1257,13 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
             });
             continue;
         }
-        if p.is_some() {
+        if observed[x] {
             continue;
         }
-        if max_read_inv.is_some_and(|t| t > comp) {
-            lost.insert(a);
+        if max_read_inv.is_some_and(|t| t > Time::At(comp)) {
+            lost[x] = true;
             rep.report(LostAppend, || {
-                let r = obs[..n_reads].partition_point(|o| o.inv <= comp);
+                let r = obs[..n_reads].partition_point(|o| o.inv <= Time::At(comp));
                 let o = &obs[r];
                 let mut ops = vec![ctx.op(a).clone()];
                 ops.extend(ctx.obs_ops(o));
@@ -805,73 +1275,109 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
                 );
                 (ops, expl)
             });
-        } else if let Some((b, bj)) =
-            latest_observed_append.filter(|&(b, _)| ctx.op(b).invoke_ms > comp && b != a)
+        } else if let Some(y) = latest_observed_append.filter(|&y| apps[y].invoke > comp && y != x)
         {
-            lost.insert(a);
+            lost[x] = true;
             rep.report(LostAppend, || {
+                let (b, bv) = (apps[y].op, apps[y].value);
+                let (o, j) = obs
+                    .iter()
+                    .find_map(|o| o.list.iter().position(|&w| w == bv).map(|j| (o, j)))
+                    .expect("an observed value is in some observation");
+                let mut ops = vec![ctx.op(a).clone(), ctx.op(b).clone()];
+                ops.extend(ctx.obs_ops(o));
                 let expl = format!(
                     "the {} never appears in any observed list, although the {}, invoked \
-                     after it completed, was observed (at index {})",
+                     after it completed, was observed (at index {j} of the {})",
                     ctx.describe_append(a),
                     ctx.describe_append(b),
-                    bj
+                    ctx.describe(o)
                 );
-                (vec![ctx.op(a).clone(), ctx.op(b).clone()], expl)
+                (ops, expl)
             });
         }
     }
+    let lost: &[bool] = lost;
+    let final_misses_acked: &[bool] = final_misses_acked;
 
     // Acknowledged appends present in L, by completion time, with prefix maxima of
     // their position: over all of them (real-time order) and over the non-lost ones
     // (stale reads; a lost value is reported once, as lost).
-    let acked_in_l: Vec<(u64, usize, usize)> = acked
-        .iter()
-        .filter_map(|&(a, v)| pos.get(&v).map(|&p| (ctx.op(a).complete_ms, p, a)))
-        .collect();
-    let rt_prefix = prefix_max(acked_in_l.iter().map(|&(_, p, a)| (p, a)));
-    let kept: Vec<(u64, usize, usize)> = acked_in_l
-        .iter()
-        .copied()
-        .filter(|(_, _, a)| !lost.contains(a))
-        .collect();
-    let kept_prefix = prefix_max(kept.iter().map(|&(_, p, a)| (p, a)));
+    acked_in_l.clear();
+    acked_in_l.extend(
+        acked
+            .iter()
+            .filter(|&&(_, _, x)| pos[x] != NONE)
+            .map(|&(comp, _, x)| (comp, pos[x], x)),
+    );
+    let acked_in_l: &[(u64, usize, usize)] = acked_in_l;
+    prefix_max(rt_prefix, acked_in_l.iter().map(|&(_, p, x)| (p, x)));
+    kept.clear();
+    kept.extend(acked_in_l.iter().copied().filter(|&(_, _, x)| !lost[x]));
+    let kept: &[(u64, usize, usize)] = kept;
+    prefix_max(kept_prefix, kept.iter().map(|&(_, p, x)| (p, x)));
 
     // ---- 5. Stale reads.
-    let mut reads_by_comp: Vec<(u64, usize, usize)> = (0..n_reads)
-        .filter(|&i| consistent[i])
-        .map(|i| (obs[i].comp, obs[i].list.len(), i))
-        .collect();
-    reads_by_comp.sort();
-    let len_prefix = prefix_max(reads_by_comp.iter().map(|&(_, len, i)| (len, i)));
+    // A consistent read `w` *shows* index `j` of L when `j < len(w)` and `L[j]` is the
+    // first occurrence of a valid append to this key invoked before `w` completed; a
+    // later observation that lacks it is stale. `reach(w)` is one past the largest such
+    // index (found scanning down from the end: one step in a valid history, at most
+    // `len(w)` in any history).
+    let shows = |w: &Obs, j: usize| valid_inv(j).is_some_and(|inv| Time::At(inv) <= w.comp);
+    reads_by_comp.clear();
+    for (i, o) in obs[..n_reads].iter().enumerate() {
+        if consistent[i] {
+            let Time::At(comp) = o.comp else {
+                unreachable!("reads complete at a finite time")
+            };
+            let reach = (0..o.list.len())
+                .rev()
+                .find(|&j| shows(o, j))
+                .map_or(0, |j| j + 1);
+            reads_by_comp.push((comp, reach, i));
+        }
+    }
+    reads_by_comp.sort_unstable();
+    let reads_by_comp: &[(u64, usize, usize)] = reads_by_comp;
+    prefix_max(reach_prefix, reads_by_comp.iter().map(|&(_, r, i)| (r, i)));
+    // Observations come by non-decreasing invocation time, so the appends and reads
+    // that completed before each one begins are prefixes that only grow.
+    let (mut c_kept, mut c_read) = (0, 0);
     for (i, o) in obs.iter().enumerate() {
+        while c_kept < kept.len() && Time::At(kept[c_kept].0) < o.inv {
+            c_kept += 1;
+        }
+        while c_read < reads_by_comp.len() && Time::At(reads_by_comp[c_read].0) < o.inv {
+            c_read += 1;
+        }
         if !consistent[i] {
             continue;
         }
         let len = o.list.len();
         if i < n_reads {
-            let c = kept.partition_point(|x| x.0 < o.inv);
+            let c = c_kept;
             if c > 0 && kept_prefix[c - 1].0 >= len {
                 rep.report(StaleRead, || {
                     // The earliest-positioned missed value is the most telling witness.
                     let missed: Vec<&(u64, usize, usize)> =
-                        kept[..c].iter().filter(|x| x.1 >= len).collect();
-                    let w = missed
+                        kept[..c].iter().filter(|y| y.1 >= len).collect();
+                    let w = apps[missed
                         .iter()
-                        .min_by_key(|x| (x.1, x.2))
-                        .expect("prefix max says one is missing");
+                        .min_by_key(|y| (y.1, y.2))
+                        .expect("prefix max says one is missing")
+                        .2]
+                        .op;
                     let mut ops = ctx.obs_ops(o);
-                    ops.push(ctx.op(w.2).clone());
+                    ops.push(ctx.op(w).clone());
                     let more = if missed.len() > 1 {
                         format!(" (it misses {} such appends)", missed.len())
                     } else {
                         String::new()
                     };
                     let expl = format!(
-                        "{} misses the {}, which completed before the read began and is in \
-                         the final state{more}",
+                        "{} misses the {}, which was acknowledged before the read began{more}",
                         ctx.describe(o),
-                        ctx.describe_append(w.2)
+                        ctx.describe_append(w)
                     );
                     (ops, expl)
                 });
@@ -880,24 +1386,28 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
         } else if final_misses_acked[i] {
             continue;
         }
-        let c = reads_by_comp.partition_point(|x| x.0 < o.inv);
-        if c > 0 && len_prefix[c - 1].0 > len {
-            let w = &obs[len_prefix[c - 1].1];
+        let c = c_read;
+        if c > 0 && reach_prefix[c - 1].0 > len {
+            let w = &obs[reach_prefix[c - 1].1];
             rep.report(StaleRead, || {
+                let j = (len..w.list.len())
+                    .find(|&j| shows(w, j))
+                    .expect("reach says one is shown");
+                let a = apps[app_at[j]].op;
                 let mut ops = ctx.obs_ops(o);
                 ops.extend(ctx.obs_ops(w));
-                let when = if o.inv == INF {
-                    "at the end of the run".to_string()
-                } else {
-                    format!("when it began at {}", o.inv)
+                ops.push(ctx.op(a).clone());
+                let when = match o.inv {
+                    Time::Inf => "at the end of the run".to_string(),
+                    Time::At(t) => format!("when it began at {t}"),
                 };
                 let expl = format!(
-                    "{} is shorter than the {}, which had already completed {when}; \
-                     value {} (index {}) went missing",
+                    "{} is shorter than the {}, which had already completed {when}; value \
+                     {} (index {j}, of the {}) went missing",
                     ctx.describe(o),
                     ctx.describe(w),
-                    w.list[len],
-                    len
+                    w.list[j],
+                    ctx.describe_append(a)
                 );
                 (ops, expl)
             });
@@ -907,20 +1417,18 @@ fn check_key(ctx: &Ctx, key: Key, out: &mut Vec<Anomaly>) {
     // ---- 6. Real-time order between appends.
     if !rt_prefix.is_empty() {
         for (j, &v) in l.iter().enumerate() {
-            if pos.get(&v) != Some(&j) {
+            let y = app_at[j];
+            if !valid(y) {
                 continue;
             }
-            let Some(b) = ctx.valid_append(key, v) else {
-                continue;
-            };
-            let b_inv = ctx.op(b).invoke_ms;
-            let c = acked_in_l.partition_point(|x| x.0 < b_inv);
+            let c = acked_in_l.partition_point(|z| z.0 < apps[y].invoke);
             if c == 0 {
                 continue;
             }
-            let (pa, a) = rt_prefix[c - 1];
-            if pa > j && a != b {
+            let (pa, x) = rt_prefix[c - 1];
+            if pa > j && x != y {
                 rep.report(RealTimeOrder, || {
+                    let (a, b) = (apps[x].op, apps[y].op);
                     let expl = format!(
                         "the {} completed before the {} began, yet {} is at index {j} and {} \
                          at index {pa} of {}",

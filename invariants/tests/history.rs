@@ -7,7 +7,7 @@ use proptest::sample::Index;
 use std::collections::{BTreeMap, BTreeSet};
 use zkwal_invariants::history::testgen::{self, Config, Fate, Step};
 use zkwal_invariants::history::{
-    check, kinds, Anomaly, AnomalyKind, History, Key, Op, OpKind, Outcome, Value,
+    check, kinds, Anomaly, AnomalyKind, History, HistoryError, Key, Op, OpKind, Outcome, Value,
     MAX_REPORTS_PER_KIND_PER_KEY,
 };
 
@@ -62,12 +62,17 @@ fn hist(ops: Vec<Op>, final_states: Vec<(u32, BTreeMap<Key, Vec<Value>>)>) -> Hi
 }
 
 fn assert_valid(h: &History) {
-    let a = check(h);
+    let a = anomalies(h);
     assert!(a.is_empty(), "expected no anomalies, got:\n{}", show(&a));
     // The input order of ops must not matter.
     let mut rev = h.clone();
     rev.ops.reverse();
-    assert!(check(&rev).is_empty());
+    assert!(anomalies(&rev).is_empty());
+}
+
+/// The anomalies of a history that must be well-formed.
+fn anomalies(h: &History) -> Vec<Anomaly> {
+    check(h).unwrap_or_else(|e| panic!("well-formed history refused: {e}\n{h:#?}"))
 }
 
 fn show(a: &[Anomaly]) -> String {
@@ -76,10 +81,98 @@ fn show(a: &[Anomaly]) -> String {
 
 /// Asserts the set of kinds found is exactly `expected`; returns the anomalies.
 fn assert_kinds(h: &History, expected: &[AnomalyKind]) -> Vec<Anomaly> {
-    let a = check(h);
+    let a = anomalies(h);
     let want: BTreeSet<AnomalyKind> = expected.iter().copied().collect();
     assert_eq!(kinds(&a), want, "anomalies:\n{}", show(&a));
+    assert_reports_hold(h, &a);
     a
+}
+
+/// The result of an ok read.
+fn read_list(op: &Op) -> Option<&[Value]> {
+    match &op.kind {
+        OpKind::Read {
+            result: Some(l), ..
+        } if op.outcome == Outcome::Ok => Some(l),
+        _ => None,
+    }
+}
+
+fn appended(op: &Op) -> Option<Value> {
+    match op.kind {
+        OpKind::Append { value, .. } => Some(value),
+        OpKind::Read { .. } => None,
+    }
+}
+
+/// The list of `key` on `node` after healing.
+fn final_list(h: &History, node: u32, key: Key) -> &[Value] {
+    let (_, m) = h
+        .final_states
+        .iter()
+        .find(|(n, _)| *n == node)
+        .expect("a named node has a final state");
+    m.get(&key).map_or(&[], |l| l.as_slice())
+}
+
+/// Checks that lost_append and stale_read reports state facts of `h`: the value said
+/// to be missing is missing from what the report names, and the evidence it cites
+/// (an acknowledgement or an earlier read) is there.
+fn assert_reports_hold(h: &History, anomalies: &[Anomaly]) {
+    for a in anomalies {
+        let e = &a.explanation;
+        match a.kind {
+            LostAppend => {
+                let ap = &a.ops[0];
+                let v = appended(ap).expect("a lost append names its append first");
+                assert_eq!(ap.outcome, Outcome::Ok, "{a}");
+                if e.contains("never appears in any observed list") {
+                    let mut lists = h
+                        .ops
+                        .iter()
+                        .filter(|op| op.kind.key() == a.key)
+                        .filter_map(read_list)
+                        .chain(h.final_states.iter().map(|(n, _)| final_list(h, *n, a.key)));
+                    assert!(!lists.any(|l| l.contains(&v)), "observed after all: {a}");
+                } else {
+                    let nodes = e
+                        .split("node(s) ")
+                        .nth(1)
+                        .and_then(|r| r.split(" (").next())
+                        .expect("names the nodes");
+                    for n in nodes.split(", ") {
+                        let n: u32 = n.parse().expect("a node id");
+                        assert!(!final_list(h, n, a.key).contains(&v), "{a}");
+                    }
+                }
+            }
+            StaleRead => {
+                // The stale observation: a read (named first) or a final state.
+                let (list, inv) = if e.starts_with("read by client") {
+                    let o = &a.ops[0];
+                    (read_list(o).expect("an ok read"), Some(o.invoke_ms))
+                } else {
+                    let node: u32 = e
+                        .strip_prefix("final state of node ")
+                        .and_then(|r| r.split(' ').next())
+                        .and_then(|n| n.parse().ok())
+                        .expect("names its observation");
+                    (final_list(h, node, a.key), None)
+                };
+                let x_op = a.ops.last().expect("names the missed append last");
+                let x = appended(x_op).expect("names the missed append last");
+                assert!(!list.contains(&x), "not missing after all: {a}");
+                let before = |t: u64| inv.is_none_or(|i| t < i);
+                let acked_before = x_op.outcome == Outcome::Ok && before(x_op.complete_ms);
+                let shown_before = a.ops[usize::from(inv.is_some())..]
+                    .iter()
+                    .filter_map(|op| read_list(op).map(|l| (op, l)))
+                    .any(|(op, l)| before(op.complete_ms) && l.contains(&x));
+                assert!(acked_before || shown_before, "evidence not there: {a}");
+            }
+            _ => {}
+        }
+    }
 }
 
 // ---------------------------------------------------------------- valid histories
@@ -416,7 +509,11 @@ fn phantom_failed_append() {
 #[test]
 fn phantom_value_of_another_key() {
     let h = hist(
-        vec![ok_append(1, 0, 10, 7, 1), read(2, 11, 12, 7, &[1])],
+        vec![
+            ok_append(1, 0, 10, 7, 1),
+            read(2, 11, 12, 7, &[1]),
+            read(3, 13, 14, 8, &[1]),
+        ],
         same_finals(&[(7, &[1]), (8, &[1])]),
     );
     let a = assert_kinds(&h, &[Phantom]);
@@ -455,6 +552,321 @@ fn real_time_order_violated() {
         })
         .collect();
     assert_eq!(values, vec![1, 2]);
+}
+
+// ------------------------------------------ reports name only what holds (issue 12)
+
+#[test]
+fn diverged_key_calls_no_observed_value_lost() {
+    // Each value is seen by one read: the reads diverge, and neither value is lost.
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(2, 0, 10, 0, 2),
+            read(3, 11, 12, 0, &[2]),
+            read(4, 13, 14, 0, &[1]),
+        ],
+        vec![],
+    );
+    assert_kinds(&h, &[Divergence]);
+    // The same whichever read is taken as the reference.
+    let mut swapped = h.clone();
+    swapped.ops[2] = read(3, 13, 14, 0, &[2]);
+    swapped.ops[3] = read(4, 11, 12, 0, &[1]);
+    assert_kinds(&swapped, &[Divergence]);
+    // A value held only by a diverged final state is observed too.
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(2, 0, 10, 0, 2),
+            append(5, 0, 10, 0, 3, Outcome::Indeterminate),
+            read(3, 11, 12, 0, &[2, 3]),
+        ],
+        same_finals(&[(0, &[1, 2])]),
+    );
+    assert_kinds(&h, &[Divergence]);
+    // A value missing from a final state is lost, diverged or not: the report names it.
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(2, 0, 10, 0, 2),
+            read(3, 11, 12, 0, &[2]),
+        ],
+        same_finals(&[(0, &[1])]),
+    );
+    let a = assert_kinds(&h, &[Divergence, LostAppend]);
+    let lost: Vec<&Anomaly> = a.iter().filter(|x| x.kind == LostAppend).collect();
+    assert_eq!(lost.len(), 1, "{}", show(&a));
+    assert_eq!(lost[0].ops, vec![ok_append(2, 0, 10, 0, 2)]);
+}
+
+#[test]
+fn phantom_or_duplicate_that_later_vanishes_is_not_also_a_stale_read() {
+    use Outcome::{Failed, Indeterminate};
+    // A value nobody appended, then gone from the final states.
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), read(2, 11, 12, 0, &[1, 42])],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_kinds(&h, &[Phantom]);
+    // A second copy, then gone.
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), read(2, 11, 12, 0, &[1, 1])],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_kinds(&h, &[Duplicate]);
+    // A failed append seen, then gone from a later read.
+    let h = hist(
+        vec![
+            append(1, 0, 10, 0, 1, Failed),
+            read(2, 11, 12, 0, &[1]),
+            read(3, 13, 14, 0, &[]),
+        ],
+        vec![],
+    );
+    assert_kinds(&h, &[Phantom]);
+    // A read from the future, then gone.
+    let h = hist(
+        vec![
+            read(2, 0, 5, 0, &[1]),
+            append(1, 6, 10, 0, 1, Indeterminate),
+        ],
+        same_finals(&[(0, &[])]),
+    );
+    assert_kinds(&h, &[Phantom]);
+}
+
+#[test]
+fn real_value_that_vanishes_behind_a_phantom_is_still_a_stale_read() {
+    // 2 was really appended and seen; the final states lack it: a separate fact.
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            append(3, 0, 10, 0, 2, Outcome::Indeterminate),
+            read(2, 11, 12, 0, &[1, 42, 2]),
+        ],
+        same_finals(&[(0, &[1, 42])]),
+    );
+    let a = assert_kinds(&h, &[Phantom, StaleRead]);
+    let stale = a.iter().find(|x| x.kind == StaleRead).expect("one");
+    assert!(stale.explanation.contains("value 2 (index 2"), "{stale}");
+}
+
+#[test]
+fn stale_read_explanation_cites_only_its_evidence() {
+    // No final states: the explanation must not mention one.
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            ok_append(1, 11, 12, 0, 2),
+            read(2, 15, 16, 0, &[1]),
+            read(3, 20, 21, 0, &[1, 2]),
+        ],
+        vec![],
+    );
+    let a = assert_kinds(&h, &[StaleRead]);
+    assert_eq!(a.len(), 1, "{}", show(&a));
+    assert!(!a[0].explanation.contains("final state"), "{}", a[0]);
+    assert!(
+        a[0].explanation
+            .contains("acknowledged before the read began"),
+        "{}",
+        a[0]
+    );
+}
+
+#[test]
+fn infinity_is_later_than_u64_max() {
+    use Outcome::Indeterminate;
+    // A read completing at u64::MAX precedes the final states: node states that lack
+    // what it saw are stale.
+    let h = hist(
+        vec![
+            append(1, 0, 5, 0, 1, Indeterminate),
+            read(2, 0, u64::MAX, 0, &[1]),
+        ],
+        same_finals(&[(0, &[])]),
+    );
+    let a = assert_kinds(&h, &[StaleRead]);
+    assert!(
+        a[0].explanation.contains("at the end of the run"),
+        "{}",
+        a[0]
+    );
+    // Holding it, they are fine.
+    let h = hist(
+        vec![
+            append(1, 0, 5, 0, 1, Indeterminate),
+            read(2, 0, u64::MAX, 0, &[1]),
+        ],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_valid(&h);
+    // An append acknowledged at u64::MAX must be in the final states.
+    let h = hist(
+        vec![ok_append(1, 0, u64::MAX, 0, 1)],
+        same_finals(&[(0, &[])]),
+    );
+    assert_kinds(&h, &[LostAppend]);
+}
+
+#[test]
+fn node_lagging_by_an_unseen_indeterminate_append_is_accepted() {
+    // Node 2 lacks value 2, whose append is indeterminate and which no read showed: it
+    // may take effect after node 2's state was taken. (Had a read shown it, node 2
+    // would be stale: final_state_behind_a_read_is_stale.)
+    let h = hist(
+        vec![
+            ok_append(1, 0, 10, 0, 1),
+            append(2, 11, 20, 0, 2, Outcome::Indeterminate),
+            read(3, 21, 22, 0, &[1]),
+        ],
+        finals(&[(1, &[(0, &[1, 2])]), (2, &[(0, &[1])])]),
+    );
+    assert_valid(&h);
+}
+
+// ---------------------------------------------------------------- malformed input
+
+fn assert_refused(h: &History, want: HistoryError) {
+    let got = check(h);
+    assert_eq!(got, Err(want.clone()));
+    let line = want.to_string();
+    assert!(line.starts_with("malformed history: "), "{line}");
+    assert!(!line.contains('\n'), "{line}");
+    // Whatever the order of the operations, there is no verdict.
+    let mut rev = h.clone();
+    rev.ops.reverse();
+    assert!(check(&rev).is_err());
+}
+
+#[test]
+fn operation_completing_before_it_was_invoked_is_refused() {
+    let bad = ok_append(1, 10, 5, 0, 1);
+    let h = hist(vec![bad.clone()], same_finals(&[(0, &[1])]));
+    assert_refused(&h, HistoryError::CompletesBeforeInvoked { op: bad });
+    let bad = read(2, 10, 9, 0, &[]);
+    let h = hist(vec![bad.clone()], vec![]);
+    assert_refused(&h, HistoryError::CompletesBeforeInvoked { op: bad });
+}
+
+#[test]
+fn value_appended_twice_is_refused() {
+    // By two clients, to two keys: no verdict, not even the phantom on key 1.
+    let first = ok_append(1, 0, 10, 0, 7);
+    let second = append(2, 0, 10, 1, 7, Outcome::Failed);
+    let h = hist(
+        vec![first.clone(), second.clone()],
+        same_finals(&[(0, &[7]), (1, &[7])]),
+    );
+    assert_refused(
+        &h,
+        HistoryError::ValueAppendedTwice {
+            value: 7,
+            first,
+            second,
+        },
+    );
+}
+
+#[test]
+fn retry_recorded_as_its_own_operation_is_refused() {
+    // The first attempt timed out but took effect, and a read saw it; the retry (same
+    // value, same request id) was then acknowledged by de-duplication. Recorded as two
+    // operations, the acknowledged one was invoked after the read completed.
+    let attempt = append(1, 0, 10, 0, 1, Outcome::Indeterminate);
+    let retry = ok_append(1, 13, 20, 0, 1);
+    let h = hist(
+        vec![attempt.clone(), read(2, 11, 12, 0, &[1]), retry.clone()],
+        same_finals(&[(0, &[1])]),
+    );
+    let want = HistoryError::ValueAppendedTwice {
+        value: 1,
+        first: attempt,
+        second: retry,
+    };
+    assert!(
+        want.to_string()
+            .contains("a retry must be recorded as one operation spanning all its attempts"),
+        "{want}"
+    );
+    assert_refused(&h, want);
+    // Recorded as one operation from the first attempt to the acknowledgement: valid.
+    let h = hist(
+        vec![ok_append(1, 0, 20, 0, 1), read(2, 11, 12, 0, &[1])],
+        same_finals(&[(0, &[1])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn unknown_key_in_a_final_state_is_refused() {
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1)],
+        finals(&[(1, &[(0, &[1])]), (2, &[(0, &[1]), (5, &[])])]),
+    );
+    assert_refused(&h, HistoryError::UnknownKeyInFinalState { node: 2, key: 5 });
+    // A key named only by a read is known.
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1), read(2, 0, 1, 5, &[])],
+        finals(&[(1, &[(0, &[1])]), (2, &[(0, &[1]), (5, &[])])]),
+    );
+    assert_valid(&h);
+}
+
+#[test]
+fn large_histories_find_repeats_and_values_of_other_keys() {
+    // Enough appends for the value index to be split in several partitions.
+    let cfg = Config {
+        clients: 8,
+        keys: 4,
+        nodes: 3,
+    };
+    let h = testgen::random(3, 40_000, &cfg);
+    let appends: Vec<usize> = (0..h.ops.len())
+        .filter(|&i| matches!(h.ops[i].kind, OpKind::Append { .. }))
+        .collect();
+    assert!(appends.len() > 4 * 4096, "{} appends", appends.len());
+    // A repeated value, far apart in `ops`: the error names the two operations.
+    let mut m = h.clone();
+    let (i, j) = (appends[10], appends[appends.len() - 10]);
+    let OpKind::Append { value, .. } = m.ops[i].kind else {
+        unreachable!("an append")
+    };
+    if let OpKind::Append { value: v, .. } = &mut m.ops[j].kind {
+        *v = value;
+    }
+    assert_refused(
+        &m,
+        HistoryError::ValueAppendedTwice {
+            value,
+            first: m.ops[i].clone(),
+            second: m.ops[j].clone(),
+        },
+    );
+    // A value of key 1 in key 0's final state on every node: a phantom, explained.
+    let mut m = h.clone();
+    let v = m.final_states[0].1[&1][0];
+    for (_, s) in &mut m.final_states {
+        s.get_mut(&0).expect("key 0 has a final list").push(v);
+    }
+    let a = assert_kinds(&m, &[Phantom]);
+    assert_eq!(a.len(), 1, "{}", show(&a));
+    assert!(
+        a[0].explanation
+            .contains("it was appended to key 1, not to key 0"),
+        "{}",
+        a[0]
+    );
+}
+
+#[test]
+fn node_with_two_final_states_is_refused() {
+    let h = hist(
+        vec![ok_append(1, 0, 10, 0, 1)],
+        finals(&[(1, &[(0, &[1])]), (1, &[(0, &[])])]),
+    );
+    assert_refused(&h, HistoryError::NodeListedTwice { node: 1 });
 }
 
 #[test]
@@ -496,7 +908,7 @@ fn names_and_display() {
         ],
         vec![],
     );
-    let a = check(&h);
+    let a = anomalies(&h);
     let line = a
         .iter()
         .map(|x| x.to_string())
@@ -523,7 +935,7 @@ fn output_is_sorted_by_key_then_kind() {
         ],
         same_finals(&[(0, &[6, 6]), (1, &[]), (2, &[42])]),
     );
-    let a = check(&h);
+    let a = anomalies(&h);
     let got: Vec<(Key, AnomalyKind)> = a.iter().map(|x| (x.key, x.kind)).collect();
     assert_eq!(got, vec![(0, Duplicate), (1, LostAppend), (2, Phantom)]);
 }
@@ -634,14 +1046,14 @@ proptest! {
 
     #[test]
     fn generated_valid_histories_pass(h in valid_history()) {
-        let a = check(&h);
+        let a = anomalies(&h);
         prop_assert!(a.is_empty(), "anomalies:\n{}", show(&a));
         let mut rev = h.clone();
         rev.ops.reverse();
-        prop_assert!(check(&rev).is_empty());
+        prop_assert!(anomalies(&rev).is_empty());
         // Without final states the reads alone must pass too.
         rev.final_states.clear();
-        prop_assert!(check(&rev).is_empty());
+        prop_assert!(anomalies(&rev).is_empty());
     }
 
     /// Drop an acknowledged value from every observation of its key.
@@ -655,7 +1067,7 @@ proptest! {
         let (key, v) = *pick.get(&acked);
         let mut m = h.clone();
         for_each_list(&mut m, key, |l| l.retain(|x| *x != v));
-        let a = check(&m);
+        let a = anomalies(&m);
         prop_assert_eq!(kinds(&a), BTreeSet::from([LostAppend]), "anomalies:\n{}", show(&a));
         let want = OpKind::Append { key, value: v };
         prop_assert!(a.iter().any(|x| x.ops.iter().any(|op| op.kind == want)), "value not named");
@@ -679,7 +1091,7 @@ proptest! {
         let (key, j) = *pick.get(&candidates);
         let mut m = h.clone();
         for_each_list(&mut m, key, |l| if l.len() > j + 1 { l.swap(j, j + 1) });
-        let a = check(&m);
+        let a = anomalies(&m);
         prop_assert_eq!(kinds(&a), BTreeSet::from([RealTimeOrder]), "anomalies:\n{}", show(&a));
     }
 
@@ -695,7 +1107,7 @@ proptest! {
         let (key, p) = *pick.get(&candidates);
         let mut m = h.clone();
         for_each_list(&mut m, key, |l| if l.len() > p { let v = l[p]; l.insert(p + 1, v) });
-        let a = check(&m);
+        let a = anomalies(&m);
         prop_assert_eq!(kinds(&a), BTreeSet::from([Duplicate]), "anomalies:\n{}", show(&a));
     }
 
@@ -726,7 +1138,7 @@ proptest! {
         if let OpKind::Read { result, .. } = &mut m.ops[i2].kind {
             *result = Some(shorter);
         }
-        let a = check(&m);
+        let a = anomalies(&m);
         prop_assert_eq!(kinds(&a), BTreeSet::from([StaleRead]), "anomalies:\n{}", show(&a));
         prop_assert!(a.iter().any(|x| x.ops.contains(&m.ops[i2])), "read not named");
     }
@@ -741,7 +1153,7 @@ proptest! {
         for (_, s) in &mut m.final_states {
             s.get_mut(&key).expect("all nodes agree").push(u64::MAX);
         }
-        let a = check(&m);
+        let a = anomalies(&m);
         prop_assert_eq!(kinds(&a), BTreeSet::from([Phantom]), "anomalies:\n{}", show(&a));
     }
 
@@ -755,9 +1167,116 @@ proptest! {
         let mut m = h.clone();
         let l = m.final_states[0].1.get_mut(&key).expect("key present");
         *l.last_mut().expect("non-empty") = u64::MAX;
-        let a = check(&m);
+        let a = anomalies(&m);
         prop_assert!(kinds(&a).contains(&Divergence), "anomalies:\n{}", show(&a));
     }
+}
+
+/// The part of `h` about `key`.
+fn restrict(h: &History, key: Key) -> History {
+    History {
+        ops: h
+            .ops
+            .iter()
+            .filter(|op| op.kind.key() == key)
+            .cloned()
+            .collect(),
+        final_states: h
+            .final_states
+            .iter()
+            .map(|(n, m)| {
+                (
+                    *n,
+                    m.iter()
+                        .filter(|(k, _)| **k == key)
+                        .map(|(k, l)| (*k, l.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn keys_are_checked_independently() {
+    // Key 0 is big, the others small, and some keys are broken: checking the whole
+    // history must give exactly the reports of checking each key alone (nothing of one
+    // key leaks into the next).
+    let cfg = Config {
+        clients: 6,
+        keys: 1,
+        nodes: 3,
+    };
+    let mut h = testgen::random(11, 3_000, &cfg);
+    let mut r = testgen::SplitMix(5);
+    for key in 1..40u32 {
+        let small = testgen::random(
+            u64::from(key),
+            20,
+            &Config {
+                clients: 3,
+                keys: 1,
+                nodes: 3,
+            },
+        );
+        for mut op in small.ops {
+            match &mut op.kind {
+                OpKind::Append { key: k, value } => {
+                    *k = key;
+                    *value += u64::from(key) << 32;
+                }
+                OpKind::Read { key: k, result } => {
+                    *k = key;
+                    for v in result.iter_mut().flatten() {
+                        *v += u64::from(key) << 32;
+                    }
+                }
+            }
+            h.ops.push(op);
+        }
+        for ((_, m), (_, sm)) in h.final_states.iter_mut().zip(&small.final_states) {
+            if let Some(l) = sm.get(&0) {
+                m.insert(key, l.iter().map(|v| v + (u64::from(key) << 32)).collect());
+            }
+        }
+        // Break every third key one way or another.
+        if key % 3 == 0 {
+            for (_, m) in &mut h.final_states {
+                if let Some(l) = m.get_mut(&key) {
+                    match r.below(3) {
+                        0 => l.push(u64::MAX),
+                        1 => {
+                            if let Some(&v) = l.first() {
+                                l.push(v);
+                            }
+                        }
+                        _ => {
+                            l.pop();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let whole = anomalies(&h);
+    let keys: BTreeSet<Key> = h.ops.iter().map(|op| op.kind.key()).collect();
+    let mut each = Vec::new();
+    for key in keys {
+        each.extend(anomalies(&restrict(&h, key)));
+    }
+    assert_eq!(
+        kinds(&whole),
+        AnomalyKind::ALL
+            .into_iter()
+            .filter(|k| *k != RealTimeOrder)
+            .collect::<BTreeSet<_>>()
+    );
+    assert!(
+        whole == each,
+        "whole:\n{}each:\n{}",
+        show(&whole),
+        show(&each)
+    );
 }
 
 #[test]
@@ -769,7 +1288,7 @@ fn larger_random_histories_pass() {
             nodes: 3,
         };
         let h = testgen::random(seed, 2_000, &cfg);
-        let a = check(&h);
+        let a = anomalies(&h);
         assert!(a.is_empty(), "seed {seed}:\n{}", show(&a));
     }
 }
@@ -780,11 +1299,12 @@ fn larger_random_histories_pass() {
 /// ok appends must be linearized, indeterminate appends may be, failed appends never
 /// are; ok reads and final states (invoked and completed at +infinity) must return the
 /// list at their point. `x` must precede `y` iff `x` completed before `y` was invoked.
+/// Times are widened to `u128` so that +infinity is later than every `u64`.
 fn brute_force_linearizable(h: &History) -> bool {
-    const INF: u64 = u64::MAX;
+    const INF: u128 = u128::MAX;
     struct B {
-        inv: u64,
-        comp: u64,
+        inv: u128,
+        comp: u128,
         append: Option<Value>,
         read: Vec<Value>,
         required: bool,
@@ -849,14 +1369,14 @@ fn brute_force_linearizable(h: &History) -> bool {
             match &op.kind {
                 OpKind::Append { key: k, value } if *k == key => match op.outcome {
                     Outcome::Ok => ops.push(B {
-                        inv: op.invoke_ms,
-                        comp: op.complete_ms,
+                        inv: op.invoke_ms.into(),
+                        comp: op.complete_ms.into(),
                         append: Some(*value),
                         read: vec![],
                         required: true,
                     }),
                     Outcome::Indeterminate => ops.push(B {
-                        inv: op.invoke_ms,
+                        inv: op.invoke_ms.into(),
                         comp: INF,
                         append: Some(*value),
                         read: vec![],
@@ -868,8 +1388,8 @@ fn brute_force_linearizable(h: &History) -> bool {
                     key: k,
                     result: Some(l),
                 } if *k == key && op.outcome == Outcome::Ok => ops.push(B {
-                    inv: op.invoke_ms,
-                    comp: op.complete_ms,
+                    inv: op.invoke_ms.into(),
+                    comp: op.complete_ms.into(),
                     append: None,
                     read: l.clone(),
                     required: true,
@@ -898,17 +1418,28 @@ fn brute_force_linearizable(h: &History) -> bool {
 
 /// A tiny random history on key 0 (plus one append of value 9 to key 1): appends of
 /// 1..=n with random outcomes and windows, reads and final states that are mostly
-/// prefixes of one random order of a random subset of values, sometimes not.
-fn tiny_random_history(r: &mut testgen::SplitMix) -> History {
+/// prefixes of one random order of a random subset of values, sometimes not. Every time
+/// is `base` plus at most 34. A failed read names key 0, so the history is well-formed
+/// even without an append to it.
+fn tiny_random_history(r: &mut testgen::SplitMix, base: u64) -> History {
     let n = r.below(6) as u64;
-    let mut ops = Vec::new();
+    let mut ops = vec![Op {
+        client: 98,
+        invoke_ms: base,
+        complete_ms: base,
+        kind: OpKind::Read {
+            key: 0,
+            result: None,
+        },
+        outcome: Outcome::Failed,
+    }];
     for v in 1..=n {
         let outcome = match r.below(10) {
             0..=5 => Outcome::Ok,
             6..=8 => Outcome::Indeterminate,
             _ => Outcome::Failed,
         };
-        let inv = u64::from(r.below(20));
+        let inv = base + u64::from(r.below(20));
         ops.push(append(
             v as u32,
             inv,
@@ -918,7 +1449,7 @@ fn tiny_random_history(r: &mut testgen::SplitMix) -> History {
             outcome,
         ));
     }
-    ops.push(ok_append(99, 0, 1, 1, 9));
+    ops.push(ok_append(99, base, base + 1, 1, 9));
     // A base order: a random subset of the values (plus sometimes a stranger), shuffled.
     let mut pool: Vec<Value> = (1..=n).filter(|_| r.below(4) != 0).collect();
     if r.below(8) == 0 {
@@ -943,7 +1474,7 @@ fn tiny_random_history(r: &mut testgen::SplitMix) -> History {
         l
     };
     for c in 0..r.below(5) {
-        let inv = u64::from(r.below(25));
+        let inv = base + u64::from(r.below(25));
         let l = list(r);
         ops.push(read(10 + c, inv, inv + u64::from(r.below(10)), 0, &l));
     }
@@ -955,14 +1486,20 @@ fn tiny_random_history(r: &mut testgen::SplitMix) -> History {
     History { ops, final_states }
 }
 
-#[test]
-fn checker_agrees_with_brute_force_on_tiny_histories() {
-    let mut r = testgen::SplitMix(0xC0FFEE);
+/// Compares the checker with the brute-force search on `cases` tiny histories with
+/// times from `base`, and checks that every report it makes holds. Returns the counts
+/// of linearizable and non-linearizable cases and the kinds seen.
+fn agree_with_brute_force(
+    seed: u64,
+    cases: usize,
+    base: u64,
+) -> (usize, usize, BTreeSet<AnomalyKind>) {
+    let mut r = testgen::SplitMix(seed);
     let (mut valid, mut invalid) = (0, 0);
     let mut seen_kinds = BTreeSet::new();
-    for case in 0..30_000 {
-        let h = tiny_random_history(&mut r);
-        let a = check(&h);
+    for case in 0..cases {
+        let h = tiny_random_history(&mut r, base);
+        let a = anomalies(&h);
         let brute = brute_force_linearizable(&h);
         assert_eq!(
             a.is_empty(),
@@ -970,6 +1507,7 @@ fn checker_agrees_with_brute_force_on_tiny_histories() {
             "case {case}: brute force says linearizable={brute}, checker says:\n{}\n{h:#?}",
             show(&a)
         );
+        assert_reports_hold(&h, &a);
         if brute {
             valid += 1;
         } else {
@@ -977,6 +1515,12 @@ fn checker_agrees_with_brute_force_on_tiny_histories() {
             seen_kinds.extend(kinds(&a));
         }
     }
+    (valid, invalid, seen_kinds)
+}
+
+#[test]
+fn checker_agrees_with_brute_force_on_tiny_histories() {
+    let (valid, invalid, seen_kinds) = agree_with_brute_force(0xC0FFEE, 30_000, 0);
     // The comparison must exercise both verdicts and every kind.
     assert!(
         valid > 3_000 && invalid > 3_000,
@@ -987,4 +1531,15 @@ fn checker_agrees_with_brute_force_on_tiny_histories() {
         AnomalyKind::ALL.into_iter().collect::<BTreeSet<_>>()
     );
     println!("brute force agreement: {valid} linearizable, {invalid} not");
+}
+
+#[test]
+fn checker_agrees_with_brute_force_at_the_end_of_time() {
+    // The latest times are u64::MAX itself: +infinity must still come after them.
+    let (valid, invalid, seen_kinds) = agree_with_brute_force(0xE0D, 10_000, u64::MAX - 34);
+    assert!(
+        valid > 1_000 && invalid > 1_000,
+        "valid {valid}, invalid {invalid}"
+    );
+    assert!(seen_kinds.contains(&StaleRead), "{seen_kinds:?}");
 }

@@ -1192,7 +1192,10 @@ impl<'s> World<'s> {
             .map(|r| (r.id(), r.state_machine().state.lists.clone()))
             .collect();
         let h = History { ops, final_states };
-        let anomalies = history::check(&h);
+        let anomalies = match history::check(&h) {
+            Ok(anomalies) => anomalies,
+            Err(e) => return self.fail("malformed_history", e.to_string()),
+        };
         if let Some(a) = anomalies.first() {
             let more = anomalies.len() - 1;
             self.fail(
