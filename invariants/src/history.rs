@@ -133,7 +133,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet}; // tidy: fixed hasher, lookups only
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -397,8 +397,8 @@ impl Hasher for IntHasher {
     }
 }
 
-type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
-type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;
+type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>; // tidy: fixed hasher, lookups only
+type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>; // tidy: fixed hasher, lookups only
 
 /// No index (a local append or a position that does not exist).
 const NONE: usize = usize::MAX;
@@ -789,7 +789,7 @@ struct Scratch<'a> {
 /// replaced, since emptying costs its capacity.
 fn reset<K: Eq + std::hash::Hash, V>(m: &mut IntMap<K, V>, n: usize) {
     if m.capacity() > 4 * n + 64 {
-        *m = HashMap::with_capacity_and_hasher(n, Default::default());
+        *m = HashMap::with_capacity_and_hasher(n, Default::default()); // tidy: fixed hasher, lookups only
     } else {
         m.clear();
         m.reserve(n);
@@ -799,7 +799,7 @@ fn reset<K: Eq + std::hash::Hash, V>(m: &mut IntMap<K, V>, n: usize) {
 /// Empties a set, replacing it if an earlier key grew it large.
 fn reset_set<K>(m: &mut IntSet<K>) {
     if m.capacity() > 64 {
-        *m = HashSet::default();
+        *m = HashSet::default(); // tidy: fixed hasher, lookups only
     } else {
         m.clear();
     }
