@@ -221,10 +221,7 @@ impl RaftNode {
             "durable commit {commit} beyond durable log {}",
             log.last_index()
         );
-        let sm = StateMachine {
-            applied: log.snapshot_index(),
-            state: (*log.snapshot.state).clone(),
-        };
+        let sm = StateMachine::restore(log.snapshot_index(), (*log.snapshot.state).clone());
         let last = log.last_index();
         let mut node = RaftNode {
             term: hard.term,
@@ -915,10 +912,7 @@ impl RaftNode {
         // A snapshot at or behind our commit index adds nothing; installing it would
         // throw away newer entries (mistake 14).
         if index > self.commit {
-            self.sm = StateMachine {
-                applied: index,
-                state: (*snapshot.state).clone(),
-            };
+            self.sm = StateMachine::restore(index, (*snapshot.state).clone());
             self.events.push(Event::CommitAdvanced {
                 from: self.commit,
                 to: index,
@@ -992,10 +986,7 @@ impl RaftNode {
         self.recovery = Recovery::default();
         self.forget_durable_above(0);
         self.log = Log::new(snapshot.clone(), entries.clone());
-        self.sm = StateMachine {
-            applied: snapshot.last_index,
-            state: (*snapshot.state).clone(),
-        };
+        self.sm = StateMachine::restore(snapshot.last_index, (*snapshot.state).clone());
         self.commit = snapshot.last_index;
         self.term = term;
         // Our vote in `term` may have been spent before the disk was lost.
