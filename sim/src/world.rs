@@ -494,6 +494,10 @@ impl<'s> World<'s> {
                     );
                 }
                 Output::Send(msg) => {
+                    let raft = self.nodes[i].raft.as_ref().expect("node is up");
+                    if let Err(v) = self.checks.on_send(raft, &self.nodes[i].disk.durable, &msg) {
+                        return self.violated(v);
+                    }
                     let to = msg.to as usize;
                     self.send(i, to, NetMsg::Raft(msg));
                 }
