@@ -533,6 +533,10 @@ impl<'s> World<'s> {
                     );
                 }
                 NodeOutput::Send(msg) => {
+                    let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
+                    if let Err(v) = self.checks.on_send(raft, &self.nodes[i].disk.durable, &msg) {
+                        return self.violated(v);
+                    }
                     let to = msg.to as usize;
                     self.send(i, to, NetMsg::Raft(msg));
                 }

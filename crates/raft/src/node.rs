@@ -250,10 +250,7 @@ impl RaftNode {
             "durable commit {commit} beyond durable log {}",
             log.last_index()
         );
-        let sm = StateMachine {
-            applied: log.snapshot_index(),
-            state: (*log.snapshot.state).clone(),
-        };
+        let sm = StateMachine::restore(log.snapshot_index(), (*log.snapshot.state).clone());
         let last = log.last_index();
         let mut node = RaftNode {
             term: hard.term,
@@ -662,10 +659,7 @@ impl RaftNode {
             self.persist_hard_state();
         }
         let index = snapshot.last_index;
-        self.sm = StateMachine {
-            applied: index,
-            state: (*snapshot.state).clone(),
-        };
+        self.sm = StateMachine::restore(index, (*snapshot.state).clone());
         self.events.push(Event::CommitAdvanced {
             from: self.commit,
             to: index,
@@ -1143,10 +1137,7 @@ impl RaftNode {
         // A snapshot at or behind our commit index adds nothing; installing it would
         // throw away newer entries (mistake 14).
         if index > self.commit {
-            self.sm = StateMachine {
-                applied: index,
-                state: (*snapshot.state).clone(),
-            };
+            self.sm = StateMachine::restore(index, (*snapshot.state).clone());
             self.events.push(Event::CommitAdvanced {
                 from: self.commit,
                 to: index,
@@ -1227,10 +1218,7 @@ impl RaftNode {
         debug_assert_eq!(self.role, Role::Recovering);
         self.forget_durable_above(0);
         self.log = Log::new(snapshot.clone(), entries.clone());
-        self.sm = StateMachine {
-            applied: snapshot.last_index,
-            state: (*snapshot.state).clone(),
-        };
+        self.sm = StateMachine::restore(snapshot.last_index, (*snapshot.state).clone());
         self.commit = snapshot.last_index;
         self.term = term;
         // Our vote in `term` may have been spent before the disk was lost.

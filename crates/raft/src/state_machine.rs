@@ -26,14 +26,74 @@ pub struct SmState {
     pub sessions: BTreeMap<ClientId, (u64, ClientReply)>,
 }
 
-/// The state machine plus the index of the last entry applied to it.
+impl SmState {
+    /// A 64-bit digest of the whole state (lists and client table), computed from its
+    /// content alone: two states with equal content have equal digests, however they
+    /// were reached (applying entries, or installing a snapshot). It is the wrapping
+    /// sum of one hash per list element (key, position, value) and one per client
+    /// (client, request id, reply), so [`StateMachine::apply`] keeps it up to date in
+    /// O(1) per change instead of rehashing the state.
+    pub fn digest(&self) -> u64 {
+        let mut d = 0u64;
+        for (&key, list) in &self.lists {
+            for (pos, &value) in list.iter().enumerate() {
+                d = d.wrapping_add(element_hash(key, pos, value));
+            }
+        }
+        for (&client, (request_id, reply)) in &self.sessions {
+            d = d.wrapping_add(session_hash(client, *request_id, reply));
+        }
+        d
+    }
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64's finalizer
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn element_hash(key: u32, pos: usize, value: u64) -> u64 {
+    mix(mix(mix(0x6c69_7374 ^ key as u64) ^ pos as u64) ^ value)
+}
+
+fn session_hash(client: ClientId, request_id: u64, reply: &ClientReply) -> u64 {
+    let r = match reply {
+        ClientReply::Appended => 0x6170_7064,
+        ClientReply::Stale => 0x7374_616c,
+        ClientReply::Read(values) => values
+            .iter()
+            .fold(0x7265_6164 ^ values.len() as u64, |h, &v| mix(h ^ v)),
+    };
+    mix(mix(mix(0x7365_7373 ^ client as u64) ^ request_id) ^ r)
+}
+
+/// The state machine plus the index of the last entry applied to it, and the digest
+/// of its state ([`SmState::digest`]), maintained as entries are applied.
 #[derive(Clone, Debug, Default)]
 pub struct StateMachine {
     pub applied: Index,
     pub state: SmState,
+    digest: u64,
 }
 
 impl StateMachine {
+    /// A state machine holding `state`, as of applied index `applied` (from a snapshot).
+    pub fn restore(applied: Index, state: SmState) -> StateMachine {
+        let digest = state.digest();
+        StateMachine {
+            applied,
+            state,
+            digest,
+        }
+    }
+
+    /// Equal to `self.state.digest()`, in O(1).
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
     /// Applies `cmd` (the entry at `index`) and returns the reply for the client.
     /// A duplicate of the client's latest request returns the cached reply and changes
     /// nothing: this is what keeps a retried append from being applied twice.
@@ -54,16 +114,29 @@ impl StateMachine {
         }
         let reply = match cmd.op {
             Op::Append { key, value } => {
-                self.state.lists.entry(key).or_default().push(value);
+                let list = self.state.lists.entry(key).or_default();
+                self.digest = self
+                    .digest
+                    .wrapping_add(element_hash(key, list.len(), value));
+                list.push(value);
                 ClientReply::Appended
             }
             Op::Read { key } => {
                 ClientReply::Read(self.state.lists.get(&key).cloned().unwrap_or_default())
             }
         };
-        self.state
+        self.digest = self
+            .digest
+            .wrapping_add(session_hash(cmd.client, cmd.request_id, &reply));
+        if let Some((old_id, old_reply)) = self
+            .state
             .sessions
-            .insert(cmd.client, (cmd.request_id, reply.clone()));
+            .insert(cmd.client, (cmd.request_id, reply.clone()))
+        {
+            self.digest = self
+                .digest
+                .wrapping_sub(session_hash(cmd.client, old_id, &old_reply));
+        }
         reply
     }
 
@@ -75,5 +148,48 @@ impl StateMachine {
             "entries are applied in order, each once"
         );
         self.applied = index;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SmState, StateMachine};
+    use crate::types::{Command, Op};
+
+    #[test]
+    fn incremental_digest_equals_digest_of_the_content() {
+        let mut sm = StateMachine::default();
+        assert_eq!(sm.digest(), SmState::default().digest());
+        let mut x = 7u64;
+        for index in 1..=300u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let client = (x >> 60) as u32;
+            let request_id = (x >> 20) % 40;
+            let key = ((x >> 40) % 3) as u32;
+            let op = if x % 3 == 0 {
+                Op::Read { key }
+            } else {
+                Op::Append { key, value: index }
+            };
+            sm.apply(
+                index,
+                &Command {
+                    client,
+                    request_id,
+                    op,
+                },
+            );
+            assert_eq!(sm.digest(), sm.state.digest(), "after index {index}");
+        }
+        let restored = StateMachine::restore(sm.applied, sm.state.clone());
+        assert_eq!(restored.digest(), sm.digest());
+        let mut no_table = sm.state.clone();
+        no_table.sessions.clear();
+        assert_ne!(no_table.digest(), sm.digest(), "the client table counts");
+        let mut swapped = sm.state.clone();
+        swapped.lists.get_mut(&0).unwrap().swap(0, 1);
+        assert_ne!(swapped.digest(), sm.digest(), "list order counts");
     }
 }

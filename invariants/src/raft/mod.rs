@@ -1,19 +1,24 @@
 //! Raft safety checkers. Each file holds one check, whose header says what it checks
 //! and what it ignores. They see typed [`Event`]s from the cores (with a read-only view
-//! of the node that emitted them) and durable-state changes from the simulated disks.
+//! of the node that emitted them), the messages they send (with the sender's durable
+//! state) and durable-state changes from the simulated disks.
 //! [`RaftChecks`] runs them all; the first violation stops the seed.
 
 mod applied_bounds;
 mod committed_prefix;
+mod durable_before_ack;
 mod durable_monotonic;
 mod election_safety;
 mod leader_completeness;
+mod leader_elected;
 mod log_matching;
+mod no_rollback;
+mod state_agreement;
 mod state_machine_safety;
 
 pub use committed_prefix::Ledger;
 
-use zkwal_raft::{DurableState, Event, NodeId, RaftNode, Write};
+use zkwal_raft::{DurableState, Event, Message, NodeId, RaftNode, Write};
 
 /// A broken invariant: its stable name (used in CLI output and `seeds/` files) and
 /// what was seen.
@@ -30,7 +35,7 @@ impl Violation {
 }
 
 /// Names of every Raft check, for documentation and `seeds/` validation.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 11] = [
     election_safety::NAME,
     log_matching::NAME,
     leader_completeness::NAME,
@@ -38,6 +43,10 @@ pub const NAMES: [&str; 7] = [
     committed_prefix::NAME,
     durable_monotonic::NAME,
     applied_bounds::NAME,
+    durable_before_ack::NAME,
+    no_rollback::NAME,
+    leader_elected::NAME,
+    state_agreement::NAME,
 ];
 
 #[derive(Default)]
@@ -49,6 +58,10 @@ pub struct RaftChecks {
     sm: state_machine_safety::StateMachineSafety,
     durable: durable_monotonic::DurableMonotonic,
     bounds: applied_bounds::AppliedBounds,
+    acks: durable_before_ack::DurableBeforeAck,
+    rollback: no_rollback::NoRollback,
+    elected: leader_elected::LeaderElected,
+    agreement: state_agreement::StateAgreement,
 }
 
 impl RaftChecks {
@@ -61,6 +74,7 @@ impl RaftChecks {
         let id = node.id();
         match *event {
             Event::BecameLeader { term } => {
+                self.elected.on_won(id, term);
                 self.election.on_leader(id, term)?;
                 self.completeness.on_leader(node, term, &self.ledger)?;
             }
@@ -72,6 +86,7 @@ impl RaftChecks {
             } => self.matching.on_entry(id, index, term, prev_term, digest)?,
             Event::Truncated { from, commit } => committed_prefix::on_truncate(id, from, commit)?,
             Event::CommitAdvanced { from, to } => {
+                self.rollback.on_commit(id, from, to)?;
                 committed_prefix::on_commit(&mut self.ledger, node, from, to)?
             }
             Event::Applied {
@@ -86,21 +101,43 @@ impl RaftChecks {
                 self.sm.on_applied(id, index, term, digest)?;
                 self.ledger.record(index, term, digest, id, node.term())?;
             }
-            Event::SnapshotInstalled { index, .. } => self.bounds.on_reset(id, index),
+            Event::SnapshotInstalled { index, .. } => {
+                self.rollback.on_snapshot(id, index)?;
+                self.bounds.on_reset(id, index)
+            }
             Event::Recovered { .. } => {}
         }
         Ok(())
     }
 
-    /// After every input to `node`: applied <= commit <= last index, as seen from outside.
+    /// After every input to `node` (and after its events): applied <= commit <= last
+    /// index, nothing went back, a leader won its term, its state machine agrees.
     pub fn after_step(&mut self, node: &RaftNode) -> Result<(), Violation> {
-        self.bounds.after_step(node)
+        self.bounds.after_step(node)?;
+        self.rollback.after_step(node)?;
+        self.elected.after_step(node)?;
+        self.agreement.after_step(node)
     }
 
     /// A node (re)started from its durable state: it rebuilds its state machine from
-    /// `snapshot_index`, so re-applying entries after that is not a double apply.
+    /// `snapshot_index`, so re-applying entries after that is not a double apply, and
+    /// a new incarnation begins (what it won or applied before no longer counts).
     pub fn on_start(&mut self, node: NodeId, snapshot_index: u64) {
         self.bounds.on_reset(node, snapshot_index);
+        self.rollback.on_start(node);
+        self.elected.on_start(node);
+        self.agreement.on_start(node);
+    }
+
+    /// `node` sends `msg` (it leaves now); `disk` is the node's durable state now.
+    pub fn on_send(
+        &mut self,
+        node: &RaftNode,
+        disk: &DurableState,
+        msg: &Message,
+    ) -> Result<(), Violation> {
+        self.acks.on_send(node, disk, msg)?;
+        self.elected.on_send(node, msg)
     }
 
     /// A write became durable on `node`'s disk, changing `before`.
