@@ -33,10 +33,12 @@ pub enum FaultKind {
     ZkPin,
     /// Every node down at once.
     TotalLoss,
+    /// A WAL-protocol write that ended in ConnectionLoss: applied or not, unknown.
+    ZkConnectionLoss,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Wipe,
@@ -55,6 +57,7 @@ impl FaultKind {
         FaultKind::PauseLeader,
         FaultKind::ZkPin,
         FaultKind::TotalLoss,
+        FaultKind::ZkConnectionLoss,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +80,7 @@ impl FaultKind {
             FaultKind::PauseLeader => "pause_leader",
             FaultKind::ZkPin => "zk_pin",
             FaultKind::TotalLoss => "total_loss",
+            FaultKind::ZkConnectionLoss => "zk_connection_loss",
         }
     }
 }

@@ -969,6 +969,9 @@ impl<'s> World<'s> {
         let i = node as usize;
         let core = self.nodes[i].core.as_mut().expect("node is up");
         self.zk_watch_events += core.take_watch_events();
+        for _ in 0..core.take_unknown_outcomes() {
+            self.faults.add(FaultKind::ZkConnectionLoss);
+        }
         core.drain_wal_events(&mut self.wal_events);
         let session = core.check_zk();
         if let Err(e) = session {

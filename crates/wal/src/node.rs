@@ -99,6 +99,20 @@ enum Req {
     },
 }
 
+impl Req {
+    /// A write of the WAL protocol (its outcome matters).
+    fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Req::LeaderCreate
+                | Req::WalHeader { .. }
+                | Req::WalEntry { .. }
+                | Req::Commit { .. }
+                | Req::Publish { .. }
+        )
+    }
+}
+
 #[derive(Clone, Debug)]
 enum SurveyReq {
     SnapPtr,
@@ -175,6 +189,8 @@ pub struct Node {
     next_check_ms: u64,
     /// Bytes written to ZooKeeper by this node (requests), for reports.
     pub zk_bytes_written: u64,
+    /// Writes that ended in ConnectionLoss: applied or not, nobody can tell.
+    zk_unknown_outcomes: u64,
 }
 
 /// Most ZooKeeper events handled per input (a bound on every loop).
@@ -227,6 +243,7 @@ impl Node {
                 .pause_monitor
                 .map_or(u64::MAX, |p| now_ms + p.check_interval_ms),
             zk_bytes_written: 0,
+            zk_unknown_outcomes: 0,
             cfg,
         };
         node.open_session(now_ms);
@@ -262,6 +279,10 @@ impl Node {
         } else {
             self.raft.term()
         }
+    }
+    /// Writes whose outcome this node could not know (ConnectionLoss), since the last call.
+    pub fn take_unknown_outcomes(&mut self) -> u64 {
+        std::mem::take(&mut self.zk_unknown_outcomes)
     }
     pub fn take_watch_events(&mut self) -> u64 {
         std::mem::take(&mut self.watch_events)
@@ -514,6 +535,9 @@ impl Node {
                         .as_mut()
                         .and_then(|z| z.reqs.remove(&xid))
                         .unwrap_or(Req::Ignore);
+                    if result == Err(ErrorCode::ConnectionLoss) && req.is_write() {
+                        self.zk_unknown_outcomes += 1;
+                    }
                     self.on_reply(now_ms, req, result);
                 }
                 ClientEvent::Watch(w) => {
