@@ -19,6 +19,9 @@
 //! * every key of a final state is named by some operation (an append or a read);
 //! * no node has two final states.
 //!
+//! A history with several malformations gets one error: times first, then values, then
+//! final states.
+//!
 //! Client ids are used in reports only; the checker does not rely on a client having
 //! at most one operation outstanding.
 //!
@@ -132,10 +135,8 @@
 //! never iterated.
 
 use serde::{Deserialize, Serialize};
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet}; // tidy: fixed hasher, lookups only
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
 pub type Key = u32;
 /// Unique per append across the whole run.
@@ -369,36 +370,93 @@ enum Time {
     Inf,
 }
 
-/// A fixed, fast hash for integer keys (SplitMix64's finalizer). Deterministic; maps
-/// that use it are only looked up, never iterated.
-#[derive(Default, Clone, Copy)]
-struct IntHasher(u64);
+/// SplitMix64's finalizer: a fixed hash for integer keys.
+fn mix(x: u64) -> u64 {
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
 
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+/// A hash table from integer keys to small values: open addressing with linear
+/// probing, at most half full, and a fixed hash. It cannot be iterated, so its layout
+/// never reaches the output; lookups and inserts take expected constant time.
+struct IntTable<V: Copy> {
+    /// A power of two of them.
+    slots: Vec<Option<(u64, V)>>,
+    len: usize,
+}
 
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u32(&mut self, x: u32) {
-        self.0 = u64::from(x);
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
+impl<V: Copy> Default for IntTable<V> {
+    fn default() -> Self {
+        Self::with_capacity(0)
     }
 }
 
-type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>; // tidy: fixed hasher, lookups only
-type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>; // tidy: fixed hasher, lookups only
+impl<V: Copy> IntTable<V> {
+    fn with_capacity(n: usize) -> Self {
+        IntTable {
+            slots: vec![None; Self::slots_for(n)],
+            len: 0,
+        }
+    }
+
+    fn slots_for(n: usize) -> usize {
+        (2 * n).next_power_of_two().max(8)
+    }
+
+    /// Empties the table for about `n` entries. One grown much larger by earlier use is
+    /// replaced, since emptying costs its size.
+    fn reset(&mut self, n: usize) {
+        let want = Self::slots_for(n);
+        if self.slots.len() < want || self.slots.len() > 4 * want {
+            *self = Self::with_capacity(n);
+        } else {
+            self.slots.fill(None);
+            self.len = 0;
+        }
+    }
+
+    /// The slot holding `k`, or the empty one where it would go.
+    fn slot(&self, k: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = mix(k) as usize & mask;
+        while let Some((key, _)) = self.slots[i] {
+            if key == k {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    fn get(&self, k: u64) -> Option<V> {
+        self.slots[self.slot(k)].map(|(_, v)| v)
+    }
+
+    fn contains(&self, k: u64) -> bool {
+        self.get(k).is_some()
+    }
+
+    /// Inserts `v` at `k` unless `k` is there already; then returns what it holds.
+    fn insert_new(&mut self, k: u64, v: V) -> Option<V> {
+        let i = self.slot(k);
+        if let Some((_, old)) = self.slots[i] {
+            return Some(old);
+        }
+        self.slots[i] = Some((k, v));
+        self.len += 1;
+        if 2 * self.len > self.slots.len() {
+            let grown = vec![None; 2 * self.slots.len()];
+            let old = std::mem::replace(&mut self.slots, grown);
+            for (k, v) in old.into_iter().flatten() {
+                let i = self.slot(k);
+                self.slots[i] = Some((k, v));
+            }
+        }
+        None
+    }
+}
 
 /// No index (a local append or a position that does not exist).
 const NONE: usize = usize::MAX;
@@ -495,7 +553,7 @@ fn offsets(counts: &[usize]) -> Vec<usize> {
 struct ValueIndex {
     /// Partition of `v`: `partition_hash(v) >> shift`; `shift` 64: one partition.
     shift: u32,
-    parts: Vec<IntMap<Value, usize>>,
+    parts: Vec<IntTable<usize>>,
 }
 
 /// A hash independent of `IntHasher`'s, whose top bits pick a partition (within one
@@ -532,10 +590,9 @@ impl ValueIndex {
         let mut parts = Vec::with_capacity(n_parts);
         for p in 0..n_parts {
             let items = &by_part[start[p]..start[p + 1]];
-            let mut m: IntMap<Value, usize> =
-                IntMap::with_capacity_and_hasher(items.len(), Default::default());
+            let mut m = IntTable::with_capacity(items.len());
             for &(v, i) in items {
-                if m.insert(v, i).is_some() {
+                if m.insert_new(v, i).is_some() {
                     return Err(Self::first_repeat(h));
                 }
             }
@@ -551,24 +608,23 @@ impl ValueIndex {
     /// The first append in `ops` whose value an earlier append already had (one is
     /// known to exist).
     fn first_repeat(h: &History) -> HistoryError {
-        let mut seen: IntMap<Value, usize> = IntMap::default();
+        let mut seen: IntTable<usize> = IntTable::default();
         for (i, op) in h.ops.iter().enumerate() {
             if let OpKind::Append { value, .. } = op.kind {
-                if let Some(&j) = seen.get(&value) {
+                if let Some(j) = seen.insert_new(value, i) {
                     return HistoryError::ValueAppendedTwice {
                         value,
                         first: h.ops[j].clone(),
                         second: op.clone(),
                     };
                 }
-                seen.insert(value, i);
             }
         }
         unreachable!("a value repeats")
     }
 
     fn get(&self, v: Value) -> Option<usize> {
-        self.parts[self.part(v)].get(&v).copied()
+        self.parts[self.part(v)].get(v)
     }
 }
 
@@ -576,7 +632,7 @@ impl<'a> Ctx<'a> {
     fn new(h: &'a History) -> Result<Self, HistoryError> {
         const UNGROUPED: u32 = u32::MAX;
         // Dense key ids in order of first appearance; then ranks by key.
-        let mut key_id: IntMap<Key, u32> = IntMap::default();
+        let mut key_id: IntTable<u32> = IntTable::default();
         let mut dense_keys: Vec<Key> = Vec::new();
         let mut op_dense: Vec<u32> = Vec::with_capacity(h.ops.len());
         let mut n_app: Vec<usize> = Vec::new();
@@ -586,12 +642,15 @@ impl<'a> Ctx<'a> {
                 return Err(HistoryError::CompletesBeforeInvoked { op: op.clone() });
             }
             let key = op.kind.key();
-            let d = *key_id.entry(key).or_insert_with(|| {
-                dense_keys.push(key);
-                n_app.push(0);
-                n_read.push(0);
-                (dense_keys.len() - 1) as u32
-            });
+            let d = match key_id.insert_new(u64::from(key), dense_keys.len() as u32) {
+                Some(d) => d,
+                None => {
+                    dense_keys.push(key);
+                    n_app.push(0);
+                    n_read.push(0);
+                    (dense_keys.len() - 1) as u32
+                }
+            };
             match &op.kind {
                 OpKind::Append { .. } => {
                     n_app[d as usize] += 1;
@@ -757,7 +816,7 @@ struct Scratch<'a> {
     obs: Vec<Obs<'a>>,
     consistent: Vec<bool>,
     /// Value -> local append.
-    local: IntMap<Value, usize>,
+    local: IntTable<usize>,
     /// Local append -> index of its value's first occurrence in `L`, or `NONE`.
     pos: Vec<usize>,
     /// Local append -> its value is in some observation.
@@ -767,10 +826,10 @@ struct Scratch<'a> {
     /// Per index of `L`: the local append of a first occurrence, `NONE` for a first
     /// occurrence of a value no append to this key carries, `DUP` for a repeat.
     app_at: Vec<usize>,
-    strangers: IntMap<Value, usize>,
-    seen: IntMap<Value, usize>,
-    dup_reported: IntSet<Value>,
-    phantom_reported: IntSet<Value>,
+    strangers: IntTable<usize>,
+    seen: IntTable<usize>,
+    dup_reported: IntTable<()>,
+    phantom_reported: IntTable<()>,
     /// `(complete, invoke, local)` of acknowledged appends.
     acked: Vec<(u64, u64, usize)>,
     /// `(complete, pos, local)`.
@@ -783,26 +842,6 @@ struct Scratch<'a> {
     kept_prefix: Vec<(usize, usize)>,
     reach_prefix: Vec<(usize, usize)>,
     final_misses_acked: Vec<bool>,
-}
-
-/// Empties a map for about `n` entries; a map grown much larger by an earlier key is
-/// replaced, since emptying costs its capacity.
-fn reset<K: Eq + std::hash::Hash, V>(m: &mut IntMap<K, V>, n: usize) {
-    if m.capacity() > 4 * n + 64 {
-        *m = HashMap::with_capacity_and_hasher(n, Default::default()); // tidy: fixed hasher, lookups only
-    } else {
-        m.clear();
-        m.reserve(n);
-    }
-}
-
-/// Empties a set, replacing it if an earlier key grew it large.
-fn reset_set<K>(m: &mut IntSet<K>) {
-    if m.capacity() > 64 {
-        *m = HashSet::default(); // tidy: fixed hasher, lookups only
-    } else {
-        m.clear();
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -1033,39 +1072,39 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
     }
 
     // ---- Positions in L (first occurrence) and 2. duplicates.
-    reset(local, apps.len());
-    local.extend(apps.iter().enumerate().map(|(x, a)| (a.value, x)));
+    local.reset(apps.len());
+    for (x, a) in apps.iter().enumerate() {
+        local.insert_new(a.value, x);
+    }
     pos.clear();
     pos.resize(apps.len(), NONE);
     observed.clear();
     observed.resize(apps.len(), false);
     lost.clear();
     lost.resize(apps.len(), false);
-    reset(strangers, 0);
-    reset(seen, 0);
-    reset_set(dup_reported);
-    reset_set(phantom_reported);
+    strangers.reset(0);
+    dup_reported.reset(0);
+    phantom_reported.reset(0);
     app_at.clear();
     for (j, &v) in l.iter().enumerate() {
-        let first = match local.get(&v) {
-            Some(&x) if pos[x] == NONE => {
+        let first = match local.get(v) {
+            Some(x) if pos[x] == NONE => {
                 pos[x] = j;
                 observed[x] = true;
                 app_at.push(x);
                 continue;
             }
-            Some(&x) => pos[x],
-            None => match strangers.entry(v) {
-                Entry::Vacant(e) => {
-                    e.insert(j);
+            Some(x) => pos[x],
+            None => match strangers.insert_new(v, j) {
+                None => {
                     app_at.push(NONE);
                     continue;
                 }
-                Entry::Occupied(e) => *e.get(),
+                Some(first) => first,
             },
         };
         app_at.push(DUP);
-        if dup_reported.insert(v) {
+        if dup_reported.insert_new(v, ()).is_none() {
             rep.report(Duplicate, || {
                 let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
@@ -1082,12 +1121,12 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
         }
     }
     let app_at: &[usize] = app_at;
-    let local: &IntMap<Value, usize> = local;
+    let local: &IntTable<usize> = local;
 
     // Why an observed value `v` cannot have been applied to this key, if it cannot.
     let phantom_reason = |v: Value| -> Option<(String, Option<usize>)> {
-        match local.get(&v) {
-            Some(&x) => (apps[x].outcome == Outcome::Failed)
+        match local.get(v) {
+            Some(x) => (apps[x].outcome == Outcome::Failed)
                 .then(|| ("its append failed definitely".to_string(), Some(apps[x].op))),
             None => Some(ctx.stranger_reason(key, v)),
         }
@@ -1099,7 +1138,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
             continue;
         }
         if let Some((why, a)) = phantom_reason(v) {
-            phantom_reported.insert(v);
+            phantom_reported.insert_new(v, ());
             rep.report(Phantom, || {
                 let w = first_showing(obs, consistent, j);
                 let mut ops = ctx.obs_ops(w);
@@ -1117,42 +1156,36 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
         if consistent[i] {
             continue;
         }
-        seen.clear();
+        seen.reset(o.list.len());
         for (j, &v) in o.list.iter().enumerate() {
-            match seen.entry(v) {
-                Entry::Occupied(e) => {
-                    let first = *e.get();
-                    if dup_reported.insert(v) {
-                        rep.report(Duplicate, || {
-                            let mut ops = ctx.obs_ops(o);
-                            if let Some(a) = ctx.value_op.get(v) {
-                                ops.push(ctx.op(a).clone());
-                            }
-                            let expl = format!(
-                                "value {v} appears twice in {}, at indexes {first} and {j}; \
-                                 an append must take effect at most once",
-                                ctx.describe(o)
-                            );
-                            (ops, expl)
-                        });
-                    }
-                    continue;
+            if let Some(first) = seen.insert_new(v, j) {
+                if dup_reported.insert_new(v, ()).is_none() {
+                    rep.report(Duplicate, || {
+                        let mut ops = ctx.obs_ops(o);
+                        if let Some(a) = ctx.value_op.get(v) {
+                            ops.push(ctx.op(a).clone());
+                        }
+                        let expl = format!(
+                            "value {v} appears twice in {}, at indexes {first} and {j}; \
+                             an append must take effect at most once",
+                            ctx.describe(o)
+                        );
+                        (ops, expl)
+                    });
                 }
-                Entry::Vacant(e) => {
-                    e.insert(j);
-                }
+                continue;
             }
-            if let Some(&x) = local.get(&v) {
+            if let Some(x) = local.get(v) {
                 observed[x] = true;
                 if pos[x] != NONE {
                     continue; // in L: judged there
                 }
             }
-            if phantom_reported.contains(&v) {
+            if phantom_reported.contains(v) {
                 continue;
             }
             if let Some((why, a)) = phantom_reason(v) {
-                phantom_reported.insert(v);
+                phantom_reported.insert_new(v, ());
                 rep.report(Phantom, || {
                     let mut ops = ctx.obs_ops(o);
                     ops.extend(a.map(|a| ctx.op(a).clone()));
@@ -1197,7 +1230,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
         } else if let Some(x) = o
             .list
             .iter()
-            .filter_map(|v| local.get(v).copied())
+            .filter_map(|&v| local.get(v))
             .find(|&x| valid(x) && Time::At(apps[x].invoke) > o.comp)
         {
             rep.report(Phantom, || future_expl(o, x));
@@ -1215,10 +1248,16 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
     acked.sort_unstable();
     let acked: &[(u64, u64, usize)] = acked;
     let final_obs = n_reads..obs.len();
-    let divergent_final_sets: BTreeMap<usize, IntSet<Value>> = final_obs
+    let divergent_final_sets: BTreeMap<usize, IntTable<()>> = final_obs
         .clone()
         .filter(|&i| !consistent[i])
-        .map(|i| (i, obs[i].list.iter().copied().collect()))
+        .map(|i| {
+            let mut set = IntTable::with_capacity(obs[i].list.len());
+            for &v in obs[i].list {
+                set.insert_new(v, ());
+            }
+            (i, set)
+        })
         .collect();
     let max_read_inv = obs[..n_reads].iter().map(|o| o.inv).max();
     // The observed valid append with the latest invocation (first in `ops` on ties).
@@ -1234,7 +1273,7 @@ fn check_key<'a>(ctx: &Ctx<'a>, k: &KeyOps<'_, 'a>, s: &mut Scratch<'a>, out: &m
         let mut missing_nodes: Vec<u32> = Vec::new();
         for fi in final_obs.clone() {
             let has = match divergent_final_sets.get(&fi) {
-                Some(set) => set.contains(&v),
+                Some(set) => set.contains(v),
                 None => p < obs[fi].list.len(),
             };
             if !has {
