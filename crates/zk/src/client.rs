@@ -17,7 +17,8 @@
 //! caller sees the same outcomes, sooner). A request with an invalid path fails with
 //! BadArguments without being sent, as the Java client checks paths before sending
 //! (replies still come in request order). Watches are one-shot: the client remembers
-//! the ones the server accepted and re-arms them on each new connection (SetWatches).
+//! the ones the server accepted and re-arms them on each new connection (SetWatches,
+//! in batches of about 128 KB of paths, as real clients send them).
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -117,6 +118,10 @@ enum Link {
     /// Expired or closed.
     Dead,
 }
+
+/// A SetWatches batch is closed once its paths reach this many bytes (the Java
+/// client's `SET_WATCHES_MAX_LENGTH`, zookeeper-client's `SET_WATCHES_MAX_BYTES`).
+pub const SET_WATCHES_MAX_BYTES: usize = 128 * 1024;
 
 /// Most application events kept unpolled before the oldest are dropped (a driver
 /// that never polls is a bug; debug builds assert).
@@ -427,16 +432,7 @@ impl ClientSession {
                 };
                 self.disconnected_since_ms = None;
                 self.set_state(SessionState::Connected);
-                if !(self.data_watches.is_empty()
-                    && self.exist_watches.is_empty()
-                    && self.child_watches.is_empty())
-                {
-                    let body = ClientBody::SetWatches {
-                        relative_zxid: self.last_zxid,
-                        data: self.data_watches.iter().cloned().collect(),
-                        exist: self.exist_watches.iter().cloned().collect(),
-                        child: self.child_watches.iter().cloned().collect(),
-                    };
+                for body in self.set_watches_batches() {
                     self.send(now_ms, body);
                 }
             }
@@ -546,6 +542,45 @@ impl ClientSession {
             seq: s,
             body,
         });
+    }
+
+    /// The SetWatches messages that re-arm every watch on a new connection, in
+    /// batches as the Java client (ClientCnxn.primeConnection) and zookeeper-client
+    /// send them: paths are added, data watches first, then exist, then child, while
+    /// the batch's path bytes are under [`SET_WATCHES_MAX_BYTES`] (the last one may
+    /// pass it), so that no batch comes near the server's packet limit.
+    fn set_watches_batches(&self) -> Vec<ClientBody> {
+        let mut batches = Vec::new();
+        let mut lists: [Vec<String>; 3] = Default::default();
+        let mut bytes = 0usize;
+        let all = self
+            .data_watches
+            .iter()
+            .map(|p| (0, p))
+            .chain(self.exist_watches.iter().map(|p| (1, p)))
+            .chain(self.child_watches.iter().map(|p| (2, p)));
+        let relative_zxid = self.last_zxid;
+        let batch = |lists: &mut [Vec<String>; 3]| {
+            let [data, exist, child] = std::mem::take(lists);
+            ClientBody::SetWatches {
+                relative_zxid,
+                data,
+                exist,
+                child,
+            }
+        };
+        for (kind, path) in all {
+            lists[kind].push(path.clone());
+            bytes += path.len();
+            if bytes >= SET_WATCHES_MAX_BYTES {
+                batches.push(batch(&mut lists));
+                bytes = 0;
+            }
+        }
+        if lists.iter().any(|l| !l.is_empty()) {
+            batches.push(batch(&mut lists));
+        }
+        batches
     }
 
     /// Reports the client-refused requests now at the head of the pending queue.

@@ -34,6 +34,14 @@ use crate::tree::{DataTree, Trigger, TxnOp, TxnResult, WatchTable};
 /// jute.maxbuffer's default: the largest request packet the server accepts.
 pub const DEFAULT_MAX_PACKET_BYTES: usize = 1_048_575;
 
+/// Default time from a write reaching the leader to its commit (proposal, fsync of
+/// the transaction log, a quorum's acks): a few ms on a LAN with an SSD.
+pub const DEFAULT_COMMIT_LATENCY_MS: u64 = 2;
+
+fn default_commit_latency_ms() -> u64 {
+    DEFAULT_COMMIT_LATENCY_MS
+}
+
 /// Bound on output messages queued and not yet polled; past it, the oldest
 /// connection's traffic is the caller's bug (asserted in debug builds).
 const MAX_OUTBOUND: usize = 1 << 20;
@@ -49,6 +57,12 @@ pub struct EnsembleConfig {
     pub max_session_timeout_ms: u64,
     /// jute.maxbuffer: a request packet longer than this drops the connection.
     pub max_packet_bytes: usize,
+    /// Time from a write reaching the leader (which decides its outcome and zxid at
+    /// once) to its commit, after which servers apply it (each `lag_ms` later) and
+    /// answer it. A connection the server closes meanwhile loses the reply of a write
+    /// that will still be applied, as on a real server.
+    #[serde(default = "default_commit_latency_ms")]
+    pub commit_latency_ms: u64,
 }
 
 impl EnsembleConfig {
@@ -61,6 +75,7 @@ impl EnsembleConfig {
             min_session_timeout_ms: 2 * tick_time_ms,
             max_session_timeout_ms: 20 * tick_time_ms,
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
+            commit_latency_ms: DEFAULT_COMMIT_LATENCY_MS,
         }
     }
 
@@ -121,7 +136,10 @@ const MAX_NOTICES: usize = 4096;
 #[derive(Clone, Debug)]
 struct Txn {
     zxid: Zxid,
+    /// When the leader decided it (the Stat's ctime/mtime).
     time_ms: u64,
+    /// When it commits: servers apply it from then on (plus their lag).
+    commit_ms: u64,
     op: TxnOp,
     /// The leader's outcome; every server must reproduce it.
     result: TxnResult,
@@ -311,7 +329,7 @@ impl Ensemble {
                 continue;
             }
             if let Some(t) = self.txn(s.tree.last_zxid() + 1) {
-                let at = t.time_ms.saturating_add(s.lag_ms);
+                let at = t.commit_ms.saturating_add(s.lag_ms);
                 d = Some(d.map_or(at, |d| d.min(at)));
             }
         }
@@ -755,6 +773,7 @@ impl Ensemble {
         self.log.push_back(Txn {
             zxid,
             time_ms: self.now_ms,
+            commit_ms: self.now_ms.saturating_add(self.cfg.commit_latency_ms),
             op,
             result: result.clone(),
         });
@@ -781,7 +800,7 @@ impl Ensemble {
             loop {
                 let next = self.servers[s].tree.last_zxid() + 1;
                 let due = match self.txn(next) {
-                    Some(t) => t.time_ms.saturating_add(self.servers[s].lag_ms) <= self.now_ms,
+                    Some(t) => t.commit_ms.saturating_add(self.servers[s].lag_ms) <= self.now_ms,
                     None => false,
                 };
                 if !due {

@@ -35,7 +35,10 @@ pub mod proto;
 pub mod tree;
 
 pub use client::{ClientConfig, ClientEvent, ClientSession, SessionState};
-pub use ensemble::{Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_MAX_PACKET_BYTES};
+pub use ensemble::{
+    Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_COMMIT_LATENCY_MS,
+    DEFAULT_MAX_PACKET_BYTES,
+};
 pub use error::ErrorCode;
 pub use proto::{
     ClientBody, ClientMsg, ConnId, CreateMode, EventType, MultiOp, OpResult, Request, Response,

@@ -334,6 +334,38 @@ impl Zk for RealZk {
         }
     }
 
+    fn set_data_pipelined(
+        &mut self,
+        s: usize,
+        sets: &[(String, Vec<u8>, i32)],
+    ) -> Vec<Result<RawStat, ErrorCode>> {
+        let Some(c) = self.client(s).cloned() else {
+            return vec![Err(ErrorCode::SessionExpired); sets.len()];
+        };
+        // The crate sends a request when the call is made, not when it is awaited,
+        // but from its own task, maybe one by one: through a proxy they are held
+        // and then reach the server back to back, as from the Java client.
+        let proxy = self.sessions[s].proxy.as_ref();
+        if let Some(p) = proxy {
+            p.set_held(true);
+        }
+        let calls: Vec<_> = sets
+            .iter()
+            .map(|(path, data, v)| c.set_data(path, data, version(*v)))
+            .collect();
+        if let Some(p) = proxy {
+            std::thread::sleep(Duration::from_millis(30));
+            p.set_held(false);
+        }
+        self.block(async {
+            let mut out = Vec::new();
+            for call in calls {
+                out.push(call.await.map(|st| raw(&st)).map_err(|e| code(&e)));
+            }
+            out
+        })
+    }
+
     fn close(&mut self, s: usize) {
         let sess = &mut self.sessions[s];
         if sess.closed {
