@@ -15,8 +15,9 @@
 //! Requests submitted while not connected fail at once with ConnectionLoss (the Java
 //! client would queue them until the next connection attempt succeeds or fails: the
 //! caller sees the same outcomes, sooner). A request with an invalid path fails with
-//! BadArguments without being sent, as the Java client checks paths before sending
-//! (replies still come in request order). Watches are one-shot: the client remembers
+//! BadArguments without being sent, as the Java client checks paths before sending,
+//! and an empty multi gets an empty result without being sent, as in both the Java
+//! client and zookeeper-client (replies still come in request order). Watches are one-shot: the client remembers
 //! the ones the server accepted and re-arms them on each new connection (SetWatches,
 //! in batches of about 128 KB of paths, as real clients send them).
 
@@ -88,9 +89,10 @@ pub enum ClientEvent {
 #[derive(Clone, Debug)]
 enum WatchReg {
     None,
-    /// Refused by the client itself (invalid path): nothing was sent; its
-    /// BadArguments is reported when its turn comes, keeping replies in request order.
-    Refused,
+    /// Answered by the client itself (BadArguments for an invalid path, an empty
+    /// result for an empty multi): nothing was sent; the result is reported when its
+    /// turn comes, keeping replies in request order.
+    Local(Result<Response, ErrorCode>),
     Data(String),
     Exists(String),
     Child(String),
@@ -314,14 +316,21 @@ impl ClientSession {
         };
         // Like the Java client (PathUtils.validatePath in every call), an invalid path
         // fails in the client, before anything is sent: no round trip, no zxid taken.
-        if invalid_path(&request) {
+        // An empty multi is answered by the client too, whatever the session's state
+        // (the Java client and zookeeper-client return an empty result at once).
+        let local = if invalid_path(&request) {
+            Some(Err(ErrorCode::BadArguments))
+        } else if matches!(&request, Request::Multi(ops) if ops.is_empty()) {
+            Some(Ok(Response::Multi(Vec::new())))
+        } else {
+            None
+        };
+        if let Some(result) = local {
             if !self.pending.is_empty() {
-                self.pending.push_back((xid, WatchReg::Refused, false));
+                self.pending
+                    .push_back((xid, WatchReg::Local(result), false));
             } else {
-                self.event(ClientEvent::Reply {
-                    xid,
-                    result: Err(ErrorCode::BadArguments),
-                });
+                self.event(ClientEvent::Reply { xid, result });
             }
             return xid;
         }
@@ -478,11 +487,11 @@ impl ClientSession {
                         (WatchReg::Child(p), _) => {
                             self.child_watches.insert(p);
                         }
-                        (WatchReg::None | WatchReg::Refused, _) => {}
+                        (WatchReg::None | WatchReg::Local(_), _) => {}
                     }
                 }
                 self.event(ClientEvent::Reply { xid, result });
-                self.answer_refused();
+                self.answer_local();
                 if is_close {
                     self.finish(SessionState::Closed);
                 }
@@ -583,29 +592,25 @@ impl ClientSession {
         batches
     }
 
-    /// Reports the client-refused requests now at the head of the pending queue.
-    fn answer_refused(&mut self) {
-        while matches!(self.pending.front(), Some((_, WatchReg::Refused, _))) {
-            let (xid, _, _) = self.pending.pop_front().expect("front");
-            self.event(ClientEvent::Reply {
-                xid,
-                result: Err(ErrorCode::BadArguments),
-            });
+    /// Reports the client-answered requests now at the head of the pending queue.
+    fn answer_local(&mut self) {
+        while matches!(self.pending.front(), Some((_, WatchReg::Local(_), _))) {
+            let Some((xid, WatchReg::Local(result), _)) = self.pending.pop_front() else {
+                unreachable!("checked")
+            };
+            self.event(ClientEvent::Reply { xid, result });
         }
     }
 
-    /// Empties the pending queue: `err` for what was sent, BadArguments for what the
-    /// client refused.
+    /// Empties the pending queue: `err` for what was sent, their own result for what
+    /// the client answered itself.
     fn fail_pending(&mut self, err: ErrorCode) {
         while let Some((xid, reg, _)) = self.pending.pop_front() {
-            let err = match reg {
-                WatchReg::Refused => ErrorCode::BadArguments,
-                _ => err,
+            let result = match reg {
+                WatchReg::Local(result) => result,
+                _ => Err(err),
             };
-            self.event(ClientEvent::Reply {
-                xid,
-                result: Err(err),
-            });
+            self.event(ClientEvent::Reply { xid, result });
         }
     }
 

@@ -63,15 +63,14 @@ impl Coverage {
                     }
                 }
                 Outcome::Closed => bump("session closed".into()),
-                Outcome::Pipeline(rs) => bump(format!(
-                    "pipelined setData {:?}",
-                    rs.iter()
-                        .map(|r| match r {
-                            Outcome::Err(e) => format!("{e:?}"),
-                            _ => "ok".into(),
-                        })
-                        .collect::<Vec<_>>()
-                )),
+                Outcome::Pipeline(rs) => {
+                    for r in rs {
+                        bump(match r {
+                            Outcome::Err(e) => format!("pipelined setData {e:?}"),
+                            _ => "pipelined setData ok".into(),
+                        });
+                    }
+                }
                 _ => {}
             }
             match op {
@@ -191,6 +190,21 @@ fn fixed_sequences_match_a_real_server() {
     };
     let rt = runtime();
     let addr = server.connect_string();
+    // First, on the fresh server.
+    let mut mock = MockZk::new(TICK_MS);
+    let m = built_in_nodes(&mut mock);
+    let mut real = RealZk::new(rt.clone(), addr.clone());
+    let r = built_in_nodes(&mut real);
+    drop(real);
+    if m != r {
+        let lines: Vec<String> = m
+            .iter()
+            .zip(&r)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  mock: {a}\n  real: {b}"))
+            .collect();
+        panic!("built-in nodes differ:\n{}", lines.join("\n"));
+    }
     let create = |s, path: &str, data, mode| Op::Create {
         s,
         path: path.into(),
@@ -380,6 +394,56 @@ fn fixed_sequences_match_a_real_server() {
                 ],
             },
         ],
+        // Characters a path may not hold are refused by the client (no zxid);
+        // their neighbours are fine. Sequential creates of "<parent>/." and
+        // "<parent>/.." name nodes ".0000000000" and "..0000000001". An empty multi
+        // takes no zxid; versions below -1 are not wildcards.
+        {
+            let mut v: Vec<Op> = vec![create(0, "/a", small, Persistent)];
+            for c in [
+                '\u{1}', '\u{1f}', '\u{7f}', '\u{9f}', '\u{e000}', '\u{f8ff}', '\u{fff0}',
+                '\u{fffd}', '\u{ffff}',
+            ] {
+                v.push(create(0, &format!("/a/x{c}"), small, Persistent));
+                v.push(get(1, &format!("/a/x{c}"), true));
+                v.push(Op::Exists {
+                    s: 2,
+                    path: format!("/x{c}"),
+                    watch: false,
+                });
+            }
+            for c in ['\u{a0}', '\u{d7ff}', '\u{f900}', '\u{ffef}', 'é'] {
+                v.push(create(0, &format!("/a/x{c}"), small, Persistent));
+                v.push(get(1, &format!("/a/x{c}"), true));
+            }
+            v.extend([
+                create(1, "/a/.", small, PersistentSequential),
+                create(2, "/a/..", small, EphemeralSequential),
+                create(0, "/a/", small, PersistentSequential),
+                children(1, "/a", false),
+                Op::Multi { s: 0, ops: vec![] },
+                set(0, "/a", small, -2),
+                Op::Delete {
+                    s: 1,
+                    path: "/a/x\u{a0}".into(),
+                    version: -2,
+                },
+                Op::Multi {
+                    s: 2,
+                    ops: vec![MOp::Check {
+                        path: "/a".into(),
+                        version: -2,
+                    }],
+                },
+                Op::Multi { s: 1, ops: vec![] },
+                create(0, "/b", small, Persistent),
+                // Outside the BMP: refused by the Java client and the mock (before
+                // sending), sent by zookeeper-client, refused by the server (taking
+                // a zxid): last, so the zxid is not seen (see README).
+                create(0, "/a/x\u{1f600}", small, Persistent),
+            ]);
+            v
+        },
     ];
     for (n, seq) in seqs.iter().enumerate() {
         if let Err(e) = compare(&rt, &addr, 9_000_000 + n, seq, true) {
@@ -389,6 +453,96 @@ fn fixed_sequences_match_a_real_server() {
             );
         }
     }
+}
+
+/// The built-in nodes of a fresh server, and what may be done to them: their Stat
+/// (`/` cversion -1, `/zookeeper` -2, `/zookeeper/config` aversion -1), the
+/// read-only `/zookeeper/config` (NoAuth, which takes a zxid), deleting them
+/// (BadArguments). Absolute paths and zxids: only on a server nothing else used.
+fn built_in_nodes<Z: Zk>(zk: &mut Z) -> Vec<String> {
+    let mut out = Vec::new();
+    let (s, _) = zk.open(4_000);
+    let built_in = ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"];
+    let read = |zk: &mut Z, out: &mut Vec<String>| {
+        for p in built_in {
+            let r = zk.get_data(s, p, None).map(|(d, st)| (d.len(), st));
+            let c = zk.get_children(s, p, None).map(|(mut c, _)| {
+                c.sort();
+                c
+            });
+            out.push(format!("{p}: {r:?} {c:?}"));
+        }
+    };
+    read(zk, &mut out);
+    let mut log = |what: &str, r: String| out_push(&mut out, what, r);
+    fn out_push(out: &mut Vec<String>, what: &str, r: String) {
+        out.push(format!("{what}: {r}"));
+    }
+    log(
+        "setData config",
+        format!("{:?}", zk.set_data(s, "/zookeeper/config", b"x", -1)),
+    );
+    log(
+        "setData config v5",
+        format!("{:?}", zk.set_data(s, "/zookeeper/config", b"x", 5)),
+    );
+    log(
+        "create config/x",
+        format!(
+            "{:?}",
+            zk.create(s, "/zookeeper/config/x", b"", CreateMode::Persistent)
+        ),
+    );
+    log(
+        "multi setData config",
+        format!(
+            "{:?}",
+            zk.multi(
+                s,
+                &[
+                    MOp::Check {
+                        path: "/zookeeper/config".into(),
+                        version: 0
+                    },
+                    MOp::SetData {
+                        path: "/zookeeper/config".into(),
+                        data: vec![],
+                        version: -1
+                    }
+                ]
+            )
+        ),
+    );
+    for p in ["/zookeeper/config", "/zookeeper/quota", "/zookeeper"] {
+        log(&format!("delete {p}"), format!("{:?}", zk.delete(s, p, -1)));
+    }
+    log(
+        "create /zookeeper/s-",
+        format!(
+            "{:?}",
+            zk.create(s, "/zookeeper/s-", b"", CreateMode::PersistentSequential)
+        ),
+    );
+    log(
+        "delete /zookeeper/s-0000000000",
+        format!("{:?}", zk.delete(s, "/zookeeper/s-0000000000", -1)),
+    );
+    log(
+        "setData quota",
+        format!("{:?}", zk.set_data(s, "/zookeeper/quota", b"q", -1)),
+    );
+    log(
+        "create /x",
+        format!("{:?}", zk.create(s, "/x", b"", CreateMode::Persistent)),
+    );
+    log("delete /x", format!("{:?}", zk.delete(s, "/x", -1)));
+    log(
+        "setData quota back",
+        format!("{:?}", zk.set_data(s, "/zookeeper/quota", b"", -1)),
+    );
+    read(zk, &mut out);
+    zk.close(s);
+    out
 }
 
 /// What the expiry scenario observed.

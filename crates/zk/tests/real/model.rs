@@ -299,20 +299,29 @@ fn mode_strategy() -> impl Strategy<Value = CreateMode> {
     ]
 }
 
-/// The path a create uses: a sequential create asks for `<parent>/s-`.
+/// The path a create uses: a sequential create asks for `<parent>/s-`, now and then
+/// for `<parent>/` or `<parent>/.` (the suffix makes those valid names).
 fn create_path_strategy() -> impl Strategy<Value = (String, CreateMode)> {
-    (path_strategy(), mode_strategy(), parent_strategy()).prop_map(|(path, mode, p)| {
+    let base = prop_oneof![8 => Just("s-"), 1 => Just(""), 1 => Just(".")];
+    (path_strategy(), mode_strategy(), parent_strategy(), base).prop_map(|(path, mode, p, base)| {
         if mode.is_sequential() {
-            (format!("{p}/s-"), mode)
+            // Not "/" alone: relative to the root that is the root itself, and a
+            // sequential create of it would make a sibling outside it.
+            let base = if p.is_empty() && base.is_empty() {
+                "s-"
+            } else {
+                base
+            };
+            (format!("{p}/{base}"), mode)
         } else {
             (path, mode)
         }
     })
 }
 
-/// -1 (any), or a version near the ones the nodes reach.
+/// -1 (any), a version near the ones the nodes reach, or below -1 (no wildcard).
 fn version_strategy() -> impl Strategy<Value = i32> {
-    prop_oneof![3 => Just(-1), 4 => 0..3i32]
+    prop_oneof![6 => Just(-1), 8 => 0..3i32, 1 => Just(-2)]
 }
 
 fn small_payload() -> impl Strategy<Value = Payload> {
@@ -358,6 +367,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .prop_map(|(s, path, watch)| Op::GetChildren { s, path, watch }),
         6 => (s.clone(), prop::collection::vec(mop_strategy(), 1..5))
             .prop_map(|(s, ops)| Op::Multi { s, ops }),
+        // empty: both clients answer it without sending it (no zxid)
+        1 => s.clone().prop_map(|s| Op::Multi { s, ops: vec![] }),
         1 => s.clone().prop_map(|s| Op::Close { s }),
         // Pipelines only of small requests: whether the server answers a request
         // before it reads an oversized one behind it is a race on a real server

@@ -51,6 +51,7 @@ fn code(e: &zkc::Error) -> ErrorCode {
         E::NoNode => ErrorCode::NoNode,
         E::NodeExists => ErrorCode::NodeExists,
         E::BadVersion => ErrorCode::BadVersion,
+        E::NoAuth => ErrorCode::NoAuth,
         E::NotEmpty => ErrorCode::NotEmpty,
         E::NoChildrenForEphemerals => ErrorCode::NoChildrenForEphemerals,
         E::BadArguments(_) => ErrorCode::BadArguments,
@@ -104,8 +105,10 @@ fn ev_kind(e: &zkc::WatchedEvent) -> EvKind {
     }
 }
 
+/// The crate's expected version: `None` is -1 (any); every other value, -2 and
+/// below included, goes to the server as it is.
 fn version(v: i32) -> Option<i32> {
-    (v >= 0).then_some(v)
+    (v != -1).then_some(v)
 }
 
 impl RealZk {
@@ -295,6 +298,12 @@ impl Zk for RealZk {
 
     fn multi(&mut self, s: usize, ops: &[MOp]) -> Result<Vec<MRes>, MultiErr> {
         let whole = |code| MultiErr { index: None, code };
+        if ops.is_empty() && self.client(s).is_none() {
+            // The crate answers an empty multi itself whatever the session's state
+            // (MultiWriter::commit checks for no operations before anything else);
+            // this adapter dropped the closed handle, so say what it would.
+            return Ok(Vec::new());
+        }
         let c = self.client(s).ok_or(whole(ErrorCode::SessionExpired))?;
         let mut w = c.new_multi_writer();
         for op in ops {
