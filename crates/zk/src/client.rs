@@ -149,6 +149,48 @@ fn invalid_path(request: &Request) -> bool {
     }
 }
 
+/// The SetWatches messages that re-arm watches on a new connection, in batches as
+/// the Java client (ClientCnxn.primeConnection) sends them: paths are added, data
+/// watches first, then exist, then child, while the batch's path bytes are under
+/// [`SET_WATCHES_MAX_BYTES`] (the last one added may pass it), so that no batch
+/// comes near the server's packet limit. None if there is no watch.
+pub fn set_watches_batches<'a>(
+    relative_zxid: Zxid,
+    data: impl IntoIterator<Item = &'a String>,
+    exist: impl IntoIterator<Item = &'a String>,
+    child: impl IntoIterator<Item = &'a String>,
+) -> Vec<ClientBody> {
+    let mut batches = Vec::new();
+    let mut lists: [Vec<String>; 3] = Default::default();
+    let mut bytes = 0usize;
+    let all = data
+        .into_iter()
+        .map(|p| (0, p))
+        .chain(exist.into_iter().map(|p| (1, p)))
+        .chain(child.into_iter().map(|p| (2, p)));
+    let batch = |lists: &mut [Vec<String>; 3]| {
+        let [data, exist, child] = std::mem::take(lists);
+        ClientBody::SetWatches {
+            relative_zxid,
+            data,
+            exist,
+            child,
+        }
+    };
+    for (kind, path) in all {
+        lists[kind].push(path.clone());
+        bytes += path.len();
+        if bytes >= SET_WATCHES_MAX_BYTES {
+            batches.push(batch(&mut lists));
+            bytes = 0;
+        }
+    }
+    if lists.iter().any(|l| !l.is_empty()) {
+        batches.push(batch(&mut lists));
+    }
+    batches
+}
+
 /// A client session; see the module docs.
 #[derive(Clone, Debug)]
 pub struct ClientSession {
@@ -553,43 +595,14 @@ impl ClientSession {
         });
     }
 
-    /// The SetWatches messages that re-arm every watch on a new connection, in
-    /// batches as the Java client (ClientCnxn.primeConnection) and zookeeper-client
-    /// send them: paths are added, data watches first, then exist, then child, while
-    /// the batch's path bytes are under [`SET_WATCHES_MAX_BYTES`] (the last one may
-    /// pass it), so that no batch comes near the server's packet limit.
+    /// The SetWatches messages that re-arm every watch on a new connection.
     fn set_watches_batches(&self) -> Vec<ClientBody> {
-        let mut batches = Vec::new();
-        let mut lists: [Vec<String>; 3] = Default::default();
-        let mut bytes = 0usize;
-        let all = self
-            .data_watches
-            .iter()
-            .map(|p| (0, p))
-            .chain(self.exist_watches.iter().map(|p| (1, p)))
-            .chain(self.child_watches.iter().map(|p| (2, p)));
-        let relative_zxid = self.last_zxid;
-        let batch = |lists: &mut [Vec<String>; 3]| {
-            let [data, exist, child] = std::mem::take(lists);
-            ClientBody::SetWatches {
-                relative_zxid,
-                data,
-                exist,
-                child,
-            }
-        };
-        for (kind, path) in all {
-            lists[kind].push(path.clone());
-            bytes += path.len();
-            if bytes >= SET_WATCHES_MAX_BYTES {
-                batches.push(batch(&mut lists));
-                bytes = 0;
-            }
-        }
-        if lists.iter().any(|l| !l.is_empty()) {
-            batches.push(batch(&mut lists));
-        }
-        batches
+        set_watches_batches(
+            self.last_zxid,
+            &self.data_watches,
+            &self.exist_watches,
+            &self.child_watches,
+        )
     }
 
     /// Reports the client-answered requests now at the head of the pending queue.

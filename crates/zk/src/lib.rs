@@ -34,7 +34,10 @@ pub mod error;
 pub mod proto;
 pub mod tree;
 
-pub use client::{ClientConfig, ClientEvent, ClientSession, SessionState};
+pub use client::{
+    set_watches_batches, ClientConfig, ClientEvent, ClientSession, SessionState,
+    SET_WATCHES_MAX_BYTES,
+};
 pub use ensemble::{
     Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_COMMIT_LATENCY_MS,
     DEFAULT_MAX_PACKET_BYTES,

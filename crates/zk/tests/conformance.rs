@@ -27,7 +27,9 @@ use real::model::{
     diff, listing, play, sequence_strategy, CreateMode, ErrorCode, EvKind, MOp, Op, Outcome,
     Payload, SessState, Trace, WatchEv, Zk,
 };
+use real::raw::{RawMock, RawReal, RawServer};
 use real::real_client::RealZk;
+use zkwal_zk::Request;
 
 fn runtime() -> Arc<tokio::runtime::Runtime> {
     Arc::new(
@@ -680,4 +682,192 @@ fn session_expiry_matches_a_real_server() {
             .any(|e| e.kind == EvKind::NodeDeleted),
         "{m:?}"
     );
+}
+
+/// What the Java client sends and `zookeeper-client` refuses (or cannot send), played
+/// on the wire against both servers: the reply's zxid (relative to the first) and
+/// outcome of each request, in order.
+fn raw_server_paths<S: RawServer>(s: &mut S) -> Vec<String> {
+    let c = s.open(None, 0).unwrap_or_else(|e| panic!("connect: {e}"));
+    let p = |path: &str| path.to_string();
+    let create = |path: &str, mode| Request::Create {
+        path: p(path),
+        data: vec![],
+        mode,
+    };
+    let get = |path: &str| Request::GetData {
+        path: p(path),
+        watch: false,
+    };
+    use zkwal_zk::CreateMode::*;
+    let reqs = vec![
+        create("/d", Persistent),
+        // the Java client checks "/1": the server names a child of the root
+        create("/", PersistentSequential),
+        create("/", Persistent),
+        // the Java client sends delete("/") (zookeeper-client refuses it)
+        Request::Delete {
+            path: p("/"),
+            version: -1,
+        },
+        // outside the BMP: the server refuses the create, finds no node to read
+        create("/x\u{1f600}", Persistent),
+        get("/x\u{1f600}"),
+        // the server checks no paths of reads, sync and delete
+        get("/d/."),
+        Request::Exists {
+            path: p("/d/.."),
+            watch: false,
+        },
+        Request::GetChildren {
+            path: p("/d//x"),
+            watch: false,
+        },
+        Request::Sync { path: p("/d/.") },
+        Request::Delete {
+            path: p("/d/."),
+            version: -1,
+        },
+        Request::Delete {
+            path: p("d"),
+            version: -1,
+        },
+        create("/d/.", PersistentSequential),
+        create("/d/..", PersistentSequential),
+        // sent anyway (both clients answer it themselves)
+        Request::Multi(vec![]),
+        Request::SetData {
+            path: p("/zookeeper/config"),
+            data: vec![],
+            version: -1,
+        },
+        Request::SetData {
+            path: p("/d"),
+            data: vec![],
+            version: -2,
+        },
+        create("/e", Persistent),
+    ];
+    let mut out = Vec::new();
+    let mut base = None;
+    for r in &reqs {
+        match s.call(c, r) {
+            Some((z, res)) => {
+                let b = *base.get_or_insert(z);
+                out.push(format!("{r:?} -> zxid +{} {res:?}", z - b));
+            }
+            None => out.push(format!("{r:?} -> connection closed")),
+        }
+    }
+    out
+}
+
+/// More watches than one packet holds (about 1.1 MB of paths): re-armed in one
+/// SetWatches, the server drops the connection; in the mock client's batches (the
+/// Java client's), they are accepted and fire.
+fn raw_many_watches<S: RawServer>(s: &mut S) -> Vec<String> {
+    let mut out = Vec::new();
+    let path = |i: usize| format!("/w{}{i:04}", "x".repeat(1_000));
+    let n = 1_100;
+    let a = s.open(None, 0).expect("connect a");
+    let b = s.open(None, 0).expect("connect b");
+    let mut last = 0;
+    for i in 0..n {
+        let r = Request::Exists {
+            path: path(i),
+            watch: true,
+        };
+        let (z, res) = s.call(a, &r).expect("exists");
+        assert_eq!(res, Err(ErrorCode::NoNode));
+        last = last.max(z);
+    }
+    let exist: Vec<String> = (0..n).map(path).collect();
+    s.drop_conn(a);
+    // all in one message
+    let a2 = s.open(Some(a), last).expect("reconnect");
+    let whole = zkwal_zk::ClientBody::SetWatches {
+        relative_zxid: last as u64,
+        data: vec![],
+        exist: exist.clone(),
+        child: vec![],
+    };
+    out.push(format!("one SetWatches of {} bytes", whole.jute_bytes()));
+    s.set_watches(a2, &whole);
+    out.push(format!("after it: {:?}", s.events(a2).map(|e| e.len())));
+    // in batches
+    let a3 = s.open(Some(a), last).expect("reconnect");
+    let batches = zkwal_zk::set_watches_batches(last as u64, &[], &exist, &[]);
+    out.push(format!(
+        "{} batches, the largest {} bytes",
+        batches.len(),
+        batches.iter().map(|b| b.jute_bytes()).max().unwrap_or(0)
+    ));
+    for body in &batches {
+        s.set_watches(a3, body);
+    }
+    out.push(format!("after them: {:?}", s.events(a3)));
+    for i in [0, n / 2, n - 1] {
+        let r = Request::Create {
+            path: path(i),
+            data: vec![],
+            mode: CreateMode::Persistent,
+        };
+        out.push(format!(
+            "create {i}: {:?}",
+            s.call(b, &r).map(|(_, r)| r.is_ok())
+        ));
+    }
+    let events: Vec<String> = s
+        .events(a3)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(e, p)| {
+            format!(
+                "{e:?} {}",
+                p.trim_start_matches('/')
+                    .trim_start_matches('w')
+                    .trim_start_matches('x')
+            )
+        })
+        .collect();
+    out.push(format!("events: {events:?}"));
+    out
+}
+
+#[test]
+fn servers_match_on_what_other_clients_send() {
+    let Some(server) = server_or_skip("servers_match_on_what_other_clients_send") else {
+        return;
+    };
+    let mut mock = RawMock::new(TICK_MS);
+    let mut real = RawReal::new(server.connect_string());
+    for (name, m, r) in [
+        (
+            "paths",
+            raw_server_paths(&mut mock),
+            raw_server_paths(&mut real),
+        ),
+        (
+            "many watches",
+            raw_many_watches(&mut mock),
+            raw_many_watches(&mut real),
+        ),
+    ] {
+        if std::env::var_os("ZKWAL_CONFORMANCE_TRACE").is_some() {
+            eprintln!("{name}:\nmock: {m:#?}\nreal: {r:#?}");
+        }
+        let diffs: Vec<String> = m
+            .iter()
+            .zip(&r)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  mock: {a}\n  real: {b}"))
+            .collect();
+        assert!(
+            diffs.is_empty() && m.len() == r.len(),
+            "{name}: the servers differ:\n{}\nserver log:\n{}",
+            diffs.join("\n"),
+            server.log_tail()
+        );
+    }
+    mock.ens.check_invariants().unwrap();
 }
