@@ -95,6 +95,7 @@ impl EnsembleConfig {
 
 /// Counters for reports (operations and bytes per client write, faults seen).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EnsembleStats {
     /// Messages delivered in order to a connection (pings and connects included).
     pub messages_in: u64,
