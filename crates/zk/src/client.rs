@@ -15,9 +15,11 @@
 //! Requests submitted while not connected fail at once with ConnectionLoss (the Java
 //! client would queue them until the next connection attempt succeeds or fails: the
 //! caller sees the same outcomes, sooner). A request with an invalid path fails with
-//! BadArguments without being sent, as the Java client checks paths before sending
-//! (replies still come in request order). Watches are one-shot: the client remembers
-//! the ones the server accepted and re-arms them on each new connection (SetWatches).
+//! BadArguments without being sent, as the Java client checks paths before sending,
+//! and an empty multi gets an empty result without being sent, as in both the Java
+//! client and zookeeper-client (replies still come in request order). Watches are one-shot: the client remembers
+//! the ones the server accepted and re-arms them on each new connection (SetWatches,
+//! in batches of about 128 KB of paths, as real clients send them).
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -87,9 +89,10 @@ pub enum ClientEvent {
 #[derive(Clone, Debug)]
 enum WatchReg {
     None,
-    /// Refused by the client itself (invalid path): nothing was sent; its
-    /// BadArguments is reported when its turn comes, keeping replies in request order.
-    Refused,
+    /// Answered by the client itself (BadArguments for an invalid path, an empty
+    /// result for an empty multi): nothing was sent; the result is reported when its
+    /// turn comes, keeping replies in request order.
+    Local(Result<Response, ErrorCode>),
     Data(String),
     Exists(String),
     Child(String),
@@ -118,6 +121,10 @@ enum Link {
     Dead,
 }
 
+/// A SetWatches batch is closed once its paths reach this many bytes (the Java
+/// client's `SET_WATCHES_MAX_LENGTH`, zookeeper-client's `SET_WATCHES_MAX_BYTES`).
+pub const SET_WATCHES_MAX_BYTES: usize = 128 * 1024;
+
 /// Most application events kept unpolled before the oldest are dropped (a driver
 /// that never polls is a bug; debug builds assert).
 const MAX_EVENTS: usize = 1 << 20;
@@ -140,6 +147,48 @@ fn invalid_path(request: &Request) -> bool {
         }),
         Request::Close => false,
     }
+}
+
+/// The SetWatches messages that re-arm watches on a new connection, in batches as
+/// the Java client (ClientCnxn.primeConnection) sends them: paths are added, data
+/// watches first, then exist, then child, while the batch's path bytes are under
+/// [`SET_WATCHES_MAX_BYTES`] (the last one added may pass it), so that no batch
+/// comes near the server's packet limit. None if there is no watch.
+pub fn set_watches_batches<'a>(
+    relative_zxid: Zxid,
+    data: impl IntoIterator<Item = &'a String>,
+    exist: impl IntoIterator<Item = &'a String>,
+    child: impl IntoIterator<Item = &'a String>,
+) -> Vec<ClientBody> {
+    let mut batches = Vec::new();
+    let mut lists: [Vec<String>; 3] = Default::default();
+    let mut bytes = 0usize;
+    let all = data
+        .into_iter()
+        .map(|p| (0, p))
+        .chain(exist.into_iter().map(|p| (1, p)))
+        .chain(child.into_iter().map(|p| (2, p)));
+    let batch = |lists: &mut [Vec<String>; 3]| {
+        let [data, exist, child] = std::mem::take(lists);
+        ClientBody::SetWatches {
+            relative_zxid,
+            data,
+            exist,
+            child,
+        }
+    };
+    for (kind, path) in all {
+        lists[kind].push(path.clone());
+        bytes += path.len();
+        if bytes >= SET_WATCHES_MAX_BYTES {
+            batches.push(batch(&mut lists));
+            bytes = 0;
+        }
+    }
+    if lists.iter().any(|l| !l.is_empty()) {
+        batches.push(batch(&mut lists));
+    }
+    batches
 }
 
 /// A client session; see the module docs.
@@ -309,14 +358,21 @@ impl ClientSession {
         };
         // Like the Java client (PathUtils.validatePath in every call), an invalid path
         // fails in the client, before anything is sent: no round trip, no zxid taken.
-        if invalid_path(&request) {
+        // An empty multi is answered by the client too, whatever the session's state
+        // (the Java client and zookeeper-client return an empty result at once).
+        let local = if invalid_path(&request) {
+            Some(Err(ErrorCode::BadArguments))
+        } else if matches!(&request, Request::Multi(ops) if ops.is_empty()) {
+            Some(Ok(Response::Multi(Vec::new())))
+        } else {
+            None
+        };
+        if let Some(result) = local {
             if !self.pending.is_empty() {
-                self.pending.push_back((xid, WatchReg::Refused, false));
+                self.pending
+                    .push_back((xid, WatchReg::Local(result), false));
             } else {
-                self.event(ClientEvent::Reply {
-                    xid,
-                    result: Err(ErrorCode::BadArguments),
-                });
+                self.event(ClientEvent::Reply { xid, result });
             }
             return xid;
         }
@@ -427,16 +483,7 @@ impl ClientSession {
                 };
                 self.disconnected_since_ms = None;
                 self.set_state(SessionState::Connected);
-                if !(self.data_watches.is_empty()
-                    && self.exist_watches.is_empty()
-                    && self.child_watches.is_empty())
-                {
-                    let body = ClientBody::SetWatches {
-                        relative_zxid: self.last_zxid,
-                        data: self.data_watches.iter().cloned().collect(),
-                        exist: self.exist_watches.iter().cloned().collect(),
-                        child: self.child_watches.iter().cloned().collect(),
-                    };
+                for body in self.set_watches_batches() {
                     self.send(now_ms, body);
                 }
             }
@@ -482,11 +529,11 @@ impl ClientSession {
                         (WatchReg::Child(p), _) => {
                             self.child_watches.insert(p);
                         }
-                        (WatchReg::None | WatchReg::Refused, _) => {}
+                        (WatchReg::None | WatchReg::Local(_), _) => {}
                     }
                 }
                 self.event(ClientEvent::Reply { xid, result });
-                self.answer_refused();
+                self.answer_local();
                 if is_close {
                     self.finish(SessionState::Closed);
                 }
@@ -548,29 +595,35 @@ impl ClientSession {
         });
     }
 
-    /// Reports the client-refused requests now at the head of the pending queue.
-    fn answer_refused(&mut self) {
-        while matches!(self.pending.front(), Some((_, WatchReg::Refused, _))) {
-            let (xid, _, _) = self.pending.pop_front().expect("front");
-            self.event(ClientEvent::Reply {
-                xid,
-                result: Err(ErrorCode::BadArguments),
-            });
+    /// The SetWatches messages that re-arm every watch on a new connection.
+    fn set_watches_batches(&self) -> Vec<ClientBody> {
+        set_watches_batches(
+            self.last_zxid,
+            &self.data_watches,
+            &self.exist_watches,
+            &self.child_watches,
+        )
+    }
+
+    /// Reports the client-answered requests now at the head of the pending queue.
+    fn answer_local(&mut self) {
+        while matches!(self.pending.front(), Some((_, WatchReg::Local(_), _))) {
+            let Some((xid, WatchReg::Local(result), _)) = self.pending.pop_front() else {
+                unreachable!("checked")
+            };
+            self.event(ClientEvent::Reply { xid, result });
         }
     }
 
-    /// Empties the pending queue: `err` for what was sent, BadArguments for what the
-    /// client refused.
+    /// Empties the pending queue: `err` for what was sent, their own result for what
+    /// the client answered itself.
     fn fail_pending(&mut self, err: ErrorCode) {
         while let Some((xid, reg, _)) = self.pending.pop_front() {
-            let err = match reg {
-                WatchReg::Refused => ErrorCode::BadArguments,
-                _ => err,
+            let result = match reg {
+                WatchReg::Local(result) => result,
+                _ => Err(err),
             };
-            self.event(ClientEvent::Reply {
-                xid,
-                result: Err(err),
-            });
+            self.event(ClientEvent::Reply { xid, result });
         }
     }
 

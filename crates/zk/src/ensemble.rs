@@ -16,9 +16,17 @@
 //! Expiry is a transaction that deletes the ephemerals and fires their watches; the
 //! server holding the session's connection closes it when it applies that close.
 //!
-//! Not modelled: leader election and epochs (the leader never changes; an outage is
-//! [`Ensemble::set_unavailable`]), quorum traffic and its latency (a write commits at
-//! the instant its request reaches the ensemble), observers, read-only mode.
+//! Leader changes are a fault, [`Ensemble::change_leader`]: the followers lose the
+//! leader and elect a new one (a short unavailability: their connections close, and
+//! nothing commits or expires), while the old leader may keep believing it leads for
+//! a while. Meanwhile it serves its clients' reads from its state and answers their
+//! `sync` at once with what it had committed (in 3.8 sync is not a quorum operation,
+//! ZOOKEEPER-1675), so a sync + read there can miss writes the new leader has
+//! acknowledged; its clients' writes cannot commit and end in ConnectionLoss when it
+//! steps down, so conditional writes stay linearizable. Committed writes survive.
+//!
+//! Not modelled: epochs in zxids (a plain counter), quorum traffic (a write commits
+//! `commit_latency_ms` after it reaches the leader), observers, read-only mode.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -33,6 +41,14 @@ use crate::tree::{DataTree, Trigger, TxnOp, TxnResult, WatchTable};
 
 /// jute.maxbuffer's default: the largest request packet the server accepts.
 pub const DEFAULT_MAX_PACKET_BYTES: usize = 1_048_575;
+
+/// Default time from a write reaching the leader to its commit (proposal, fsync of
+/// the transaction log, a quorum's acks): a few ms on a LAN with an SSD.
+pub const DEFAULT_COMMIT_LATENCY_MS: u64 = 2;
+
+fn default_commit_latency_ms() -> u64 {
+    DEFAULT_COMMIT_LATENCY_MS
+}
 
 /// Bound on output messages queued and not yet polled; past it, the oldest
 /// connection's traffic is the caller's bug (asserted in debug builds).
@@ -49,6 +65,12 @@ pub struct EnsembleConfig {
     pub max_session_timeout_ms: u64,
     /// jute.maxbuffer: a request packet longer than this drops the connection.
     pub max_packet_bytes: usize,
+    /// Time from a write reaching the leader (which decides its outcome and zxid at
+    /// once) to its commit, after which servers apply it (each `lag_ms` later) and
+    /// answer it. A connection the server closes meanwhile loses the reply of a write
+    /// that will still be applied, as on a real server.
+    #[serde(default = "default_commit_latency_ms")]
+    pub commit_latency_ms: u64,
 }
 
 impl EnsembleConfig {
@@ -61,6 +83,7 @@ impl EnsembleConfig {
             min_session_timeout_ms: 2 * tick_time_ms,
             max_session_timeout_ms: 20 * tick_time_ms,
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
+            commit_latency_ms: DEFAULT_COMMIT_LATENCY_MS,
         }
     }
 
@@ -72,6 +95,7 @@ impl EnsembleConfig {
 
 /// Counters for reports (operations and bytes per client write, faults seen).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EnsembleStats {
     /// Messages delivered in order to a connection (pings and connects included).
     pub messages_in: u64,
@@ -89,6 +113,14 @@ pub struct EnsembleStats {
     /// Connections dropped because a request exceeded `max_packet_bytes`.
     pub oversize_requests: u64,
     pub watch_events: u64,
+    /// Leader changes started by [`Ensemble::change_leader`] (the injected fault).
+    pub leader_changes: u64,
+    /// Syncs a deposed leader answered while the new leader had committed writes the
+    /// sync does not cover (ZOOKEEPER-1675: the read after it can miss them).
+    pub stale_syncs: u64,
+    /// Requests a deposed leader could not commit (writes, session creation and
+    /// close): they end in ConnectionLoss, not applied, when it steps down.
+    pub stalled_requests: u64,
 }
 
 /// Things the service decided, for the simulator's trace and checkers.
@@ -113,6 +145,12 @@ pub enum Notice {
         zxid: Zxid,
         at_ms: u64,
     },
+    /// A new leader was elected (the end of a [`Ensemble::change_leader`] election).
+    LeaderChanged {
+        old: ServerId,
+        new: ServerId,
+        at_ms: u64,
+    },
 }
 
 /// Most notices kept unpolled (oldest dropped first).
@@ -121,7 +159,10 @@ const MAX_NOTICES: usize = 4096;
 #[derive(Clone, Debug)]
 struct Txn {
     zxid: Zxid,
+    /// When the leader decided it (the Stat's ctime/mtime).
     time_ms: u64,
+    /// When it commits: servers apply it from then on (plus their lag).
+    commit_ms: u64,
     op: TxnOp,
     /// The leader's outcome; every server must reproduce it.
     result: TxnResult,
@@ -174,6 +215,24 @@ enum Pending {
         xid: Xid,
         result: Result<Response, ErrorCode>,
     },
+    /// Sent to a deposed leader, which cannot commit it: never answered (the
+    /// connection closes when that leader steps down).
+    Stalled,
+}
+
+/// A leader change in progress (see [`Ensemble::change_leader`]).
+#[derive(Clone, Debug)]
+struct LeaderChange {
+    old_leader: ServerId,
+    new_leader: ServerId,
+    /// The last zxid the old leader had committed: all it serves, and what its syncs
+    /// wait for, while it believes it still leads.
+    frozen_zxid: Zxid,
+    /// While `Some`, the election: no server but the deposed leader serves clients,
+    /// nothing commits, no session expires.
+    election_ends_ms: Option<u64>,
+    /// While `Some`, the old leader (if it was up) still believes it leads.
+    deposed_ends_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -212,6 +271,9 @@ pub struct Ensemble {
     out: VecDeque<ServerMsg>,
     notices: VecDeque<Notice>,
     unavailable: bool,
+    /// The server that leads; only [`Ensemble::change_leader`] changes it.
+    leader: ServerId,
+    leader_change: Option<LeaderChange>,
     now_ms: u64,
     stats: EnsembleStats,
 }
@@ -243,6 +305,8 @@ impl Ensemble {
             out: VecDeque::new(),
             notices: VecDeque::new(),
             unavailable: false,
+            leader: 0,
+            leader_change: None,
             now_ms,
             stats: EnsembleStats::default(),
         }
@@ -289,6 +353,209 @@ impl Ensemble {
         self.unavailable
     }
 
+    /// The server that leads (0 at first). During a leader change, the old one until
+    /// the election ends.
+    pub fn leader(&self) -> ServerId {
+        self.leader
+    }
+
+    /// Is a leader change (its election, or a deposed leader still serving) going on?
+    pub fn leader_change_in_progress(&self) -> bool {
+        self.leader_change.is_some()
+    }
+
+    /// Does server `server` serve clients now (up, not in an outage or an election)?
+    pub fn server_serving(&self, server: ServerId) -> bool {
+        !self.unavailable && !self.servers[server as usize].down && !self.electing(server)
+    }
+
+    /// The old leader while it still believes it leads after losing its quorum.
+    fn deposed(&self, server: ServerId) -> bool {
+        self.leader_change
+            .as_ref()
+            .is_some_and(|lc| lc.deposed_ends_ms.is_some() && lc.old_leader == server)
+    }
+
+    /// No leader: an election is running.
+    fn leaderless(&self) -> bool {
+        self.leader_change
+            .as_ref()
+            .is_some_and(|lc| lc.election_ends_ms.is_some())
+    }
+
+    /// The server takes part in an election (so it does not serve).
+    fn electing(&self, server: ServerId) -> bool {
+        self.leaderless() && !self.deposed(server)
+    }
+
+    /// The highest zxid server `server` may apply now: the deposed leader's own
+    /// commits only, everything committed for the others.
+    fn apply_limit(&self, server: ServerId) -> Zxid {
+        match &self.leader_change {
+            Some(lc) if self.deposed(server) => lc.frozen_zxid,
+            _ => self.head.last_zxid(),
+        }
+    }
+
+    /// Fault: the ensemble's leader changes, as when it crashes (`deposed_ms` = 0)
+    /// or loses its quorum without noticing at once (`deposed_ms` > 0: a partition,
+    /// a long pause). Returns false (nothing happens) with fewer than 3 servers (no
+    /// quorum without the leader), during an outage or during another leader change.
+    ///
+    /// At `now_ms` the followers lose the leader: their client connections close
+    /// (clients see Disconnected and move) and for `unavailable_ms` they elect a new
+    /// leader, serving nobody; nothing commits and no session expires meanwhile. The
+    /// new leader (the next server after the old one that is up) keeps every
+    /// committed write; servers catch up with it, and every session gets a fresh
+    /// timeout, as under a new leader's session tracker; [`Notice::LeaderChanged`].
+    ///
+    /// For `deposed_ms` from `now_ms` the old leader (if up) still believes it leads:
+    /// it keeps its connections, accepts connections, serves reads from what it had
+    /// committed, and answers `sync` with that (ZOOKEEPER-1675: in 3.8 sync is not a
+    /// quorum operation, so past the election a sync + read there can miss writes
+    /// the new leader acknowledged; counted in [`EnsembleStats::stale_syncs`]). What
+    /// needs a commit (writes, session creation and close) stalls; when it steps
+    /// down its connections close, those requests end in ConnectionLoss without
+    /// having been applied, and it rejoins as a follower. Session pings it receives
+    /// do not reach the new leader. Conditional writes therefore stay linearizable.
+    ///
+    /// Call [`Ensemble::tick`] at [`Ensemble::deadline_ms`] as usual: the phases end
+    /// there. Realistic values: an election of a few hundred ms to a few s; a
+    /// deposed leader lasting up to about syncLimit x tickTime (it notices the lost
+    /// quorum at its next ack check), past the election when the followers noticed
+    /// first.
+    pub fn change_leader(&mut self, now_ms: u64, unavailable_ms: u64, deposed_ms: u64) -> bool {
+        self.enter(now_ms);
+        self.advance();
+        if self.cfg.servers < 3 || self.unavailable || self.leader_change.is_some() {
+            return false;
+        }
+        let old = self.leader;
+        let n = self.cfg.servers;
+        let new = (1..n)
+            .map(|k| (old + k) % n)
+            .find(|s| !self.servers[*s as usize].down)
+            .unwrap_or((old + 1) % n);
+        // What the old leader had committed: writes decided but not yet committed
+        // are the new leader's to commit.
+        let frozen_zxid = self
+            .log
+            .iter()
+            .rev()
+            .find(|t| t.commit_ms <= self.now_ms)
+            .map_or_else(
+                || {
+                    self.log
+                        .front()
+                        .map_or(self.head.last_zxid(), |t| t.zxid - 1)
+                },
+                |t| t.zxid,
+            );
+        let old_up = !self.servers[old as usize].down;
+        let stays = old_up && deposed_ms > 0;
+        let closing: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !(stays && c.server == old))
+            .map(|(id, _)| *id)
+            .collect();
+        for c in closing {
+            self.close_conn(c, true);
+        }
+        self.leader_change = Some(LeaderChange {
+            old_leader: old,
+            new_leader: new,
+            frozen_zxid,
+            election_ends_ms: Some(self.now_ms.saturating_add(unavailable_ms)),
+            deposed_ends_ms: stays.then(|| self.now_ms.saturating_add(deposed_ms)),
+        });
+        self.stats.leader_changes += 1;
+        self.progress();
+        true
+    }
+
+    /// Ends the phases of a leader change that are due, in time order (the deposed
+    /// leader stepping down first on a tie).
+    fn progress(&mut self) {
+        loop {
+            let Some(lc) = &self.leader_change else {
+                return;
+            };
+            let deposed = lc.deposed_ends_ms.filter(|t| *t <= self.now_ms);
+            let election = lc.election_ends_ms.filter(|t| *t <= self.now_ms);
+            match (deposed, election) {
+                (Some(d), e) if e.is_none_or(|e| d <= e) => self.end_deposed(),
+                (_, Some(e)) => self.end_election(e),
+                _ => return,
+            }
+            if self
+                .leader_change
+                .as_ref()
+                .is_some_and(|lc| lc.deposed_ends_ms.is_none() && lc.election_ends_ms.is_none())
+            {
+                self.leader_change = None;
+            }
+        }
+    }
+
+    /// The deposed leader notices it lost its quorum: it closes its connections and
+    /// rejoins (as a follower, once there is a leader).
+    fn end_deposed(&mut self) {
+        self.advance();
+        let lc = self.leader_change.as_mut().expect("in progress");
+        lc.deposed_ends_ms = None;
+        let old = lc.old_leader;
+        let at: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.server == old)
+            .map(|(id, _)| *id)
+            .collect();
+        for c in at {
+            self.close_conn(c, true);
+        }
+        if !self.unavailable && !self.servers[old as usize].down && !self.leaderless() {
+            self.catch_up(old);
+        }
+        self.truncate_log();
+    }
+
+    /// The new leader is elected at `at_ms`: the servers sync with it, sessions get
+    /// a fresh timeout.
+    fn end_election(&mut self, at_ms: u64) {
+        self.advance();
+        let lc = self.leader_change.as_mut().expect("in progress");
+        lc.election_ends_ms = None;
+        let (old, new) = (lc.old_leader, lc.new_leader);
+        self.leader = new;
+        for s in 0..self.cfg.servers {
+            if !self.servers[s as usize].down && !self.deposed(s) {
+                self.catch_up(s);
+            }
+        }
+        let tick = self.cfg.tick_time_ms;
+        for e in self.sessions.values_mut() {
+            e.expires_at_ms = bucket_ms(at_ms + e.timeout_ms, tick);
+        }
+        self.notice(Notice::LeaderChanged { old, new, at_ms });
+        self.truncate_log();
+    }
+
+    /// Ends a leader change at once (an outage overrides it).
+    fn finish_leader_change(&mut self) {
+        let Some(lc) = self.leader_change.as_mut() else {
+            return;
+        };
+        let now = self.now_ms;
+        if let Some(d) = lc.deposed_ends_ms.as_mut() {
+            *d = (*d).min(now);
+        }
+        if let Some(e) = lc.election_ends_ms.as_mut() {
+            *e = (*e).min(now);
+        }
+        self.progress();
+    }
+
     /// The next message to send to a client, in emission order.
     pub fn poll_output(&mut self) -> Option<ServerMsg> {
         self.out.pop_front()
@@ -305,14 +572,27 @@ impl Ensemble {
         if self.unavailable {
             return None;
         }
-        let mut d: Option<u64> = self.sessions.values().map(|s| s.expires_at_ms).min();
-        for s in &self.servers {
-            if s.down {
+        let mut d: Option<u64> = if self.leaderless() {
+            None
+        } else {
+            self.sessions.values().map(|s| s.expires_at_ms).min()
+        };
+        let mut consider = |at: u64| d = Some(d.map_or(at, |d: u64| d.min(at)));
+        if let Some(lc) = &self.leader_change {
+            lc.election_ends_ms.into_iter().for_each(&mut consider);
+            lc.deposed_ends_ms.into_iter().for_each(&mut consider);
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            let i = i as ServerId;
+            if s.down || self.electing(i) {
                 continue;
             }
-            if let Some(t) = self.txn(s.tree.last_zxid() + 1) {
-                let at = t.time_ms.saturating_add(s.lag_ms);
-                d = Some(d.map_or(at, |d| d.min(at)));
+            let next = s.tree.last_zxid() + 1;
+            if next > self.apply_limit(i) {
+                continue;
+            }
+            if let Some(t) = self.txn(next) {
+                consider(t.commit_ms.saturating_add(s.lag_ms));
             }
         }
         d
@@ -321,9 +601,9 @@ impl Ensemble {
     /// Advances virtual time: lagging servers apply what is due, the tracker expires
     /// sessions whose bucket has passed.
     pub fn tick(&mut self, now_ms: u64) {
-        self.set_now(now_ms);
+        self.enter(now_ms);
         self.advance();
-        if self.unavailable {
+        if self.unavailable || self.leaderless() {
             return;
         }
         let due: Vec<SessionId> = self
@@ -357,12 +637,14 @@ impl Ensemble {
     /// leader) and every session gets a fresh timeout from now, as a new leader's
     /// session tracker does.
     pub fn set_unavailable(&mut self, now_ms: u64, unavailable: bool) {
-        self.set_now(now_ms);
+        self.enter(now_ms);
         self.advance();
         if unavailable == self.unavailable {
             return;
         }
         if unavailable {
+            // An outage of the whole ensemble overrides a leader change.
+            self.finish_leader_change();
             let all: Vec<ConnId> = self.conns.keys().copied().collect();
             for c in all {
                 self.close_conn(c, true);
@@ -386,7 +668,7 @@ impl Ensemble {
     /// Fault: one server lags `lag_ms` behind the leader's commits (its reads are
     /// stale by up to that much, and its clients' writes are acknowledged that late).
     pub fn set_server_lag_ms(&mut self, now_ms: u64, server: ServerId, lag_ms: u64) {
-        self.set_now(now_ms);
+        self.enter(now_ms);
         self.servers[server as usize].lag_ms = lag_ms;
         self.advance();
     }
@@ -398,13 +680,19 @@ impl Ensemble {
     /// Fault: one server crashes (its connections close; clients move elsewhere) or
     /// restarts (it syncs with the leader before serving again).
     pub fn set_server_down(&mut self, now_ms: u64, server: ServerId, down: bool) {
-        self.set_now(now_ms);
+        self.enter(now_ms);
         self.advance();
         let s = server as usize;
         if self.servers[s].down == down {
             return;
         }
         if down {
+            if self.deposed(server) {
+                // A crashed deposed leader believes nothing any more.
+                let lc = self.leader_change.as_mut().expect("in progress");
+                lc.deposed_ends_ms = Some(self.now_ms);
+                self.progress();
+            }
             let at: Vec<ConnId> = self
                 .conns
                 .iter()
@@ -417,7 +705,7 @@ impl Ensemble {
             self.servers[s].down = true;
         } else {
             self.servers[s].down = false;
-            if !self.unavailable {
+            if !self.unavailable && !self.electing(server) {
                 self.catch_up(server);
             }
         }
@@ -426,14 +714,14 @@ impl Ensemble {
 
     /// A message from a client, delivered by the network to server `msg.server`.
     pub fn handle_message(&mut self, now_ms: u64, msg: ClientMsg) {
-        self.set_now(now_ms);
+        self.enter(now_ms);
         self.advance();
         let server = msg.server;
         let cid = msg.conn;
         if server >= self.cfg.servers {
             return;
         }
-        if self.unavailable || self.servers[server as usize].down {
+        if !self.server_serving(server) {
             // The process is not serving: the connection is refused or reset.
             self.emit_reset(server, cid);
             return;
@@ -507,6 +795,12 @@ impl Ensemble {
         self.now_ms = self.now_ms.max(now_ms);
     }
 
+    /// Every input starts here: time moves, due leader-change phases end.
+    fn enter(&mut self, now_ms: u64) {
+        self.set_now(now_ms);
+        self.progress();
+    }
+
     fn notice(&mut self, n: Notice) {
         if self.notices.len() >= MAX_NOTICES {
             self.notices.pop_front();
@@ -515,9 +809,16 @@ impl Ensemble {
     }
 
     fn touch(&mut self, cid: ConnId) {
-        let Some(session) = self.conns.get(&cid).and_then(|c| c.session) else {
+        let Some(conn) = self.conns.get(&cid) else {
             return;
         };
+        let Some(session) = conn.session else {
+            return;
+        };
+        if self.deposed(conn.server) {
+            // The deposed leader's tracker is not the new leader's.
+            return;
+        }
         let now = self.now_ms;
         let tick = self.cfg.tick_time_ms;
         if let Some(e) = self.sessions.get_mut(&session) {
@@ -555,6 +856,10 @@ impl Ensemble {
                     // the client must try another server (or this one later).
                     self.stats.connects_refused_stale_server += 1;
                     self.close_conn(cid, true);
+                    return;
+                }
+                if self.deposed(server) {
+                    self.connect_deposed(cid, server, session, requested_timeout_ms);
                     return;
                 }
                 match session {
@@ -645,6 +950,10 @@ impl Ensemble {
             ClientBody::Request { xid, request } => {
                 self.touch(cid);
                 let session = self.conns[&cid].session.expect("connected");
+                if self.deposed(server) {
+                    self.request_deposed(cid, xid, request);
+                    return;
+                }
                 if self
                     .sessions
                     .get(&session)
@@ -725,6 +1034,67 @@ impl Ensemble {
         }
     }
 
+    /// A Connect reaching the deposed leader: it revalidates a session its own tree
+    /// knows, and cannot commit a new one.
+    fn connect_deposed(
+        &mut self,
+        cid: ConnId,
+        server: ServerId,
+        session: Option<SessionId>,
+        requested_timeout_ms: u64,
+    ) {
+        let conn = self.conns.get_mut(&cid).expect("open");
+        match session {
+            None => {
+                conn.queue.push_back(Pending::Stalled);
+                self.stats.stalled_requests += 1;
+            }
+            Some(session) => {
+                let tree = &self.servers[server as usize].tree;
+                let Some(timeout_ms) = tree
+                    .sessions()
+                    .find_map(|(s, t)| (s == session).then_some(t))
+                else {
+                    self.emit(cid, ServerBody::ConnectExpired);
+                    self.close_conn(cid, false);
+                    return;
+                };
+                let _ = requested_timeout_ms;
+                let conn = self.conns.get_mut(&cid).expect("open");
+                conn.connected = true;
+                conn.session = Some(session);
+                conn.queue.push_back(Pending::Resumed {
+                    session,
+                    timeout_ms,
+                });
+            }
+        }
+    }
+
+    /// A request reaching the deposed leader: reads and syncs from what it had
+    /// committed, everything that needs a commit stalls.
+    fn request_deposed(&mut self, cid: ConnId, xid: Xid, request: Request) {
+        let frozen = self.leader_change.as_ref().expect("deposed").frozen_zxid;
+        let pending = match request {
+            Request::Exists { .. } | Request::GetData { .. } | Request::GetChildren { .. } => {
+                Pending::Read { xid, request }
+            }
+            Request::Sync { path } => {
+                self.stats.syncs += 1;
+                Pending::Sync {
+                    xid,
+                    path,
+                    target: frozen,
+                }
+            }
+            _ => {
+                self.stats.stalled_requests += 1;
+                Pending::Stalled
+            }
+        };
+        self.push(cid, pending);
+    }
+
     fn push(&mut self, cid: ConnId, p: Pending) {
         self.conns.get_mut(&cid).expect("open").queue.push_back(p);
     }
@@ -745,7 +1115,7 @@ impl Ensemble {
     /// Orders a transaction at the leader: it takes the next zxid and the leader's
     /// head state decides its outcome.
     fn commit(&mut self, op: TxnOp) -> (Zxid, TxnResult) {
-        debug_assert!(!self.unavailable);
+        debug_assert!(!self.unavailable && !self.leaderless());
         let zxid = self.head.last_zxid() + 1;
         let (result, _) = self.head.apply(zxid, self.now_ms, &op);
         self.stats.txns += 1;
@@ -755,6 +1125,7 @@ impl Ensemble {
         self.log.push_back(Txn {
             zxid,
             time_ms: self.now_ms,
+            commit_ms: self.now_ms.saturating_add(self.cfg.commit_latency_ms),
             op,
             result: result.clone(),
         });
@@ -775,13 +1146,17 @@ impl Ensemble {
             return;
         }
         for s in 0..self.servers.len() {
-            if self.servers[s].down {
+            if self.servers[s].down || self.electing(s as ServerId) {
                 continue;
             }
+            let limit = self.apply_limit(s as ServerId);
             loop {
                 let next = self.servers[s].tree.last_zxid() + 1;
+                if next > limit {
+                    break;
+                }
                 let due = match self.txn(next) {
-                    Some(t) => t.time_ms.saturating_add(self.servers[s].lag_ms) <= self.now_ms,
+                    Some(t) => t.commit_ms.saturating_add(self.servers[s].lag_ms) <= self.now_ms,
                     None => false,
                 };
                 if !due {
@@ -896,6 +1271,7 @@ impl Ensemble {
                     *zxid <= applied
                 }
                 Some(Pending::Sync { target, .. }) => *target <= applied,
+                Some(Pending::Stalled) => false,
                 Some(_) => true,
             };
             if !ready {
@@ -934,14 +1310,20 @@ impl Ensemble {
                         },
                     ),
                 Pending::Ping => self.emit(cid, ServerBody::Pong { zxid: applied }),
-                Pending::Sync { xid, path, .. } => self.emit(
-                    cid,
-                    ServerBody::Reply {
-                        xid,
-                        zxid: applied,
-                        result: Ok(Response::Sync { path }),
-                    },
-                ),
+                Pending::Sync { xid, path, target } => {
+                    if self.deposed(server) && self.head.last_zxid() > target {
+                        self.stats.stale_syncs += 1;
+                    }
+                    self.emit(
+                        cid,
+                        ServerBody::Reply {
+                            xid,
+                            zxid: applied,
+                            result: Ok(Response::Sync { path }),
+                        },
+                    )
+                }
+                Pending::Stalled => unreachable!("never ready"),
                 Pending::Read { xid, request } => {
                     self.stats.reads += 1;
                     let result = self.read(server, cid, request);
@@ -964,6 +1346,8 @@ impl Ensemble {
         }
     }
 
+    /// A read, served from the server's tree. The server does not validate the
+    /// paths of reads: an invalid one is just a node that does not exist.
     fn read(
         &mut self,
         server: ServerId,
@@ -973,7 +1357,6 @@ impl Ensemble {
         let s = &mut self.servers[server as usize];
         match request {
             Request::Exists { path, watch } => {
-                crate::tree::validate_path(&path, false)?;
                 let stat = s.tree.stat(&path);
                 if watch {
                     s.data_watches.entry(path).or_default().insert(cid);
@@ -981,7 +1364,6 @@ impl Ensemble {
                 Ok(Response::Exists { stat })
             }
             Request::GetData { path, watch } => {
-                crate::tree::validate_path(&path, false)?;
                 let (data, stat) = s.tree.get(&path).ok_or(ErrorCode::NoNode)?;
                 let data = data.to_vec();
                 if watch {
@@ -990,7 +1372,6 @@ impl Ensemble {
                 Ok(Response::GetData { data, stat })
             }
             Request::GetChildren { path, watch } => {
-                crate::tree::validate_path(&path, false)?;
                 let stat = s.tree.stat(&path).ok_or(ErrorCode::NoNode)?;
                 let children = s.tree.children(&path).expect("exists");
                 if watch {
@@ -1149,7 +1530,22 @@ impl Ensemble {
                 }
             }
         }
+        if let Some(lc) = &self.leader_change {
+            let applied = self.servers[lc.old_leader as usize].tree.last_zxid();
+            if self.deposed(lc.old_leader) && applied > lc.frozen_zxid {
+                return Err(format!(
+                    "deposed leader {} applied {applied} > its last commit {}",
+                    lc.old_leader, lc.frozen_zxid
+                ));
+            }
+        }
         for (id, c) in &self.conns {
+            if !self.server_serving(c.server) {
+                return Err(format!("{id:?} open on server {} not serving", c.server));
+            }
+            if c.queue.iter().any(|p| matches!(p, Pending::Stalled)) && !self.deposed(c.server) {
+                return Err(format!("{id:?} has a stalled request off a deposed leader"));
+            }
             for p in &c.queue {
                 if let Pending::Write { zxid, .. } | Pending::NewSession { zxid, .. } = p {
                     if *zxid > head {

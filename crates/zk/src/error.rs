@@ -24,6 +24,8 @@ pub enum ErrorCode {
     BadArguments,
     /// -101: the node (or, for create, its parent) does not exist.
     NoNode,
+    /// -102: not authorized (the ACL forbids it: `/zookeeper/config` is read-only).
+    NoAuth,
     /// -103: the expected version does not match the node's version.
     BadVersion,
     /// -108: ephemeral nodes may not have children.
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::OperationTimeout => -7,
             ErrorCode::BadArguments => -8,
             ErrorCode::NoNode => -101,
+            ErrorCode::NoAuth => -102,
             ErrorCode::BadVersion => -103,
             ErrorCode::NoChildrenForEphemerals => -108,
             ErrorCode::NodeExists => -110,
@@ -66,13 +69,14 @@ impl ErrorCode {
     }
 
     /// Every code the mock knows.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::Ok,
         ErrorCode::RuntimeInconsistency,
         ErrorCode::ConnectionLoss,
         ErrorCode::OperationTimeout,
         ErrorCode::BadArguments,
         ErrorCode::NoNode,
+        ErrorCode::NoAuth,
         ErrorCode::BadVersion,
         ErrorCode::NoChildrenForEphemerals,
         ErrorCode::NodeExists,

@@ -6,7 +6,7 @@
 //!   delivered, [`Ensemble::tick`] at [`Ensemble::deadline_ms`], and
 //!   [`Ensemble::poll_output`] for the [`ServerMsg`]s to deliver to clients;
 //!   fault hooks [`Ensemble::set_unavailable`], [`Ensemble::set_server_lag_ms`],
-//!   [`Ensemble::set_server_down`].
+//!   [`Ensemble::set_server_down`], [`Ensemble::change_leader`].
 //! - [`ClientSession`] (inside a node): [`ClientSession::submit`] requests,
 //!   [`ClientSession::handle_message`] for each [`ServerMsg`],
 //!   [`ClientSession::tick`] at [`ClientSession::deadline_ms`];
@@ -23,9 +23,12 @@
 //! buckets, ephemerals deleted in one transaction, Disconnected / Expired as the
 //! client sees them), one-shot data/exists/child watches delivered before the change
 //! can be read, an ensemble of servers that lag behind the leader (stale reads,
-//! `sync`, no going back in time on reconnect), and ConnectionLoss with unknown
-//! outcome. What is left out (ACLs, auth, quotas, TTL and container nodes,
-//! persistent/recursive watches, leader election, observers, dynamic reconfig, four
+//! `sync`, no going back in time on reconnect), writes that commit a little after
+//! they reach the leader (a reply lost when the server closes the connection
+//! meanwhile), leader changes with a deposed leader answering stale syncs
+//! (ZOOKEEPER-1675), and ConnectionLoss with unknown outcome. What is left out (ACLs
+//! beyond the read-only `/zookeeper/config`, auth, quotas, TTL and container nodes,
+//! persistent/recursive watches, zxid epochs, observers, dynamic reconfig, four
 //! letter words, ...) is listed with reasons in the crate README.
 
 pub mod client;
@@ -34,8 +37,14 @@ pub mod error;
 pub mod proto;
 pub mod tree;
 
-pub use client::{ClientConfig, ClientEvent, ClientSession, SessionState};
-pub use ensemble::{Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_MAX_PACKET_BYTES};
+pub use client::{
+    set_watches_batches, ClientConfig, ClientEvent, ClientSession, SessionState,
+    SET_WATCHES_MAX_BYTES,
+};
+pub use ensemble::{
+    Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_COMMIT_LATENCY_MS,
+    DEFAULT_MAX_PACKET_BYTES,
+};
 pub use error::ErrorCode;
 pub use proto::{
     ClientBody, ClientMsg, ConnId, CreateMode, EventType, MultiOp, OpResult, Request, Response,

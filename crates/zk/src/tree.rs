@@ -6,10 +6,17 @@
 //! pure function of (tree, transaction). A write that fails still takes a zxid and
 //! fails identically on every tree, like the real server's error transaction.
 //!
-//! Check order follows 3.8's PrepRequestProcessor: create checks path, parent
-//! (NoNode), then existence (NodeExists), then an ephemeral parent
-//! (NoChildrenForEphemerals); delete checks the node (NoNode), the version
-//! (BadVersion) and only then emptiness (NotEmpty).
+//! Check order follows 3.8's PrepRequestProcessor: create checks that the path has a
+//! '/' and no NUL, the parent (NoNode), the parent's ACL (NoAuth), then the full path
+//! (BadArguments, after the sequential suffix), existence (NodeExists), an ephemeral
+//! parent (NoChildrenForEphemerals); setData checks the path, the node (NoNode), its
+//! ACL (NoAuth), the version (BadVersion); delete checks only for a '/' and no NUL
+//! (the server does not validate delete paths further), refuses the built-in nodes
+//! (BadArguments), then the parent and the node (NoNode), the version (BadVersion)
+//! and only then emptiness (NotEmpty). Versions other than -1 must match exactly
+//! (so -2 is BadVersion). The built-in nodes start as on a fresh 3.8 server: `/` with
+//! cversion -1, `/zookeeper` with cversion -2, `/zookeeper/config` with aversion -1
+//! and a read-only ACL (setData and creating children there: NoAuth).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,6 +109,10 @@ struct Meta {
     /// Successful child creates ever: the sequential suffix (not cversion, which also
     /// counts deletes).
     child_creates: u32,
+    /// ACL version (-1 for `/zookeeper/config`, 0 otherwise: ACLs are not modelled).
+    aversion: i32,
+    /// The node's ACL is world:anyone READ only (`/zookeeper/config`).
+    read_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,7 +131,7 @@ impl Node {
             mtime_ms: m.mtime_ms,
             version: m.version,
             cversion: m.cversion,
-            aversion: 0,
+            aversion: m.aversion,
             ephemeral_owner: m.ephemeral_owner,
             data_length: m.data.len() as i32,
             num_children: self.children.len() as i32,
@@ -159,31 +170,55 @@ impl Default for DataTree {
 /// The nodes every real server starts with; deleting them is refused.
 const SPECIAL: [&str; 4] = ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"];
 
-/// Validates a path as the real PathUtils.validatePath does (simplified to the rules
-/// that matter here: absolute, no empty, "." or ".." component, no trailing '/', no
-/// NUL). A sequential create may end in '/' since the suffix follows.
+/// The cversion a node starts with: a fresh 3.8 server reports -1 for `/` and -2
+/// for `/zookeeper`.
+fn initial_cversion(path: &str) -> i32 {
+    match path {
+        "/" => -1,
+        "/zookeeper" => -2,
+        _ => 0,
+    }
+}
+
+/// A character PathUtils.validatePath refuses: NUL and other control characters,
+/// U+007F-U+009F, U+D800-U+F8FF (surrogates and the private use area), U+FFF0-U+FFFF,
+/// and characters outside the BMP (a Java string holds them as surrogate pairs).
+pub fn invalid_path_char(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}' | '\u{fff0}'..)
+}
+
+/// Validates a path as the Java client's PathUtils.validatePath does before sending
+/// (and the server for the full path of a create): absolute; no empty, "." or ".."
+/// component; no trailing '/'; none of the characters of [`invalid_path_char`]. For
+/// a sequential create the path is checked with a suffix appended (`path + "1"`), so
+/// it may end in '/', "/." or "/..".
 pub fn validate_path(path: &str, sequential: bool) -> Result<(), ErrorCode> {
-    if !path.starts_with('/') || path.contains('\0') {
+    if sequential {
+        return validate_path(&format!("{path}1"), false);
+    }
+    if !path.starts_with('/') {
         return Err(ErrorCode::BadArguments);
     }
     if path == "/" {
         return Ok(());
     }
-    let body = if sequential && path.ends_with('/') {
-        &path[1..path.len() - 1]
-    } else {
-        if path.ends_with('/') {
-            return Err(ErrorCode::BadArguments);
-        }
-        &path[1..]
-    };
-    if body.is_empty() {
-        return Ok(());
+    if path.ends_with('/') || path[1..].chars().any(invalid_path_char) {
+        return Err(ErrorCode::BadArguments);
     }
-    for comp in body.split('/') {
+    for comp in path[1..].split('/') {
         if comp.is_empty() || comp == "." || comp == ".." {
             return Err(ErrorCode::BadArguments);
         }
+    }
+    Ok(())
+}
+
+/// The only check the server makes on the path of a delete (and the first one of a
+/// create): it has a '/' and no NUL.
+fn check_slash_and_nul(path: &str) -> Result<(), ErrorCode> {
+    if !path.contains('/') || path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
     }
     Ok(())
 }
@@ -221,6 +256,7 @@ impl DataTree {
             last_zxid: 0,
         };
         for p in SPECIAL {
+            let config = p == "/zookeeper/config";
             let node = Node {
                 meta: Meta {
                     data: Vec::new(),
@@ -229,10 +265,12 @@ impl DataTree {
                     ctime_ms: 0,
                     mtime_ms: 0,
                     version: 0,
-                    cversion: 0,
+                    cversion: initial_cversion(p),
                     ephemeral_owner: 0,
                     pzxid: 0,
                     child_creates: 0,
+                    aversion: if config { -1 } else { 0 },
+                    read_only: config,
                 },
                 children: BTreeSet::new(),
             };
@@ -506,17 +544,17 @@ impl DataTree {
         undo: &mut Option<Vec<Undo>>,
         triggers: &mut Vec<Trigger>,
     ) -> Result<String, ErrorCode> {
-        validate_path(path, mode.is_sequential())?;
-        let last_slash = path.rfind('/').ok_or(ErrorCode::BadArguments)?;
+        check_slash_and_nul(path)?;
+        let last_slash = path.rfind('/').expect("checked");
         let parent_path = if last_slash == 0 {
             "/"
         } else {
             &path[..last_slash]
         };
-        if path == "/" {
-            return Err(ErrorCode::NodeExists);
-        }
         let parent = self.nodes.get(parent_path).ok_or(ErrorCode::NoNode)?;
+        if parent.meta.read_only {
+            return Err(ErrorCode::NoAuth);
+        }
         let full = if mode.is_sequential() {
             format!("{path}{:010}", parent.meta.child_creates)
         } else {
@@ -554,6 +592,8 @@ impl DataTree {
                     ephemeral_owner: owner,
                     pzxid: zxid,
                     child_creates: 0,
+                    aversion: 0,
+                    read_only: false,
                 },
                 children: BTreeSet::new(),
             },
@@ -588,7 +628,7 @@ impl DataTree {
         undo: &mut Option<Vec<Undo>>,
         triggers: &mut Vec<Trigger>,
     ) -> Result<(), ErrorCode> {
-        validate_path(path, false)?;
+        check_slash_and_nul(path)?;
         if SPECIAL.contains(&path) {
             return Err(ErrorCode::BadArguments);
         }
@@ -645,6 +685,9 @@ impl DataTree {
     ) -> Result<Stat, ErrorCode> {
         validate_path(path, false)?;
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        if node.meta.read_only {
+            return Err(ErrorCode::NoAuth);
+        }
         if !version_matches(version, node.meta.version) {
             return Err(ErrorCode::BadVersion);
         }
@@ -703,7 +746,7 @@ impl DataTree {
             if m.mzxid < m.czxid || m.pzxid < m.czxid {
                 return Err(format!("{path}: mzxid/pzxid before czxid"));
             }
-            if (m.cversion as i64) < m.child_creates as i64 {
+            if (m.cversion as i64) - (initial_cversion(path) as i64) < m.child_creates as i64 {
                 return Err(format!("{path}: cversion below child creates"));
             }
             if m.ephemeral_owner != 0 {
@@ -743,14 +786,37 @@ mod tests {
         for ok in ["/", "/a", "/a/b", "/a-b.c"] {
             assert_eq!(validate_path(ok, false), Ok(()), "{ok}");
         }
-        for bad in ["", "a", "/a/", "//", "/a//b", "/.", "/a/..", "/a\0"] {
+        for bad in [
+            "",
+            "a",
+            "/a/",
+            "//",
+            "/a//b",
+            "/.",
+            "/a/..",
+            "/a\0",
+            "/a\u{1}",
+            "/a\u{7f}",
+            "/a\u{9f}",
+            "/a\u{e000}",
+            "/a\u{f8ff}",
+            "/a\u{fff0}",
+            "/a\u{ffff}",
+            "/a\u{1f600}",
+        ] {
             assert_eq!(
                 validate_path(bad, false),
                 Err(ErrorCode::BadArguments),
                 "{bad:?}"
             );
         }
-        assert_eq!(validate_path("/a/", true), Ok(()));
+        for ok in ["/a\u{a0}", "/a\u{d7ff}", "/a\u{f900}", "/a\u{ffef}"] {
+            assert_eq!(validate_path(ok, false), Ok(()), "{ok:?}");
+        }
+        for ok in ["/a/", "/a/.", "/a/..", "/", "/a"] {
+            assert_eq!(validate_path(ok, true), Ok(()), "sequential {ok}");
+        }
+        assert_eq!(validate_path("/a//", true), Err(ErrorCode::BadArguments));
         assert_eq!(split_path("/a/b"), Some(("/a", "b")));
         assert_eq!(split_path("/a"), Some(("/", "a")));
         assert_eq!(split_path("/"), None);

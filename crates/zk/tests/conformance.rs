@@ -27,7 +27,9 @@ use real::model::{
     diff, listing, play, sequence_strategy, CreateMode, ErrorCode, EvKind, MOp, Op, Outcome,
     Payload, SessState, Trace, WatchEv, Zk,
 };
+use real::raw::{RawMock, RawReal, RawServer};
 use real::real_client::RealZk;
+use zkwal_zk::Request;
 
 fn runtime() -> Arc<tokio::runtime::Runtime> {
     Arc::new(
@@ -63,6 +65,14 @@ impl Coverage {
                     }
                 }
                 Outcome::Closed => bump("session closed".into()),
+                Outcome::Pipeline(rs) => {
+                    for r in rs {
+                        bump(match r {
+                            Outcome::Err(e) => format!("pipelined setData {e:?}"),
+                            _ => "pipelined setData ok".into(),
+                        });
+                    }
+                }
                 _ => {}
             }
             match op {
@@ -85,19 +95,30 @@ impl Coverage {
     }
 }
 
+/// Time spent playing sequences against each, in µs.
+static MOCK_US: AtomicUsize = AtomicUsize::new(0);
+static REAL_US: AtomicUsize = AtomicUsize::new(0);
+
 /// Plays `seq` against both under a fresh root; Err describes the first difference.
 fn compare(
     rt: &Arc<tokio::runtime::Runtime>,
     addr: &str,
     n: usize,
     seq: &[Op],
+    via_proxy: bool,
 ) -> Result<Trace, String> {
     // Same length for every root: request sizes (the 1 MB limit) depend on it.
     let root = format!("/c{n:07}");
+    let t0 = Instant::now();
     let mut mock = MockZk::new(TICK_MS);
     let m = play(&mut mock, &root, seq);
+    let t1 = Instant::now();
     let mut real = RealZk::new(rt.clone(), addr.to_string());
+    real.via_proxy = via_proxy;
     let r = play(&mut real, &root, seq);
+    let t2 = Instant::now();
+    MOCK_US.fetch_add((t1 - t0).as_micros() as usize, Ordering::Relaxed);
+    REAL_US.fetch_add((t2 - t1).as_micros() as usize, Ordering::Relaxed);
     if std::env::var_os("ZKWAL_CONFORMANCE_TRACE").is_some() {
         eprintln!("{root}:\n{}mock: {m:#?}\nreal: {r:#?}", listing(seq));
     }
@@ -131,7 +152,7 @@ fn generated_sequences_match_a_real_server() {
     let result = runner.run(&sequence_strategy(), |seq| {
         let n = counter.fetch_add(1, Ordering::Relaxed);
         ops.fetch_add(seq.len(), Ordering::Relaxed);
-        let t = compare(&rt, &addr, n, &seq).map_err(TestCaseError::fail)?;
+        let t = compare(&rt, &addr, n, &seq, false).map_err(TestCaseError::fail)?;
         coverage.lock().expect("coverage").add(&seq, &t);
         Ok(())
     });
@@ -144,9 +165,12 @@ fn generated_sequences_match_a_real_server() {
         );
     }
     println!(
-        "conformance: {} generated sequences ({} operations) matched a real ZooKeeper 3.8 in {secs:.1} s",
+        "conformance: {} generated sequences ({} operations) matched a real ZooKeeper 3.8 in {secs:.1} s \
+         (mock {:.1} s, real server {:.1} s)",
         counter.load(Ordering::Relaxed),
-        ops.load(Ordering::Relaxed)
+        ops.load(Ordering::Relaxed),
+        MOCK_US.load(Ordering::Relaxed) as f64 / 1e6,
+        REAL_US.load(Ordering::Relaxed) as f64 / 1e6,
     );
     let coverage = coverage.into_inner().expect("coverage");
     println!(
@@ -168,6 +192,21 @@ fn fixed_sequences_match_a_real_server() {
     };
     let rt = runtime();
     let addr = server.connect_string();
+    // First, on the fresh server.
+    let mut mock = MockZk::new(TICK_MS);
+    let m = built_in_nodes(&mut mock);
+    let mut real = RealZk::new(rt.clone(), addr.clone());
+    let r = built_in_nodes(&mut real);
+    drop(real);
+    if m != r {
+        let lines: Vec<String> = m
+            .iter()
+            .zip(&r)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  mock: {a}\n  real: {b}"))
+            .collect();
+        panic!("built-in nodes differ:\n{}", lines.join("\n"));
+    }
     let create = |s, path: &str, data, mode| Op::Create {
         s,
         path: path.into(),
@@ -315,12 +354,197 @@ fn fixed_sequences_match_a_real_server() {
             Op::Close { s: 0 },
             children(1, "/", false),
         ],
+        // Applied, but the reply is lost: setData requests pipelined before an
+        // oversized request on the same connection are applied (the watch fires, the
+        // version moves), yet the server closes the connection before it answers
+        // them. On a real server that is a race between the commit and reading the
+        // next request's length; a 1 MB write first (its log append and fsync take a
+        // while) and a proxy holding the requests until all are sent make the server
+        // lose every reply each time. The mock commits `commit_latency_ms` after a
+        // write arrives and the requests arrive at the same instant.
+        vec![
+            create(0, "/a", small, Persistent),
+            get(1, "/a", true),
+            Op::Pipeline {
+                s: 0,
+                sets: vec![
+                    ("/a".into(), Payload::Limit(0), -1),
+                    ("/a".into(), Payload::Small(5), 1),
+                    ("/b".into(), Payload::Limit(1), -1),
+                ],
+            },
+            get(0, "/a", false),
+            // A failed write loses its error reply the same way (and took a zxid).
+            // Not a request after the oversized one: zookeeper-client re-sends what it
+            // had not yet written on the next connection, the Java client and the
+            // mock fail it with ConnectionLoss (see README).
+            Op::Pipeline {
+                s: 2,
+                sets: vec![
+                    ("/a".into(), Payload::Limit(0), -1),
+                    ("/a".into(), Payload::Small(6), 7),
+                    ("/b".into(), Payload::Limit(1), -1),
+                ],
+            },
+            get(2, "/a", true),
+            create(2, "/c", small, Persistent),
+            Op::Pipeline {
+                s: 1,
+                sets: vec![
+                    ("/a".into(), Payload::Small(7), 3),
+                    ("/a".into(), Payload::Limit(0), -1),
+                ],
+            },
+        ],
+        // Characters a path may not hold are refused by the client (no zxid);
+        // their neighbours are fine. Sequential creates of "<parent>/." and
+        // "<parent>/.." name nodes ".0000000000" and "..0000000001". An empty multi
+        // takes no zxid; versions below -1 are not wildcards.
+        {
+            let mut v: Vec<Op> = vec![create(0, "/a", small, Persistent)];
+            for c in [
+                '\u{1}', '\u{1f}', '\u{7f}', '\u{9f}', '\u{e000}', '\u{f8ff}', '\u{fff0}',
+                '\u{fffd}', '\u{ffff}',
+            ] {
+                v.push(create(0, &format!("/a/x{c}"), small, Persistent));
+                v.push(get(1, &format!("/a/x{c}"), true));
+                v.push(Op::Exists {
+                    s: 2,
+                    path: format!("/x{c}"),
+                    watch: false,
+                });
+            }
+            for c in ['\u{a0}', '\u{d7ff}', '\u{f900}', '\u{ffef}', 'é'] {
+                v.push(create(0, &format!("/a/x{c}"), small, Persistent));
+                v.push(get(1, &format!("/a/x{c}"), true));
+            }
+            v.extend([
+                create(1, "/a/.", small, PersistentSequential),
+                create(2, "/a/..", small, EphemeralSequential),
+                create(0, "/a/", small, PersistentSequential),
+                children(1, "/a", false),
+                Op::Multi { s: 0, ops: vec![] },
+                set(0, "/a", small, -2),
+                Op::Delete {
+                    s: 1,
+                    path: "/a/x\u{a0}".into(),
+                    version: -2,
+                },
+                Op::Multi {
+                    s: 2,
+                    ops: vec![MOp::Check {
+                        path: "/a".into(),
+                        version: -2,
+                    }],
+                },
+                Op::Multi { s: 1, ops: vec![] },
+                create(0, "/b", small, Persistent),
+                // Outside the BMP: refused by the Java client and the mock (before
+                // sending), sent by zookeeper-client, refused by the server (taking
+                // a zxid): last, so the zxid is not seen (see README).
+                create(0, "/a/x\u{1f600}", small, Persistent),
+            ]);
+            v
+        },
     ];
     for (n, seq) in seqs.iter().enumerate() {
-        if let Err(e) = compare(&rt, &addr, 9_000_000 + n, seq) {
-            panic!("fixed sequence {n}: mock and real differ:\n{e}");
+        if let Err(e) = compare(&rt, &addr, 9_000_000 + n, seq, true) {
+            panic!(
+                "fixed sequence {n}: mock and real differ:\n{e}\nserver log:\n{}",
+                server.log_tail()
+            );
         }
     }
+}
+
+/// The built-in nodes of a fresh server, and what may be done to them: their Stat
+/// (`/` cversion -1, `/zookeeper` -2, `/zookeeper/config` aversion -1), the
+/// read-only `/zookeeper/config` (NoAuth, which takes a zxid), deleting them
+/// (BadArguments). Absolute paths and zxids: only on a server nothing else used.
+fn built_in_nodes<Z: Zk>(zk: &mut Z) -> Vec<String> {
+    let mut out = Vec::new();
+    let (s, _) = zk.open(4_000);
+    let built_in = ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"];
+    let read = |zk: &mut Z, out: &mut Vec<String>| {
+        for p in built_in {
+            let r = zk.get_data(s, p, None).map(|(d, st)| (d.len(), st));
+            let c = zk.get_children(s, p, None).map(|(mut c, _)| {
+                c.sort();
+                c
+            });
+            out.push(format!("{p}: {r:?} {c:?}"));
+        }
+    };
+    read(zk, &mut out);
+    let mut log = |what: &str, r: String| out_push(&mut out, what, r);
+    fn out_push(out: &mut Vec<String>, what: &str, r: String) {
+        out.push(format!("{what}: {r}"));
+    }
+    log(
+        "setData config",
+        format!("{:?}", zk.set_data(s, "/zookeeper/config", b"x", -1)),
+    );
+    log(
+        "setData config v5",
+        format!("{:?}", zk.set_data(s, "/zookeeper/config", b"x", 5)),
+    );
+    log(
+        "create config/x",
+        format!(
+            "{:?}",
+            zk.create(s, "/zookeeper/config/x", b"", CreateMode::Persistent)
+        ),
+    );
+    log(
+        "multi setData config",
+        format!(
+            "{:?}",
+            zk.multi(
+                s,
+                &[
+                    MOp::Check {
+                        path: "/zookeeper/config".into(),
+                        version: 0
+                    },
+                    MOp::SetData {
+                        path: "/zookeeper/config".into(),
+                        data: vec![],
+                        version: -1
+                    }
+                ]
+            )
+        ),
+    );
+    for p in ["/zookeeper/config", "/zookeeper/quota", "/zookeeper"] {
+        log(&format!("delete {p}"), format!("{:?}", zk.delete(s, p, -1)));
+    }
+    log(
+        "create /zookeeper/s-",
+        format!(
+            "{:?}",
+            zk.create(s, "/zookeeper/s-", b"", CreateMode::PersistentSequential)
+        ),
+    );
+    log(
+        "delete /zookeeper/s-0000000000",
+        format!("{:?}", zk.delete(s, "/zookeeper/s-0000000000", -1)),
+    );
+    log(
+        "setData quota",
+        format!("{:?}", zk.set_data(s, "/zookeeper/quota", b"q", -1)),
+    );
+    log(
+        "create /x",
+        format!("{:?}", zk.create(s, "/x", b"", CreateMode::Persistent)),
+    );
+    log("delete /x", format!("{:?}", zk.delete(s, "/x", -1)));
+    log(
+        "setData quota back",
+        format!("{:?}", zk.set_data(s, "/zookeeper/quota", b"", -1)),
+    );
+    read(zk, &mut out);
+    zk.close(s);
+    out
 }
 
 /// What the expiry scenario observed.
@@ -458,4 +682,192 @@ fn session_expiry_matches_a_real_server() {
             .any(|e| e.kind == EvKind::NodeDeleted),
         "{m:?}"
     );
+}
+
+/// What the Java client sends and `zookeeper-client` refuses (or cannot send), played
+/// on the wire against both servers: the reply's zxid (relative to the first) and
+/// outcome of each request, in order.
+fn raw_server_paths<S: RawServer>(s: &mut S) -> Vec<String> {
+    let c = s.open(None, 0).unwrap_or_else(|e| panic!("connect: {e}"));
+    let p = |path: &str| path.to_string();
+    let create = |path: &str, mode| Request::Create {
+        path: p(path),
+        data: vec![],
+        mode,
+    };
+    let get = |path: &str| Request::GetData {
+        path: p(path),
+        watch: false,
+    };
+    use zkwal_zk::CreateMode::*;
+    let reqs = vec![
+        create("/d", Persistent),
+        // the Java client checks "/1": the server names a child of the root
+        create("/", PersistentSequential),
+        create("/", Persistent),
+        // the Java client sends delete("/") (zookeeper-client refuses it)
+        Request::Delete {
+            path: p("/"),
+            version: -1,
+        },
+        // outside the BMP: the server refuses the create, finds no node to read
+        create("/x\u{1f600}", Persistent),
+        get("/x\u{1f600}"),
+        // the server checks no paths of reads, sync and delete
+        get("/d/."),
+        Request::Exists {
+            path: p("/d/.."),
+            watch: false,
+        },
+        Request::GetChildren {
+            path: p("/d//x"),
+            watch: false,
+        },
+        Request::Sync { path: p("/d/.") },
+        Request::Delete {
+            path: p("/d/."),
+            version: -1,
+        },
+        Request::Delete {
+            path: p("d"),
+            version: -1,
+        },
+        create("/d/.", PersistentSequential),
+        create("/d/..", PersistentSequential),
+        // sent anyway (both clients answer it themselves)
+        Request::Multi(vec![]),
+        Request::SetData {
+            path: p("/zookeeper/config"),
+            data: vec![],
+            version: -1,
+        },
+        Request::SetData {
+            path: p("/d"),
+            data: vec![],
+            version: -2,
+        },
+        create("/e", Persistent),
+    ];
+    let mut out = Vec::new();
+    let mut base = None;
+    for r in &reqs {
+        match s.call(c, r) {
+            Some((z, res)) => {
+                let b = *base.get_or_insert(z);
+                out.push(format!("{r:?} -> zxid +{} {res:?}", z - b));
+            }
+            None => out.push(format!("{r:?} -> connection closed")),
+        }
+    }
+    out
+}
+
+/// More watches than one packet holds (about 1.1 MB of paths): re-armed in one
+/// SetWatches, the server drops the connection; in the mock client's batches (the
+/// Java client's), they are accepted and fire.
+fn raw_many_watches<S: RawServer>(s: &mut S) -> Vec<String> {
+    let mut out = Vec::new();
+    let path = |i: usize| format!("/w{}{i:04}", "x".repeat(1_000));
+    let n = 1_100;
+    let a = s.open(None, 0).expect("connect a");
+    let b = s.open(None, 0).expect("connect b");
+    let mut last = 0;
+    for i in 0..n {
+        let r = Request::Exists {
+            path: path(i),
+            watch: true,
+        };
+        let (z, res) = s.call(a, &r).expect("exists");
+        assert_eq!(res, Err(ErrorCode::NoNode));
+        last = last.max(z);
+    }
+    let exist: Vec<String> = (0..n).map(path).collect();
+    s.drop_conn(a);
+    // all in one message
+    let a2 = s.open(Some(a), last).expect("reconnect");
+    let whole = zkwal_zk::ClientBody::SetWatches {
+        relative_zxid: last as u64,
+        data: vec![],
+        exist: exist.clone(),
+        child: vec![],
+    };
+    out.push(format!("one SetWatches of {} bytes", whole.jute_bytes()));
+    s.set_watches(a2, &whole);
+    out.push(format!("after it: {:?}", s.events(a2).map(|e| e.len())));
+    // in batches
+    let a3 = s.open(Some(a), last).expect("reconnect");
+    let batches = zkwal_zk::set_watches_batches(last as u64, &[], &exist, &[]);
+    out.push(format!(
+        "{} batches, the largest {} bytes",
+        batches.len(),
+        batches.iter().map(|b| b.jute_bytes()).max().unwrap_or(0)
+    ));
+    for body in &batches {
+        s.set_watches(a3, body);
+    }
+    out.push(format!("after them: {:?}", s.events(a3)));
+    for i in [0, n / 2, n - 1] {
+        let r = Request::Create {
+            path: path(i),
+            data: vec![],
+            mode: CreateMode::Persistent,
+        };
+        out.push(format!(
+            "create {i}: {:?}",
+            s.call(b, &r).map(|(_, r)| r.is_ok())
+        ));
+    }
+    let events: Vec<String> = s
+        .events(a3)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(e, p)| {
+            format!(
+                "{e:?} {}",
+                p.trim_start_matches('/')
+                    .trim_start_matches('w')
+                    .trim_start_matches('x')
+            )
+        })
+        .collect();
+    out.push(format!("events: {events:?}"));
+    out
+}
+
+#[test]
+fn servers_match_on_what_other_clients_send() {
+    let Some(server) = server_or_skip("servers_match_on_what_other_clients_send") else {
+        return;
+    };
+    let mut mock = RawMock::new(TICK_MS);
+    let mut real = RawReal::new(server.connect_string());
+    for (name, m, r) in [
+        (
+            "paths",
+            raw_server_paths(&mut mock),
+            raw_server_paths(&mut real),
+        ),
+        (
+            "many watches",
+            raw_many_watches(&mut mock),
+            raw_many_watches(&mut real),
+        ),
+    ] {
+        if std::env::var_os("ZKWAL_CONFORMANCE_TRACE").is_some() {
+            eprintln!("{name}:\nmock: {m:#?}\nreal: {r:#?}");
+        }
+        let diffs: Vec<String> = m
+            .iter()
+            .zip(&r)
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  mock: {a}\n  real: {b}"))
+            .collect();
+        assert!(
+            diffs.is_empty() && m.len() == r.len(),
+            "{name}: the servers differ:\n{}\nserver log:\n{}",
+            diffs.join("\n"),
+            server.log_tail()
+        );
+    }
+    mock.ens.check_invariants().unwrap();
 }

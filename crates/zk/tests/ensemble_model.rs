@@ -1,5 +1,6 @@
 //! Proptest over whole runs: random client operations, lag changes, outages, server
-//! crashes, cut-offs and pauses. Checked throughout: the ensemble's and clients'
+//! crashes, leader changes (with a deposed leader serving stale syncs), cut-offs and
+//! pauses. Checked throughout: the ensemble's and clients'
 //! invariants (in the test world's flush). Checked per client: replies come in
 //! request order, a node's mzxid never goes back in what one client reads, and no
 //! write acknowledged OK is missing from the leader's log (by its zxid). At the end,
@@ -20,6 +21,7 @@ enum Step {
     ServerDown(u32, bool),
     Cut(usize, bool),
     Pause(usize, bool),
+    LeaderChange(u64, u64),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -31,6 +33,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..3u32, any::<bool>()).prop_map(|(s, d)| Step::ServerDown(s, d)),
         1 => (0..3usize, any::<bool>()).prop_map(|(c, b)| Step::Cut(c, b)),
         1 => (0..3usize, any::<bool>()).prop_map(|(c, b)| Step::Pause(c, b)),
+        1 => (0..1_000u64, prop_oneof![Just(0u64), 1..3_000u64])
+            .prop_map(|(u, d)| Step::LeaderChange(u, d)),
     ]
 }
 
@@ -109,6 +113,9 @@ proptest! {
                 Step::Lag(s, l) => w.ens.set_server_lag_ms(now, s, l),
                 Step::Unavailable(b) => w.ens.set_unavailable(now, b),
                 Step::ServerDown(s, d) => w.ens.set_server_down(now, s, d),
+                Step::LeaderChange(u, d) => {
+                    w.ens.change_leader(now, u, d);
+                }
                 Step::Cut(c, b) => {
                     if b {
                         w.cut.insert(clients[c]);

@@ -19,6 +19,7 @@ fn error_codes_have_the_real_wire_values() {
         (ErrorCode::OperationTimeout, -7),
         (ErrorCode::BadArguments, -8),
         (ErrorCode::NoNode, -101),
+        (ErrorCode::NoAuth, -102),
         (ErrorCode::BadVersion, -103),
         (ErrorCode::NoChildrenForEphemerals, -108),
         (ErrorCode::NodeExists, -110),
@@ -128,7 +129,21 @@ fn no_children_for_ephemerals() {
 #[test]
 fn bad_arguments_for_invalid_paths() {
     let (mut w, c) = world();
-    for p in ["a", "/a/", "/a//b", "/a/./b", "/a/../b", ""] {
+    for p in [
+        "a",
+        "/a/",
+        "/a//b",
+        "/a/./b",
+        "/a/../b",
+        "",
+        "/a\u{1}",
+        "/a\u{7f}",
+        "/a\u{9f}",
+        "/a\u{e000}",
+        "/a\u{fff0}",
+        "/a\u{ffff}",
+        "/a\u{1f600}",
+    ] {
         assert_eq!(
             w.call(c, create(p, b"", CreateMode::Persistent)),
             Err(ErrorCode::BadArguments),
@@ -380,4 +395,202 @@ fn client_refuses_a_reply_larger_than_its_buffer() {
     });
     w.call(c, set(path, &vec![1u8; d - 1], -1)).unwrap();
     assert_eq!(data_of(&w.call(c, get(path, false))).len(), d - 1);
+}
+
+/// Paths a sequential create may take: the client checks `path + "1"` (the Java
+/// client's rule) and the server names the node: "/d/." makes "/d/.0000000000",
+/// "/" makes a child of the root ("/0000000001"), as on a real 3.8 server through
+/// the Java client.
+#[test]
+fn sequential_creates_of_dot_paths_and_of_the_root() {
+    let (mut w, c) = world();
+    w.call(c, create("/d", b"", CreateMode::Persistent))
+        .unwrap();
+    let made = |w: &mut World, p: &str| match w
+        .call(c, create(p, b"", CreateMode::PersistentSequential))
+    {
+        Ok(Response::Create { path, .. }) => path,
+        other => panic!("{p}: {other:?}"),
+    };
+    assert_eq!(made(&mut w, "/d/."), "/d/.0000000000");
+    assert_eq!(made(&mut w, "/d/.."), "/d/..0000000001");
+    assert_eq!(made(&mut w, "/d/"), "/d/0000000002");
+    assert_eq!(made(&mut w, "/"), "/0000000001");
+    assert_eq!(
+        w.call(c, create("/", b"", CreateMode::Persistent)),
+        Err(ErrorCode::NodeExists)
+    );
+    assert_eq!(
+        w.call(c, create("/d//", b"", CreateMode::PersistentSequential)),
+        Err(ErrorCode::BadArguments)
+    );
+}
+
+/// The built-in nodes as on a fresh 3.8 server; `/zookeeper/config` is read-only.
+#[test]
+fn built_in_nodes_and_the_read_only_config_node() {
+    let (mut w, c) = world();
+    let st = |w: &mut World, p: &str| stat_of(&w.call(c, exists(p, false)));
+    assert_eq!(st(&mut w, "/").cversion, -1);
+    assert_eq!(st(&mut w, "/zookeeper").cversion, -2);
+    assert_eq!(st(&mut w, "/zookeeper/config").aversion, -1);
+    assert_eq!(st(&mut w, "/zookeeper/quota").aversion, 0);
+    let z = w.ens.last_zxid();
+    assert_eq!(
+        w.call(c, set("/zookeeper/config", b"x", -1)),
+        Err(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        w.call(c, set("/zookeeper/config", b"x", 7)),
+        Err(ErrorCode::NoAuth),
+        "the ACL is checked before the version"
+    );
+    assert_eq!(
+        w.call(
+            c,
+            create("/zookeeper/config/x", b"", CreateMode::Persistent)
+        ),
+        Err(ErrorCode::NoAuth)
+    );
+    assert_eq!(
+        w.call(c, delete("/zookeeper/config", -1)),
+        Err(ErrorCode::BadArguments)
+    );
+    assert_eq!(w.ens.last_zxid(), z + 4, "each failed write takes a zxid");
+    // reading it is allowed; quota is writable
+    assert!(w.call(c, get("/zookeeper/config", false)).is_ok());
+    assert_eq!(
+        stat_of(&w.call(c, set("/zookeeper/quota", b"q", -1))).version,
+        1
+    );
+    w.call(c, create("/zookeeper/x", b"", CreateMode::Persistent))
+        .unwrap();
+    assert_eq!(st(&mut w, "/zookeeper").cversion, -1);
+    w.call(c, create("/x", b"", CreateMode::Persistent))
+        .unwrap();
+    assert_eq!(st(&mut w, "/").cversion, 0);
+    // versions below -1 are not wildcards
+    assert_eq!(w.call(c, set("/x", b"", -2)), Err(ErrorCode::BadVersion));
+    assert_eq!(w.call(c, delete("/x", -2)), Err(ErrorCode::BadVersion));
+}
+
+/// An empty multi is answered by the client: nothing sent, no zxid, in order.
+#[test]
+fn an_empty_multi_takes_no_zxid() {
+    let (mut w, c) = world();
+    let z = w.ens.last_zxid();
+    let txns = w.ens.stats().txns;
+    assert_eq!(
+        w.call(c, Request::Multi(vec![])),
+        Ok(Response::Multi(vec![]))
+    );
+    assert_eq!((w.ens.last_zxid(), w.ens.stats().txns), (z, txns));
+    // behind a request in flight, its answer waits for that one's reply
+    let x1 = w.submit(c, create("/e", b"", CreateMode::Persistent));
+    let x2 = w.submit(c, Request::Multi(vec![]));
+    assert_eq!(w.outcome(c, x2), None);
+    w.run_for(100);
+    let order: Vec<Xid> = w.log[c]
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ClientEvent::Reply { xid, .. } => Some(*xid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(&order[order.len() - 2..], &[x1, x2]);
+    assert_eq!(w.ens.last_zxid(), z + 1);
+}
+
+/// The server validates only the paths of creates and setData (and multi's check):
+/// to a client that sends them unchecked, reads of an invalid path find no node,
+/// sync answers, and a delete finds no node (taking a zxid).
+#[test]
+fn the_server_does_not_check_paths_of_reads_delete_and_sync() {
+    let mut e = Ensemble::new(EnsembleConfig::new(1, 200), 0);
+    let conn = ConnId { client: 1, n: 0 };
+    let mut seq = 0;
+    let mut send = |e: &mut Ensemble, now: u64, body: ClientBody| {
+        e.handle_message(
+            now,
+            ClientMsg {
+                server: 0,
+                conn,
+                seq,
+                body,
+            },
+        );
+        seq += 1;
+    };
+    send(
+        &mut e,
+        0,
+        ClientBody::Connect {
+            session: None,
+            requested_timeout_ms: 4_000,
+            last_zxid_seen: 0,
+        },
+    );
+    let reqs = [
+        Request::GetData {
+            path: "/a/.".into(),
+            watch: false,
+        },
+        Request::Exists {
+            path: "/a/..".into(),
+            watch: false,
+        },
+        Request::GetChildren {
+            path: "/a//b".into(),
+            watch: false,
+        },
+        Request::Sync {
+            path: "/a/.".into(),
+        },
+        Request::Delete {
+            path: "/a/.".into(),
+            version: -1,
+        },
+        Request::Delete {
+            path: "a".into(),
+            version: -1,
+        },
+        Request::SetData {
+            path: "/a/.".into(),
+            data: vec![],
+            version: -1,
+        },
+    ];
+    for (i, request) in reqs.into_iter().enumerate() {
+        send(
+            &mut e,
+            10,
+            ClientBody::Request {
+                xid: i as Xid + 1,
+                request,
+            },
+        );
+    }
+    e.tick(100);
+    let replies: Vec<Result<Response, ErrorCode>> = std::iter::from_fn(|| e.poll_output())
+        .filter_map(|m| match m.body {
+            ServerBody::Reply { result, .. } => Some(result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            Err(ErrorCode::NoNode),
+            Ok(Response::Exists { stat: None }),
+            Err(ErrorCode::NoNode),
+            Ok(Response::Sync {
+                path: "/a/.".into()
+            }),
+            Err(ErrorCode::NoNode),
+            Err(ErrorCode::BadArguments),
+            Err(ErrorCode::BadArguments),
+        ]
+    );
+    // createSession and the three failed writes
+    assert_eq!(e.last_zxid(), 4);
 }

@@ -46,6 +46,10 @@ fn expiry_is_bucketed_by_tick_time() {
             },
         ),
     );
+    // The createSession commits after the commit latency; then the reply goes out.
+    assert_eq!(e.poll_output(), None);
+    assert_eq!(e.deadline_ms(), Some(DEFAULT_COMMIT_LATENCY_MS));
+    e.tick(DEFAULT_COMMIT_LATENCY_MS);
     let session = match e.poll_output().unwrap().body {
         ServerBody::ConnectOk {
             session,
@@ -80,7 +84,8 @@ fn expiry_is_bucketed_by_tick_time() {
         }
     }
     assert!(saw);
-    // the connection is closed on expiry
+    // the connection is closed once the server applies the expiry (after its commit)
+    e.tick(2_400 + DEFAULT_COMMIT_LATENCY_MS);
     let mut closed = false;
     while let Some(m) = e.poll_output() {
         closed |= m.body == ServerBody::Closed;

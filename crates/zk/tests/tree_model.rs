@@ -40,7 +40,19 @@ impl Model {
     fn new() -> Model {
         let mut nodes = BTreeMap::new();
         for p in ["/", "/zookeeper", "/zookeeper/config", "/zookeeper/quota"] {
-            nodes.insert(p.to_string(), MNode::default());
+            // as on a fresh 3.8 server
+            let cversion = match p {
+                "/" => -1,
+                "/zookeeper" => -2,
+                _ => 0,
+            };
+            nodes.insert(
+                p.to_string(),
+                MNode {
+                    cversion,
+                    ..MNode::default()
+                },
+            );
         }
         Model {
             nodes,
@@ -67,6 +79,9 @@ impl Model {
         let Some(pn) = self.nodes.get(&par) else {
             return Err(ErrorCode::NoNode);
         };
+        if par == "/zookeeper/config" {
+            return Err(ErrorCode::NoAuth);
+        }
         let full = if mode.is_sequential() {
             format!("{path}{:010}", pn.creates)
         } else {
@@ -123,6 +138,9 @@ impl Model {
         let Some(n) = self.nodes.get_mut(path) else {
             return Err(ErrorCode::NoNode);
         };
+        if path == "/zookeeper/config" {
+            return Err(ErrorCode::NoAuth);
+        }
         if version != -1 && version != n.version {
             return Err(ErrorCode::BadVersion);
         }
@@ -291,6 +309,8 @@ fn assert_same(tree: &DataTree, model: &Model) {
         assert_eq!(data, &m.data[..], "{p} data");
         assert_eq!(st.version, m.version, "{p} version");
         assert_eq!(st.cversion, m.cversion, "{p} cversion");
+        let aversion = if p == "/zookeeper/config" { -1 } else { 0 };
+        assert_eq!(st.aversion, aversion, "{p} aversion");
         assert_eq!(st.ephemeral_owner, m.owner, "{p} owner");
         assert_eq!(
             st.num_children as usize,
@@ -309,7 +329,7 @@ fn assert_same(tree: &DataTree, model: &Model) {
     tree.check_invariants().unwrap();
 }
 
-const PATHS: [&str; 8] = [
+const PATHS: [&str; 10] = [
     "/a",
     "/b",
     "/a/b",
@@ -318,8 +338,10 @@ const PATHS: [&str; 8] = [
     "/b/x",
     "/zookeeper",
     "/",
+    "/zookeeper/config",
+    "/zookeeper/config/x",
 ];
-const SEQ_BASES: [&str; 4] = ["/a/", "/a/s-", "/b/q", "/a/b/e-"];
+const SEQ_BASES: [&str; 6] = ["/a/", "/a/s-", "/b/q", "/a/b/e-", "/", "/a/."];
 
 fn mode() -> impl Strategy<Value = CreateMode> {
     prop_oneof![
@@ -349,7 +371,7 @@ fn data() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn version() -> impl Strategy<Value = i32> {
-    prop_oneof![Just(-1), 0..3i32]
+    prop_oneof![4 => Just(-1), 1 => Just(-2), 6 => 0..3i32]
 }
 
 fn multi_op() -> impl Strategy<Value = MultiOp> {

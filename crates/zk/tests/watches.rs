@@ -226,3 +226,45 @@ fn watches_are_rearmed_on_a_new_connection() {
         ]
     );
 }
+
+/// More watches than fit in one packet: the client re-arms them in batches of about
+/// 128 KB, as real clients do, so the connection survives and every watch returns.
+/// (Sent in one message, the SetWatches would exceed jute.maxbuffer and the server
+/// would drop each new connection.)
+#[test]
+fn many_watches_are_rearmed_in_batches_under_the_packet_limit() {
+    let mut w = World::new(3);
+    let a = w.connected_client(vec![0, 1], 4_000);
+    let b = w.connected_client(vec![2], 4_000);
+    let long = "x".repeat(1_000);
+    let path = |i: usize| format!("/{long}{i:04}");
+    let n = 1_200; // about 1.2 MB of paths
+    let xids: Vec<Xid> = (0..n)
+        .map(|i| w.submit(a, exists(&path(i), true)))
+        .collect();
+    w.run_for(200);
+    for x in xids {
+        assert_eq!(w.outcome(a, x), Some(Ok(Response::Exists { stat: None })));
+    }
+    let now = w.now;
+    w.ens.set_server_down(now, 0, true);
+    w.run_until_cond(w.now + 3_000, |w| {
+        w.clients[a].state() == SessionState::Connected && w.clients[a].server() == Some(1)
+    });
+    w.run_for(100);
+    assert_eq!(w.clients[a].state(), SessionState::Connected);
+    assert_eq!(w.ens.stats().oversize_requests, 0);
+    for i in [0, n / 2, n - 1] {
+        w.call(b, create(&path(i), b"", CreateMode::Persistent))
+            .unwrap();
+    }
+    w.run_for(100);
+    assert_eq!(
+        w.watch_events(a),
+        vec![
+            ev(EventType::NodeCreated, &path(0)),
+            ev(EventType::NodeCreated, &path(n / 2)),
+            ev(EventType::NodeCreated, &path(n - 1)),
+        ]
+    );
+}

@@ -202,6 +202,11 @@ impl MockZk {
         if let (Some(reg), Some((kind, path))) = (watch, path) {
             self.sessions[s].asked.insert(xid, (reg, kind, path));
         }
+        self.wait(s, xid)
+    }
+
+    /// Runs until request `xid` of session `s` is answered; its result.
+    fn wait(&mut self, s: usize, xid: Xid) -> Result<Response, ErrorCode> {
         self.pump();
         let limit = self.now + 60_000;
         while !self.sessions[s].replies.contains_key(&xid) {
@@ -229,11 +234,12 @@ impl Zk for MockZk {
             events: Vec::new(),
         });
         self.pump();
-        assert_eq!(
-            self.sessions[idx].c.state(),
-            SessionState::Connected,
-            "mock session did not connect"
-        );
+        let limit = self.now + 60_000;
+        while self.sessions[idx].c.state() != SessionState::Connected {
+            assert!(self.now < limit, "mock session did not connect");
+            let next = self.now + 1;
+            self.advance_to(next);
+        }
         (idx, self.sessions[idx].c.timeout_ms())
     }
 
@@ -404,6 +410,30 @@ impl Zk for MockZk {
         }
     }
 
+    fn set_data_pipelined(
+        &mut self,
+        s: usize,
+        sets: &[(String, Vec<u8>, i32)],
+    ) -> Vec<Result<RawStat, ErrorCode>> {
+        let xids: Vec<Xid> = sets
+            .iter()
+            .map(|(path, data, version)| {
+                let req = Request::SetData {
+                    path: path.clone(),
+                    data: data.clone(),
+                    version: *version,
+                };
+                self.sessions[s].c.submit(self.now, req)
+            })
+            .collect();
+        xids.into_iter()
+            .map(|xid| match self.wait(s, xid)? {
+                Response::SetData { stat } => Ok(raw(&stat)),
+                other => panic!("setData answered {other:?}"),
+            })
+            .collect()
+    }
+
     fn close(&mut self, s: usize) {
         self.sessions[s].c.close(self.now);
         self.pump();
@@ -419,7 +449,15 @@ impl Zk for MockZk {
     }
 
     fn take_events(&mut self, s: usize) -> Vec<WatchEv> {
+        // Writes whose reply was lost still commit: wait for the server to apply
+        // everything (the real adapter's round trip waits as long, in real time).
         self.pump();
+        let limit = self.now + 60_000;
+        while self.ens.server_applied_zxid(0) < self.ens.last_zxid() {
+            assert!(self.now < limit, "mock: the server did not catch up");
+            let next = self.now + 1;
+            self.advance_to(next);
+        }
         std::mem::take(&mut self.sessions[s].events)
     }
 

@@ -154,6 +154,13 @@ pub trait Zk {
         watch: Option<usize>,
     ) -> Result<(Vec<String>, RawStat), ErrorCode>;
     fn multi(&mut self, s: usize, ops: &[MOp]) -> Result<Vec<MRes>, MultiErr>;
+    /// Sends every setData on one connection before waiting for any reply
+    /// (pipelined), then returns their outcomes in order.
+    fn set_data_pipelined(
+        &mut self,
+        s: usize,
+        sets: &[(String, Vec<u8>, i32)],
+    ) -> Vec<Result<RawStat, ErrorCode>>;
     /// Closes the session and waits until the service has closed it.
     fn close(&mut self, s: usize);
     /// The watch events every session received up to now (the implementation makes
@@ -239,6 +246,13 @@ pub enum Op {
     Close {
         s: usize,
     },
+    /// setData requests sent on one connection without waiting for replies: when a
+    /// later one is over the request limit, the server closes the connection and the
+    /// earlier ones, applied, get no reply.
+    Pipeline {
+        s: usize,
+        sets: Vec<(String, Payload, i32)>,
+    },
 }
 
 /// Sessions per sequence (plus the harness's own session that creates the root and
@@ -285,20 +299,29 @@ fn mode_strategy() -> impl Strategy<Value = CreateMode> {
     ]
 }
 
-/// The path a create uses: a sequential create asks for `<parent>/s-`.
+/// The path a create uses: a sequential create asks for `<parent>/s-`, now and then
+/// for `<parent>/` or `<parent>/.` (the suffix makes those valid names).
 fn create_path_strategy() -> impl Strategy<Value = (String, CreateMode)> {
-    (path_strategy(), mode_strategy(), parent_strategy()).prop_map(|(path, mode, p)| {
+    let base = prop_oneof![8 => Just("s-"), 1 => Just(""), 1 => Just(".")];
+    (path_strategy(), mode_strategy(), parent_strategy(), base).prop_map(|(path, mode, p, base)| {
         if mode.is_sequential() {
-            (format!("{p}/s-"), mode)
+            // Not "/" alone: relative to the root that is the root itself, and a
+            // sequential create of it would make a sibling outside it.
+            let base = if p.is_empty() && base.is_empty() {
+                "s-"
+            } else {
+                base
+            };
+            (format!("{p}/{base}"), mode)
         } else {
             (path, mode)
         }
     })
 }
 
-/// -1 (any), or a version near the ones the nodes reach.
+/// -1 (any), a version near the ones the nodes reach, or below -1 (no wildcard).
 fn version_strategy() -> impl Strategy<Value = i32> {
-    prop_oneof![3 => Just(-1), 4 => 0..3i32]
+    prop_oneof![6 => Just(-1), 8 => 0..3i32, 1 => Just(-2)]
 }
 
 fn small_payload() -> impl Strategy<Value = Payload> {
@@ -344,7 +367,15 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .prop_map(|(s, path, watch)| Op::GetChildren { s, path, watch }),
         6 => (s.clone(), prop::collection::vec(mop_strategy(), 1..5))
             .prop_map(|(s, ops)| Op::Multi { s, ops }),
-        1 => s.prop_map(|s| Op::Close { s }),
+        // empty: both clients answer it without sending it (no zxid)
+        1 => s.clone().prop_map(|s| Op::Multi { s, ops: vec![] }),
+        1 => s.clone().prop_map(|s| Op::Close { s }),
+        // Pipelines only of small requests: whether the server answers a request
+        // before it reads an oversized one behind it is a race on a real server
+        // unless the requests arrive together (the fixed sequences hold them in a
+        // proxy to make sure).
+        2 => (s, prop::collection::vec((path_strategy(), small_payload(), version_strategy()), 2..4))
+            .prop_map(|(s, sets)| Op::Pipeline { s, sets }),
     ]
 }
 
@@ -393,6 +424,8 @@ pub enum Outcome {
     Multi(Vec<NMRes>),
     MultiFailed(Option<usize>, ErrorCode),
     Closed,
+    /// The outcomes of pipelined requests, in order.
+    Pipeline(Vec<Outcome>),
     Err(ErrorCode),
 }
 
@@ -585,6 +618,25 @@ pub fn play<Z: Zk>(zk: &mut Z, root: &str, seq: &[Op]) -> Trace {
                     ),
                     Err(e) => Outcome::MultiFailed(e.index, e.code),
                 }
+            }
+            Op::Pipeline { s, sets } => {
+                let sets: Vec<(String, Vec<u8>, i32)> = sets
+                    .iter()
+                    .map(|(path, data, version)| {
+                        let p = full(path);
+                        let bytes = data.bytes(&p, false);
+                        (p, bytes, *version)
+                    })
+                    .collect();
+                Outcome::Pipeline(
+                    zk.set_data_pipelined(sessions[*s], &sets)
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(st) => Outcome::DataSet(norm(st)),
+                            Err(e) => Outcome::Err(e),
+                        })
+                        .collect(),
+                )
             }
             Op::Close { s } => {
                 if zk.state(sessions[*s]) == SessState::Connected {

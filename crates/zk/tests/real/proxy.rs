@@ -4,6 +4,10 @@
 //! connections that were open when it froze (the client gave up on them) and bridges
 //! the held ones to the server, so the client's next connection attempt reaches the
 //! server and hears what it has to say (for an expired session: that it expired).
+//!
+//! It can also hold what the client sends (the client's bytes wait in the socket)
+//! and release it at once, so that requests the client pipelined reach the server
+//! back to back, as they do from a client that writes them in one go.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use tokio::sync::watch;
 pub struct Proxy {
     addr: SocketAddr,
     frozen: Arc<watch::Sender<bool>>,
+    held: Arc<watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -25,14 +30,19 @@ impl Proxy {
             .expect("proxy bind");
         let addr = listener.local_addr().expect("proxy addr");
         let frozen = Arc::new(watch::Sender::new(false));
-        let f = frozen.clone();
+        let held = Arc::new(watch::Sender::new(false));
+        let (f, h) = (frozen.clone(), held.clone());
         let task = rt.spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                let rx = f.subscribe();
-                tokio::spawn(bridge(conn, upstream, rx));
+                tokio::spawn(bridge(conn, upstream, f.subscribe(), h.subscribe()));
             }
         });
-        Proxy { addr, frozen, task }
+        Proxy {
+            addr,
+            frozen,
+            held,
+            task,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -42,6 +52,12 @@ impl Proxy {
     pub fn set_frozen(&self, frozen: bool) {
         self.frozen.send_replace(frozen);
     }
+
+    /// While held, nothing the client sends is read (the server's replies still
+    /// pass); released, it all goes to the server in as few writes as it fits.
+    pub fn set_held(&self, held: bool) {
+        self.held.send_replace(held);
+    }
 }
 
 impl Drop for Proxy {
@@ -50,7 +66,12 @@ impl Drop for Proxy {
     }
 }
 
-async fn bridge(mut client: TcpStream, upstream: SocketAddr, mut frozen: watch::Receiver<bool>) {
+async fn bridge(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mut frozen: watch::Receiver<bool>,
+    mut held: watch::Receiver<bool>,
+) {
     // Held while frozen.
     if !async { frozen.wait_for(|f| !*f).await.is_ok() }.await {
         return;
@@ -58,11 +79,12 @@ async fn bridge(mut client: TcpStream, upstream: SocketAddr, mut frozen: watch::
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
-    let mut a = [0u8; 64 * 1024];
+    let mut a = vec![0u8; 4 << 20];
     let mut b = [0u8; 64 * 1024];
     loop {
+        let holding = *held.borrow_and_update();
         let froze = tokio::select! {
-            r = client.read(&mut a) => match r {
+            r = client.read(&mut a), if !holding => match r {
                 Ok(0) | Err(_) => return,
                 Ok(n) => server.write_all(&a[..n]).await.is_err(),
             },
@@ -70,6 +92,12 @@ async fn bridge(mut client: TcpStream, upstream: SocketAddr, mut frozen: watch::
                 Ok(0) | Err(_) => return,
                 Ok(n) => client.write_all(&b[..n]).await.is_err(),
             },
+            r = held.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                false
+            }
             ok = async { frozen.wait_for(|f| *f).await.is_ok() } => {
                 if !ok {
                     return;

@@ -51,6 +51,7 @@ fn code(e: &zkc::Error) -> ErrorCode {
         E::NoNode => ErrorCode::NoNode,
         E::NodeExists => ErrorCode::NodeExists,
         E::BadVersion => ErrorCode::BadVersion,
+        E::NoAuth => ErrorCode::NoAuth,
         E::NotEmpty => ErrorCode::NotEmpty,
         E::NoChildrenForEphemerals => ErrorCode::NoChildrenForEphemerals,
         E::BadArguments(_) => ErrorCode::BadArguments,
@@ -104,8 +105,10 @@ fn ev_kind(e: &zkc::WatchedEvent) -> EvKind {
     }
 }
 
+/// The crate's expected version: `None` is -1 (any); every other value, -2 and
+/// below included, goes to the server as it is.
 fn version(v: i32) -> Option<i32> {
-    (v >= 0).then_some(v)
+    (v != -1).then_some(v)
 }
 
 impl RealZk {
@@ -295,6 +298,12 @@ impl Zk for RealZk {
 
     fn multi(&mut self, s: usize, ops: &[MOp]) -> Result<Vec<MRes>, MultiErr> {
         let whole = |code| MultiErr { index: None, code };
+        if ops.is_empty() && self.client(s).is_none() {
+            // The crate answers an empty multi itself whatever the session's state
+            // (MultiWriter::commit checks for no operations before anything else);
+            // this adapter dropped the closed handle, so say what it would.
+            return Ok(Vec::new());
+        }
         let c = self.client(s).ok_or(whole(ErrorCode::SessionExpired))?;
         let mut w = c.new_multi_writer();
         for op in ops {
@@ -332,6 +341,38 @@ impl Zk for RealZk {
             }),
             Err(zkc::MultiWriteError::RequestFailed { source }) => Err(whole(code(&source))),
         }
+    }
+
+    fn set_data_pipelined(
+        &mut self,
+        s: usize,
+        sets: &[(String, Vec<u8>, i32)],
+    ) -> Vec<Result<RawStat, ErrorCode>> {
+        let Some(c) = self.client(s).cloned() else {
+            return vec![Err(ErrorCode::SessionExpired); sets.len()];
+        };
+        // The crate sends a request when the call is made, not when it is awaited,
+        // but from its own task, maybe one by one: through a proxy they are held
+        // and then reach the server back to back, as from the Java client.
+        let proxy = self.sessions[s].proxy.as_ref();
+        if let Some(p) = proxy {
+            p.set_held(true);
+        }
+        let calls: Vec<_> = sets
+            .iter()
+            .map(|(path, data, v)| c.set_data(path, data, version(*v)))
+            .collect();
+        if let Some(p) = proxy {
+            std::thread::sleep(Duration::from_millis(30));
+            p.set_held(false);
+        }
+        self.block(async {
+            let mut out = Vec::new();
+            for call in calls {
+                out.push(call.await.map(|st| raw(&st)).map_err(|e| code(&e)));
+            }
+            out
+        })
     }
 
     fn close(&mut self, s: usize) {
