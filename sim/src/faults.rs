@@ -35,10 +35,12 @@ pub enum FaultKind {
     TotalLoss,
     /// A WAL-protocol write that ended in ConnectionLoss: applied or not, unknown.
     ZkConnectionLoss,
+    /// The ensemble's leader changed (with ZOOKEEPER-1675's stale syncs meanwhile).
+    ZkLeaderChange,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 19] = [
+    pub const ALL: [FaultKind; 20] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Wipe,
@@ -58,6 +60,7 @@ impl FaultKind {
         FaultKind::ZkPin,
         FaultKind::TotalLoss,
         FaultKind::ZkConnectionLoss,
+        FaultKind::ZkLeaderChange,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +84,7 @@ impl FaultKind {
             FaultKind::ZkPin => "zk_pin",
             FaultKind::TotalLoss => "total_loss",
             FaultKind::ZkConnectionLoss => "zk_connection_loss",
+            FaultKind::ZkLeaderChange => "zk_leader_change",
         }
     }
 }

@@ -179,6 +179,13 @@ pub enum Fault {
     /// Every node crashes at once; they return after `down_ms`, those in `blank` with an
     /// empty disk (step [4] of the notes).
     TotalLoss { down_ms: u64, blank: Vec<u32> },
+    /// The ensemble's leader changes: `unavailable_ms` of election, and the old leader
+    /// goes on answering reads and `sync` from stale state for `deposed_ms`
+    /// (ZOOKEEPER-1675); conditional writes stay linearizable.
+    ZkLeaderChange {
+        unavailable_ms: u64,
+        deposed_ms: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,6 +352,20 @@ impl Scenario {
                 },
             });
         }
+        if rng.gen_bool(0.5) {
+            let unavailable_ms = rng.gen_range(200..=2_000);
+            self.faults.push(TimedFault {
+                at_ms: rng.gen_range(500..duration_ms),
+                fault: Fault::ZkLeaderChange {
+                    unavailable_ms,
+                    deposed_ms: if rng.gen_bool(0.5) {
+                        0
+                    } else {
+                        unavailable_ms + rng.gen_range(0..=2_000)
+                    },
+                },
+            });
+        }
         if rng.gen_bool(0.3) {
             let blank = (0..self.nodes).filter(|_| rng.gen_bool(0.5)).collect();
             self.faults.push(TimedFault {
@@ -472,7 +493,7 @@ impl Scenario {
                 Fault::Partition { side, .. } => side.iter().all(|n| *n < self.nodes),
                 Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } => true,
                 Fault::ZkCutOff { node, .. } => *node < self.nodes && self.options.zk.is_some(),
-                Fault::ZkOutage { .. } => self.options.zk.is_some(),
+                Fault::ZkOutage { .. } | Fault::ZkLeaderChange { .. } => self.options.zk.is_some(),
                 Fault::PauseLeader { .. } => true,
                 Fault::TotalLoss { blank, .. } => blank.iter().all(|n| *n < self.nodes),
                 Fault::ZkPin { node, server } => {

@@ -861,6 +861,17 @@ impl<'s> World<'s> {
                     self.schedule(until, Ev::Resume { node });
                 }
             }
+            Fault::ZkLeaderChange {
+                unavailable_ms,
+                deposed_ms,
+            } => {
+                if let Some(e) = self.zk.as_mut() {
+                    if e.change_leader(self.now_ms, unavailable_ms, deposed_ms) {
+                        self.faults.add(FaultKind::ZkLeaderChange);
+                    }
+                    self.after_zk();
+                }
+            }
             Fault::ZkPin { node, server } => {
                 self.zk_pins[node as usize] = Some(server);
                 self.faults.add(FaultKind::ZkPin);

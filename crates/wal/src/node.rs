@@ -1322,8 +1322,12 @@ impl Node {
                     digest: e.payload.digest(),
                 });
             }
+            // One term above every term ZooKeeper shows: a fresh disk epoch (leaders
+            // forget what this node's old disk acknowledged; with the highest term
+            // itself, two recoveries could share an epoch and a leader would keep a
+            // stale match index: a livelock, seed n2 seed 215).
             self.raft
-                .recover_external(now_ms, snapshot, entries, max_term);
+                .recover_external(now_ms, snapshot, entries, max_term + 1);
             return;
         }
         if matches!(self.raft.role(), Role::Leader | Role::Recovering) {

@@ -447,10 +447,24 @@ fn fixed_sequences_match_a_real_server() {
             v
         },
     ];
+    // The lost-reply sequence is a race on the real server (its commit against its
+    // read of the next request's length); the held proxy wins it nearly always, but
+    // not on a loaded machine. A sequence must match in one of three tries.
+    const TRIES: usize = 3;
     for (n, seq) in seqs.iter().enumerate() {
-        if let Err(e) = compare(&rt, &addr, 9_000_000 + n, seq, true) {
+        let mut last = None;
+        for t in 0..TRIES {
+            match compare(&rt, &addr, 9_000_000 + 100 * n + t, seq, true) {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
             panic!(
-                "fixed sequence {n}: mock and real differ:\n{e}\nserver log:\n{}",
+                "fixed sequence {n}: mock and real differ ({TRIES} tries):\n{e}\nserver log:\n{}",
                 server.log_tail()
             );
         }
