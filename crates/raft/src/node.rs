@@ -665,23 +665,7 @@ impl RaftNode {
             self.become_follower(now_ms, snapshot.last_term, None);
             self.persist_hard_state();
         }
-        let index = snapshot.last_index;
-        self.sm = StateMachine::restore(index, (*snapshot.state).clone());
-        self.events.push(Event::CommitAdvanced {
-            from: self.commit,
-            to: index,
-        });
-        self.commit = index;
-        self.events.push(Event::SnapshotInstalled {
-            index,
-            term: snapshot.last_term,
-        });
-        let keeps_suffix = self.log.term_at(index) == Some(snapshot.last_term);
-        self.log.install_snapshot(snapshot.clone());
-        if !keeps_suffix {
-            self.forget_durable_above(index);
-        }
-        self.issue_write(Write::Snapshot { snapshot });
+        self.adopt_snapshot(snapshot);
         self.finish();
         true
     }
@@ -1150,24 +1134,33 @@ impl RaftNode {
         // A snapshot at or behind our commit index adds nothing; installing it would
         // throw away newer entries (mistake 14).
         if index > self.commit {
-            self.sm = StateMachine::restore(index, (*snapshot.state).clone());
-            self.events.push(Event::CommitAdvanced {
-                from: self.commit,
-                to: index,
-            });
-            self.commit = index;
-            self.events.push(Event::SnapshotInstalled {
-                index,
-                term: snapshot.last_term,
-            });
-            let keeps_suffix = self.log.term_at(index) == Some(snapshot.last_term);
-            self.log.install_snapshot(snapshot.clone());
-            if !keeps_suffix {
-                self.forget_durable_above(index);
-            }
-            self.issue_write(Write::Snapshot { snapshot });
+            self.adopt_snapshot(snapshot);
         }
         self.send(from, MsgBody::InstallSnapshotResp { match_index: index });
+    }
+
+    /// Replaces state machine and log prefix by `snapshot`, which is ahead of the
+    /// commit index: it is committed, so the commit index moves to it; the log keeps
+    /// its suffix only if it holds the snapshot's last entry (§7).
+    fn adopt_snapshot(&mut self, snapshot: Snapshot) {
+        let index = snapshot.last_index;
+        debug_assert!(index > self.commit);
+        self.sm = StateMachine::restore(index, (*snapshot.state).clone());
+        self.events.push(Event::CommitAdvanced {
+            from: self.commit,
+            to: index,
+        });
+        self.commit = index;
+        self.events.push(Event::SnapshotInstalled {
+            index,
+            term: snapshot.last_term,
+        });
+        let keeps_suffix = self.log.term_at(index) == Some(snapshot.last_term);
+        self.log.install_snapshot(snapshot.clone());
+        if !keeps_suffix {
+            self.forget_durable_above(index);
+        }
+        self.issue_write(Write::Snapshot { snapshot });
     }
 
     fn maybe_snapshot(&mut self) {
