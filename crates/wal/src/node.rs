@@ -543,14 +543,7 @@ impl Node {
                 ClientEvent::Watch(w) => {
                     if w.path == layout::NODES && w.event == EventType::NodeChildrenChanged {
                         self.watch_events += 1;
-                        self.submit(
-                            now_ms,
-                            Request::GetChildren {
-                                path: layout::NODES.into(),
-                                watch: true,
-                            },
-                            Req::Members,
-                        );
+                        self.watch_members(now_ms);
                     } else if w.path == layout::LEADER {
                         self.watch_leader(now_ms);
                         if w.event == EventType::NodeDeleted {
@@ -578,14 +571,7 @@ impl Node {
         );
         let me = layout::member_path(self.raft.id());
         self.submit(now_ms, create(&me, CreateMode::Ephemeral), Req::Ignore);
-        self.submit(
-            now_ms,
-            Request::GetChildren {
-                path: layout::NODES.into(),
-                watch: true,
-            },
-            Req::Members,
-        );
+        self.watch_members(now_ms);
         if !self.cfg.variant.has_wal() {
             return;
         }
@@ -617,6 +603,18 @@ impl Node {
             self.start_read(now_ms, ReadPurpose::Startup);
         }
         self.resend_wal(now_ms);
+    }
+
+    /// A child watch on `/nodes`: told when a peer's session ends (or begins).
+    fn watch_members(&mut self, now_ms: u64) {
+        self.submit(
+            now_ms,
+            Request::GetChildren {
+                path: layout::NODES.into(),
+                watch: true,
+            },
+            Req::Members,
+        );
     }
 
     fn watch_leader(&mut self, now_ms: u64) {
