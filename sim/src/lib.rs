@@ -5,6 +5,8 @@
 //! - [`queue`], [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`]: the
 //!   world's parts;
 //! - [`runner`]: runs one seed (catching panics as violations) or many in parallel;
+//! - [`metrics`]: the figures measured from the clients' side (downtime per failover,
+//!   availability, latency, ZooKeeper cost), mergeable across runs;
 //! - [`regress`]: the regression cases in `seeds/`;
 //! - [`cli`]: the `zkwal-sim` command line.
 
@@ -12,6 +14,7 @@ pub mod cli;
 pub mod clients;
 pub mod disk;
 pub mod faults;
+pub mod metrics;
 pub mod network;
 pub mod queue;
 pub mod regress;
