@@ -218,6 +218,11 @@ fn invalid_scenario(detail: String) -> RunResult {
     failed_run("invalid_scenario", detail)
 }
 
+/// The default number of worker threads: one per core.
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Wall-clock time of a whole range of seeds (to report speed; never seen by a run).
 pub struct Stopwatch(std::time::Instant);
 
