@@ -238,6 +238,7 @@ fn value_chart(
 /// distributions of unavailability per failover, write latency and total-loss recovery.
 pub fn report_page(
     title: &str,
+    note: &str,
     table: &Table,
     failures: &[String],
     outcomes: &[Outcome],
@@ -276,7 +277,7 @@ pub fn report_page(
     ];
     render(&Page {
         title,
-        subtitle: "Every variant ran the same seeds, so the same faults at the same virtual times. Figures are measured from the clients' side.".into(),
+        subtitle: format!("Side by side: {note}. Figures are measured from the clients' side, over the seeds that ran to the end without a violation."),
         table,
         failures,
         charts,
@@ -335,9 +336,7 @@ pub fn sweep_page(
     ];
     render(&Page {
         title,
-        subtitle: format!(
-            "The same seeds at each value of {name}; figures measured from the clients' side."
-        ),
+        subtitle: format!("The same seeds at each value of {name}. Figures are measured from the clients' side, over the seeds that ran to the end without a violation."),
         table,
         failures,
         charts,

@@ -8,6 +8,10 @@
 //! runs in HDR histograms (3 significant digits) and exact counters, so that merging
 //! the figures of two seed ranges gives exactly the figures of one run over both.
 //!
+//! Only seeds that ran to the end without a violation are measured (a violation stops
+//! its seed, so its figures would cover a cut-short run); violations are reported
+//! apart.
+//!
 //! Definitions (all times virtual milliseconds; "fault phase" is `[0, duration_ms)`,
 //! before everything heals; a *write* is a client append; a write is *acknowledged*
 //! when its operation ends `ok`, at its completion time):
@@ -483,6 +487,7 @@ impl Figures {
     pub fn summary(&self) -> Summary {
         let lat = self.write_latency_ms.quantiles();
         Summary {
+            seeds_measured: self.runs,
             unavailability_ms: self.unavailability_ms.quantiles(),
             failovers: self.failovers(),
             leader_changes: self.leader_changes,
@@ -512,6 +517,8 @@ pub struct Latency {
 /// nothing was measured (no failover, no ZooKeeper, ...).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
+    /// Seeds whose figures these are (those that ran to the end without a violation).
+    pub seeds_measured: u64,
     pub unavailability_ms: Quantiles,
     pub failovers: u64,
     pub leader_changes: u64,

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::cli::{parse_range, parse_target};
 use crate::html;
 use crate::metrics::{Figures, Quantiles, Summary};
-use crate::profile::{replay_command, Spec, SpecArgs};
+use crate::profile::{replay_command, Profile, Spec, SpecArgs};
 use crate::runner::{all_cores, quiet_panics, run_range_with, Stopwatch, Totals};
 use crate::scenario::Variant;
 
@@ -329,6 +329,10 @@ fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
     vec![
         ("seeds run", t.seeds_run.to_string()),
         ("violations (seeds)", t.violations.len().to_string()),
+        (
+            "seeds measured (no violation)",
+            s.seeds_measured.to_string(),
+        ),
         ("failovers", s.failovers.to_string()),
         ("unavailability p50 / p99 / max ms", q3(s.unavailability_ms)),
         ("availability", pct(s.availability)),
@@ -444,12 +448,13 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
         write_file(path, "--json", &(text + "\n"))?;
     }
     if let Some(path) = &a.html {
-        let page = html::report_page(&title, &table, &failures, &outcomes)?;
+        let note = same_seeds_note(spec.profile);
+        let page = html::report_page(&title, note, &table, &failures, &outcomes)?;
         write_file(path, "--html", &page)?;
     }
     let mut out = String::new();
     out.push_str(&title);
-    out.push_str(" (the same seeds and faults for every variant)\n");
+    out.push_str(&format!(" ({})\n", same_seeds_note(spec.profile)));
     out.push_str(&table.text());
     for f in &failures {
         out.push_str(f);
@@ -459,6 +464,14 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
     Ok(if bad == 0 { 0 } else { 1 })
+}
+
+/// What "side by side" means for a profile.
+pub fn same_seeds_note(p: Profile) -> &'static str {
+    match p {
+        Profile::Swarm => "the same seeds for every variant; the ZooKeeper-WAL variants' seeds also draw ZooKeeper and WAL faults",
+        Profile::Churn => "the same seeds and node faults for every variant; ZooKeeper lag only where there is a ZooKeeper",
+    }
 }
 
 /// Prints to stdout, ignoring a closed pipe (files were written before).

@@ -112,7 +112,8 @@ pub struct Totals {
     pub busiest_seed: (u64, u64),
     #[serde(skip)]
     pub faults: FaultCounts,
-    /// Downtime, availability, latency and ZooKeeper cost over the seeds (`metrics.rs`).
+    /// Downtime, availability, latency and ZooKeeper cost over the seeds that ran to
+    /// the end without a violation (`metrics.rs`).
     #[serde(skip)]
     pub figures: Figures,
 }
@@ -129,7 +130,10 @@ impl Totals {
         self.ops_failed += r.ops_failed;
         self.ops_indeterminate += r.ops_indeterminate;
         self.faults.merge(&r.faults);
-        self.figures.add_run(&r.figures);
+        if r.violation.is_none() {
+            // A seed that violated stopped there: its figures cover a cut-short run.
+            self.figures.add_run(&r.figures);
+        }
         if let Some(v) = r.violation {
             self.violations.push(ViolationReport {
                 seed,
