@@ -201,7 +201,13 @@ fn value_chart(
             .label_style(("sans-serif", 14))
             .axis_desc_style(("sans-serif", 15))
             .x_label_formatter(&fmt_x)
-            .y_label_formatter(&|y| format!("{y:.0}"))
+            .y_label_formatter(&|y| {
+                if y_hi < 10.0 {
+                    format!("{y:.1}")
+                } else {
+                    format!("{y:.0}")
+                }
+            })
             .draw()
             .map_err(err)?;
         for (i, (name, ys)) in series.iter().enumerate() {
@@ -287,8 +293,10 @@ pub fn report_page(
 
 /// The `sweep --html` page: the table per value and charts of downtime per failover
 /// (p50, p99) and availability against the value.
+#[allow(clippy::too_many_arguments)]
 pub fn sweep_page(
     title: &str,
+    notes: &[String],
     name: &str,
     values: &[String],
     table: &Table,
@@ -336,7 +344,7 @@ pub fn sweep_page(
     ];
     render(&Page {
         title,
-        subtitle: format!("The same seeds at each value of {name}. Figures are measured from the clients' side, over the seeds that ran to the end without a violation."),
+        subtitle: format!("The same seeds at each value of {name}. Figures are measured from the clients' side, over the seeds that ran to the end without a violation.{}", notes.iter().map(|n| format!(" Note: {n}.")).collect::<String>()),
         table,
         failures,
         charts,

@@ -480,6 +480,33 @@ fn print_out(s: &str) {
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
 
+/// A session timeout the ZooKeeper service clamps to [2, 20] ticks runs as the clamped
+/// value: say so, so that a flat line in the sweep is not misread.
+fn clamp_note(
+    plan: &Plan,
+    variant: Variant,
+    spec: &Spec,
+    name: &str,
+    value: &str,
+) -> Option<String> {
+    if name != "zk.session_timeout_ms" {
+        return None;
+    }
+    let sc = spec
+        .scenario(plan.start, variant, plan.nodes, plan.zk)
+        .ok()?;
+    let z = sc.options.zk?;
+    let (lo, hi) = (2 * z.tick_time_ms, 20 * z.tick_time_ms);
+    let v = z.session_timeout_ms;
+    (v < lo || v > hi).then(|| {
+        format!(
+            "{name}={value} is clamped by the service to {} ms (2 to 20 x zk.tick_time_ms={}); sweep zk.tick_time_ms too",
+            v.clamp(lo, hi),
+            z.tick_time_ms
+        )
+    })
+}
+
 /// Parses `NAME=V1,V2,...`.
 pub fn parse_sweep_set(s: &str) -> Result<(String, Vec<String>), String> {
     let (name, values) = s
@@ -509,8 +536,10 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     }
     .parse()?;
     let specs: Vec<Spec> = values.iter().map(|v| base.with(&name, v)).collect();
-    for s in &specs {
+    let mut notes = Vec::new();
+    for (s, v) in specs.iter().zip(&values) {
         plan.check(variant, s)?;
+        notes.extend(clamp_note(&plan, variant, s, &name, v));
     }
     quiet_panics();
     let outcomes: Vec<Outcome> = specs
@@ -557,12 +586,15 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
         write_file(path, "--json", &(text + "\n"))?;
     }
     if let Some(path) = &a.html {
-        let page = html::sweep_page(&title, &name, &values, &table, &failures, &outcomes)?;
+        let page = html::sweep_page(&title, &notes, &name, &values, &table, &failures, &outcomes)?;
         write_file(path, "--html", &page)?;
     }
     let mut out = String::new();
     out.push_str(&title);
     out.push('\n');
+    for n in &notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
     out.push_str(&table.text());
     for f in &failures {
         out.push_str(f);

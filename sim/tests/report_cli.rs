@@ -350,3 +350,26 @@ fn churn_runs_an_hour_per_seed() {
     assert!(doc["failovers"].as_u64().unwrap() > 10);
     let _ = std::fs::remove_file(&json);
 }
+
+#[test]
+fn sweep_says_when_the_service_clamps_a_session_timeout() {
+    let (code, out, err) = sim(&[
+        "sweep",
+        "--nodes",
+        "2",
+        "--seeds",
+        "0..3",
+        "--zk",
+        "--set",
+        "zk.session_timeout_ms=2000,10000",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("note: zk.session_timeout_ms=10000 is clamped by the service to 4000 ms"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("zk.session_timeout_ms=2000 is clamped"),
+        "{out}"
+    );
+}
