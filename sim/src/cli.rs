@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use crate::regress;
-use crate::runner::{self, quiet_panics, run_range, run_scenario};
+use crate::runner::{quiet_panics, run_range_with, run_scenario};
 use crate::scenario::{not_built, Scenario, Variant, MAX_NODES};
 
 #[derive(Parser, Debug)]
@@ -38,6 +37,10 @@ pub enum Command {
         #[arg(long, default_value = "seeds")]
         dir: PathBuf,
     },
+    /// Run every built variant on the same seeds; print their figures side by side.
+    Report(crate::report::ReportArgs),
+    /// Run one variant on the same seeds at each value of one option.
+    Sweep(crate::report::SweepArgs),
 }
 
 #[derive(Args, Debug)]
@@ -52,9 +55,8 @@ pub struct Target {
     /// Place a mock ZooKeeper ensemble on the network (with its faults).
     #[arg(long)]
     pub zk: bool,
-    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
-    #[arg(long)]
-    pub pause_monitor: bool,
+    #[command(flatten)]
+    pub spec: crate::profile::SpecArgs,
 }
 
 #[derive(Args, Debug)]
@@ -78,9 +80,8 @@ pub struct RunArgs {
     /// Write a regression case for every failing seed into this folder.
     #[arg(long)]
     pub save_failures: Option<PathBuf>,
-    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
-    #[arg(long)]
-    pub pause_monitor: bool,
+    #[command(flatten)]
+    pub spec: crate::profile::SpecArgs,
 }
 
 #[derive(Args, Debug)]
@@ -97,9 +98,8 @@ pub struct ReplayArgs {
     /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
-    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
-    #[arg(long)]
-    pub pause_monitor: bool,
+    #[command(flatten)]
+    pub spec: crate::profile::SpecArgs,
 }
 
 /// Parses and checks variant and node count: unknown or unbuilt variants are refused.
@@ -132,20 +132,6 @@ pub fn parse_range(s: &str) -> Result<(u64, u64), String> {
     Ok((a, b))
 }
 
-fn replay_command(t: &runner::Target, seed: u64) -> String {
-    let zk = if t.zk { " --zk" } else { "" };
-    let pm = if t.pause_monitor {
-        " --pause-monitor"
-    } else {
-        ""
-    };
-    format!(
-        "zkwal-sim replay --variant {} --nodes {} --seed {seed}{zk}{pm}",
-        t.variant.name(),
-        t.nodes
-    )
-}
-
 /// Runs the CLI; returns the exit code, or a one-line error (exit 2).
 pub fn main_with(cli: Cli) -> Result<i32, String> {
     match cli.command {
@@ -153,13 +139,7 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Replay(a) => replay(a),
         Command::Scenario(t) => {
             let v = parse_target(&t.variant, t.nodes)?;
-            let target = runner::Target {
-                variant: v,
-                nodes: t.nodes,
-                zk: t.zk,
-                pause_monitor: t.pause_monitor,
-            };
-            let sc = target.scenario(t.seed);
+            let sc = t.spec.parse()?.scenario(t.seed, v, t.nodes, t.zk)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&sc).map_err(|e| e.to_string())?
@@ -167,12 +147,16 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
             Ok(0)
         }
         Command::Regress { dir } => regress_all(&dir),
+        Command::Report(a) => crate::report::report(a),
+        Command::Sweep(a) => crate::report::sweep(a),
     }
 }
 
 fn run(a: RunArgs) -> Result<i32, String> {
     let variant = parse_target(&a.variant, a.nodes)?;
     let (start, end) = parse_range(&a.seeds)?;
+    let spec = a.spec.parse()?;
+    spec.scenario(start, variant, a.nodes, a.zk)?; // bad options are refused before anything runs
     let jobs = match a.jobs {
         Some(0) => return Err("--jobs must be at least 1".into()),
         Some(j) => j,
@@ -185,13 +169,8 @@ fn run(a: RunArgs) -> Result<i32, String> {
             .expect("valid template"),
     );
     let t0 = Instant::now();
-    let target = runner::Target {
-        variant,
-        nodes: a.nodes,
-        zk: a.zk,
-        pause_monitor: a.pause_monitor,
-    };
-    let totals = run_range(start, end, target, jobs, &|done| bar.set_position(done));
+    let scenario = |seed| spec.scenario(seed, variant, a.nodes, a.zk);
+    let totals = run_range_with(start, end, jobs, &scenario, &|done| bar.set_position(done));
     let secs = t0.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let seeds_per_sec = totals.seeds_run as f64 / secs;
@@ -219,34 +198,16 @@ fn run(a: RunArgs) -> Result<i32, String> {
         .map(|(k, n)| format!("{k}={n}"))
         .collect();
     println!("faults injected: {}", faults.join(" "));
+    println!("{}", crate::report::figures_line(&totals.figures));
     if let Some(path) = &a.json {
-        let faults: serde_json::Map<String, serde_json::Value> = totals
-            .faults
-            .iter()
-            .map(|(k, n)| (k.to_string(), json!(n)))
-            .collect();
-        let doc = json!({
-            "variant": variant.name(),
-            "nodes": a.nodes,
-            "seeds": format!("{start}..{end}"),
-            "seeds_run": totals.seeds_run,
-            "violations": totals.violations,
-            "seeds_per_sec": seeds_per_sec,
-            "events": totals.events,
-            "events_per_sec": events_per_sec,
-            "elapsed_s": secs,
-            "virtual_time_ms": totals.virtual_time_ms,
-            "busiest_seed": {"seed": totals.busiest_seed.0, "events": totals.busiest_seed.1},
-            "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
-            "faults": faults,
-        });
+        let doc = crate::report::run_json(variant, a.nodes, start, end, a.zk, &spec, &totals, secs);
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
     }
     // Failing seeds are saved before anything is printed: a closed pipe cannot lose them.
     if let Some(dir) = &a.save_failures {
         for v in &totals.violations {
-            let sc = target.scenario(v.seed);
+            let sc = spec.scenario(v.seed, variant, a.nodes, a.zk)?;
             regress::save_failure(dir, &sc, &v.invariant)?;
         }
     }
@@ -259,7 +220,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
             variant.name(),
             a.nodes,
             v.invariant,
-            replay_command(&target, v.seed)
+            crate::profile::replay_command(variant, a.nodes, v.seed, a.zk, &spec)
         );
     }
     let _ = writeln!(out, "{} violation(s)", totals.violations.len());
@@ -271,13 +232,7 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         (Some(path), _) => load_scenario(path)?,
         (None, Some(seed)) => {
             let v = parse_target(&a.variant, a.nodes)?;
-            runner::Target {
-                variant: v,
-                nodes: a.nodes,
-                zk: a.zk,
-                pause_monitor: a.pause_monitor,
-            }
-            .scenario(seed)
+            a.spec.parse()?.scenario(seed, v, a.nodes, a.zk)?
         }
         (None, None) => return Err("replay needs --seed or --scenario".into()),
     };

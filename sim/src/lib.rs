@@ -5,16 +5,24 @@
 //! - [`queue`], [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`]: the
 //!   world's parts;
 //! - [`runner`]: runs one seed (catching panics as violations) or many in parallel;
+//! - [`metrics`]: the figures measured from the clients' side (downtime per failover,
+//!   availability, latency, ZooKeeper cost), mergeable across runs;
 //! - [`regress`]: the regression cases in `seeds/`;
+//! - [`profile`]: fault profiles (`swarm`, `churn`) and scenario options set by name;
+//! - [`report`], [`html`]: the `report` and `sweep` commands, their tables, JSON and HTML;
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub mod cli;
 pub mod clients;
 pub mod disk;
 pub mod faults;
+pub mod html;
+pub mod metrics;
 pub mod network;
+pub mod profile;
 pub mod queue;
 pub mod regress;
+pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;

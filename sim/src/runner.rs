@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::faults::FaultCounts;
+use crate::metrics::Figures;
 use crate::scenario::{Scenario, Variant};
 use crate::world::{Found, RunResult, World};
 
@@ -22,23 +23,30 @@ pub fn run_scenario(sc: &Scenario) -> RunResult {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "non-string panic".into());
-            RunResult {
-                violation: Some(Found {
-                    invariant: "panic".into(),
-                    detail: msg,
-                    virtual_time_ms: 0,
-                }),
-                events: 0,
-                virtual_time_ms: 0,
-                faults: FaultCounts::default(),
-                trace_hash: 0,
-                ops_ok: 0,
-                ops_failed: 0,
-                ops_indeterminate: 0,
-                zk_watch_events: 0,
-                wal: Default::default(),
-            }
+            failed_run("panic", msg)
         }
+    }
+}
+
+/// The result of a run that could not produce one: only its violation.
+fn failed_run(invariant: &str, detail: String) -> RunResult {
+    RunResult {
+        violation: Some(Found {
+            invariant: invariant.into(),
+            detail,
+            virtual_time_ms: 0,
+        }),
+        events: 0,
+        virtual_time_ms: 0,
+        faults: FaultCounts::default(),
+        trace_hash: 0,
+        ops_ok: 0,
+        ops_failed: 0,
+        ops_indeterminate: 0,
+        zk_watch_events: 0,
+        wal: Default::default(),
+        figures: Default::default(),
+        record: Default::default(),
     }
 }
 
@@ -104,6 +112,10 @@ pub struct Totals {
     pub busiest_seed: (u64, u64),
     #[serde(skip)]
     pub faults: FaultCounts,
+    /// Downtime, availability, latency and ZooKeeper cost over the seeds that ran to
+    /// the end without a violation (`metrics.rs`).
+    #[serde(skip)]
+    pub figures: Figures,
 }
 
 impl Totals {
@@ -118,6 +130,10 @@ impl Totals {
         self.ops_failed += r.ops_failed;
         self.ops_indeterminate += r.ops_indeterminate;
         self.faults.merge(&r.faults);
+        if r.violation.is_none() {
+            // A seed that violated stopped there: its figures cover a cut-short run.
+            self.figures.add_run(&r.figures);
+        }
         if let Some(v) = r.violation {
             self.violations.push(ViolationReport {
                 seed,
@@ -130,9 +146,12 @@ impl Totals {
 }
 
 impl Totals {
-    fn merge(&mut self, other: Totals) {
-        if other.busiest_seed.1 > self.busiest_seed.1 {
-            self.busiest_seed = other.busiest_seed;
+    /// Adds up the totals of another range of seeds (exact: the figures of two ranges
+    /// merged equal those of one run over both, violations sorted by seed).
+    pub fn merge(&mut self, other: Totals) {
+        let (s, o) = (self.busiest_seed, other.busiest_seed);
+        if o.1 > s.1 || (o.1 == s.1 && o.0 < s.0 && o.1 > 0) {
+            self.busiest_seed = o;
         }
         self.seeds_run += other.seeds_run;
         self.events += other.events;
@@ -141,7 +160,9 @@ impl Totals {
         self.ops_failed += other.ops_failed;
         self.ops_indeterminate += other.ops_indeterminate;
         self.faults.merge(&other.faults);
+        self.figures.merge(&other.figures);
         self.violations.extend(other.violations);
+        self.violations.sort_by_key(|v| v.seed);
     }
 }
 
@@ -152,6 +173,20 @@ pub fn run_range(
     end: u64,
     target: Target,
     jobs: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Totals {
+    let scenario = |seed| Ok(target.scenario(seed));
+    run_range_with(start, end, jobs, &scenario, progress)
+}
+
+/// As [`run_range`], with the scenario of each seed from `scenario` (a fault profile,
+/// options set by name). A seed whose scenario cannot be made is reported as an
+/// `invalid_scenario` violation of that seed.
+pub fn run_range_with(
+    start: u64,
+    end: u64,
+    jobs: usize,
+    scenario: &(dyn Fn(u64) -> Result<Scenario, String> + Sync),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Totals {
     let next = AtomicU64::new(start);
@@ -166,8 +201,11 @@ pub fn run_range(
                     if seed >= end {
                         break;
                     }
-                    let sc = target.scenario(seed);
-                    local.add(seed, run_scenario(&sc));
+                    let r = match scenario(seed) {
+                        Ok(sc) => run_scenario(&sc),
+                        Err(e) => invalid_scenario(e),
+                    };
+                    local.add(seed, r);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
                 totals
@@ -177,7 +215,28 @@ pub fn run_range(
             });
         }
     });
-    let mut t = totals.into_inner().expect("threads joined");
-    t.violations.sort_by_key(|v| v.seed);
-    t
+    totals.into_inner().expect("threads joined")
+}
+
+fn invalid_scenario(detail: String) -> RunResult {
+    failed_run("invalid_scenario", detail)
+}
+
+/// The default number of worker threads: one per core.
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Wall-clock time of a whole range of seeds (to report speed; never seen by a run).
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch(std::time::Instant::now())
+    }
+
+    /// Seconds since the start (never zero, to divide by).
+    pub fn secs(&self) -> f64 {
+        self.0.elapsed().as_secs_f64().max(1e-9)
+    }
 }

@@ -145,6 +145,10 @@ pub struct RunResult {
     pub zk_watch_events: u64,
     /// What the WAL layers did (steps of the notes, takeovers, fencing).
     pub wal: WalCounts,
+    /// Downtime, availability, latency and ZooKeeper cost of this run (`metrics.rs`).
+    pub figures: crate::metrics::RunFigures,
+    /// Leader changes and total-loss periods, as the run recorded them.
+    pub record: crate::metrics::Record,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,6 +189,7 @@ pub struct World<'s> {
     zk_pins: Vec<Option<u32>>,
     /// Ensemble steps so far (its full invariant check runs every ZK_CHECK_EVERY).
     zk_steps: u64,
+    record: crate::metrics::Record,
 }
 
 impl<'s> World<'s> {
@@ -254,6 +259,7 @@ impl<'s> World<'s> {
             zk_watch_events: 0,
             zk_pins: vec![None; n],
             zk_steps: 0,
+            record: Default::default(),
         };
         for f in &sc.faults {
             if let (0, Fault::ZkPin { node, server }) = (f.at_ms, &f.fault) {
@@ -310,6 +316,14 @@ impl<'s> World<'s> {
         if self.violation.is_none() {
             self.check_history();
         }
+        let figures = crate::metrics::RunFigures::of_run(
+            self.sc,
+            &self.clients,
+            self.probe,
+            &self.record,
+            self.zk.as_ref().map(|e| e.stats()),
+            self.now_ms,
+        );
         let mut r = RunResult {
             violation: self.violation,
             events: self.events,
@@ -321,6 +335,8 @@ impl<'s> World<'s> {
             ops_indeterminate: 0,
             zk_watch_events: self.zk_watch_events,
             wal: self.wal_counts,
+            figures,
+            record: self.record,
         };
         for c in &self.clients {
             for op in &c.history {
@@ -502,6 +518,7 @@ impl<'s> World<'s> {
         self.nodes[i].core = Some(core);
         self.nodes[i].timer_at_ms = u64::MAX;
         self.nodes[i].aux_at_ms = u64::MAX;
+        self.record.node_up(self.now_ms);
         self.trace.mix(0x5157 ^ node as u64);
         self.after_input(node);
     }
@@ -569,6 +586,7 @@ impl<'s> World<'s> {
         let raft = self.nodes[i].core.as_mut().expect("node is up").raft_mut();
         let events = raft.take_events();
         let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
+        self.record.raft_events(self.now_ms, node, &events);
         let mut result = Ok(());
         for e in &events {
             result = self.checks.on_event(raft, e);
@@ -925,6 +943,7 @@ impl<'s> World<'s> {
         if wipe {
             slot.without_data = true;
         }
+        self.record.node_down(self.now_ms);
         for _ in 0..lost {
             self.faults.add(FaultKind::UnsyncedWriteLost);
         }

@@ -121,6 +121,9 @@ pub struct EnsembleStats {
     /// Requests a deposed leader could not commit (writes, session creation and
     /// close): they end in ConnectionLoss, not applied, when it steps down.
     pub stalled_requests: u64,
+    /// The most bytes the data tree held at once, at the leader
+    /// ([`crate::DataTree::held_bytes`]: data, and paths but the built-in ones).
+    pub held_bytes_max: u64,
 }
 
 /// Things the service decided, for the simulator's trace and checkers.
@@ -1119,6 +1122,7 @@ impl Ensemble {
         let zxid = self.head.last_zxid() + 1;
         let (result, _) = self.head.apply(zxid, self.now_ms, &op);
         self.stats.txns += 1;
+        self.stats.held_bytes_max = self.stats.held_bytes_max.max(self.head.held_bytes());
         if let Some(last) = self.log.back() {
             debug_assert_eq!(last.zxid + 1, zxid);
         }

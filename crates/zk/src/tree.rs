@@ -159,6 +159,9 @@ pub struct DataTree {
     /// Ephemeral paths per owning session.
     ephemerals: BTreeMap<SessionId, BTreeSet<String>>,
     last_zxid: Zxid,
+    /// Bytes held: see [`DataTree::held_bytes`] (kept up to date by every change;
+    /// `check_invariants` recounts it).
+    held_bytes: u64,
 }
 
 impl Default for DataTree {
@@ -241,6 +244,17 @@ fn join(parent: &str, name: &str) -> String {
     }
 }
 
+/// What a node counts towards [`DataTree::held_bytes`]: its data, and its path unless
+/// it is a built-in node.
+fn held(path: &str, data: &[u8]) -> u64 {
+    let path_bytes = if SPECIAL.contains(&path) {
+        0
+    } else {
+        path.len()
+    };
+    (path_bytes + data.len()) as u64
+}
+
 fn version_matches(expected: i32, actual: i32) -> bool {
     expected == -1 || expected == actual
 }
@@ -254,6 +268,7 @@ impl DataTree {
             sessions: BTreeMap::new(),
             ephemerals: BTreeMap::new(),
             last_zxid: 0,
+            held_bytes: 0,
         };
         for p in SPECIAL {
             let config = p == "/zookeeper/config";
@@ -281,6 +296,13 @@ impl DataTree {
             }
         }
         t
+    }
+
+    /// Bytes the tree holds for its users: the data of every node plus the path of
+    /// every node but the built-in `/`, `/zookeeper`, `/zookeeper/config` and
+    /// `/zookeeper/quota`.
+    pub fn held_bytes(&self) -> u64 {
+        self.held_bytes
     }
 
     /// The zxid of the last transaction applied.
@@ -490,6 +512,7 @@ impl DataTree {
             match u {
                 Undo::Created(path) => {
                     let node = self.nodes.remove(&path).expect("created node present");
+                    self.held_bytes -= held(&path, &node.meta.data);
                     debug_assert!(node.children.is_empty());
                     if node.meta.ephemeral_owner != 0 {
                         self.unindex_ephemeral(SessionId(node.meta.ephemeral_owner), &path);
@@ -514,10 +537,14 @@ impl DataTree {
                         .expect("parent present")
                         .children
                         .insert(name.to_string());
+                    self.held_bytes += held(&path, &node.meta.data);
                     self.nodes.insert(path, node);
                 }
                 Undo::Meta(path, meta) => {
-                    self.nodes.get_mut(&path).expect("node present").meta = meta;
+                    let node = self.nodes.get_mut(&path).expect("node present");
+                    self.held_bytes -= node.meta.data.len() as u64;
+                    self.held_bytes += meta.data.len() as u64;
+                    node.meta = meta;
                 }
             }
         }
@@ -578,6 +605,7 @@ impl DataTree {
         parent.meta.child_creates += 1;
         parent.children.insert(name);
         let owner = if mode.is_ephemeral() { session.0 } else { 0 };
+        self.held_bytes += held(&full, data);
         self.nodes.insert(
             full.clone(),
             Node {
@@ -646,6 +674,7 @@ impl DataTree {
         let parent_path = parent_path.to_string();
         let name = name.to_string();
         let node = self.nodes.remove(path).expect("checked");
+        self.held_bytes -= held(path, &node.meta.data);
         if node.meta.ephemeral_owner != 0 {
             self.unindex_ephemeral(SessionId(node.meta.ephemeral_owner), path);
         }
@@ -697,6 +726,8 @@ impl DataTree {
         node.meta.version += 1;
         node.meta.mzxid = zxid;
         node.meta.mtime_ms = time_ms;
+        self.held_bytes -= node.meta.data.len() as u64;
+        self.held_bytes += data.len() as u64;
         node.meta.data = data.to_vec();
         let stat = node.stat();
         triggers.push(Trigger {
@@ -722,7 +753,9 @@ impl DataTree {
     /// Stat is newer than the tree.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut eph_count = 0usize;
+        let mut counted = 0u64;
         for (path, node) in &self.nodes {
+            counted += (path.len() + node.meta.data.len()) as u64;
             if let Some((parent, name)) = split_path(path) {
                 let p = self
                     .nodes
@@ -766,6 +799,14 @@ impl DataTree {
                     return Err(format!("{path}: missing from the ephemeral index"));
                 }
             }
+        }
+        // Built-in nodes cannot be deleted: their paths are always in the sum.
+        let counted = counted - SPECIAL.iter().map(|p| p.len() as u64).sum::<u64>();
+        if counted != self.held_bytes {
+            return Err(format!(
+                "held bytes {} but the nodes hold {counted}",
+                self.held_bytes
+            ));
         }
         let indexed: usize = self.ephemerals.values().map(BTreeSet::len).sum();
         if indexed != eph_count {
@@ -832,6 +873,76 @@ mod tests {
         );
         assert_eq!(t.last_zxid(), 0);
         t.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn held_bytes_follow_every_change_and_a_rolled_back_multi() {
+        let mut t = DataTree::new();
+        let s = SessionId(1);
+        let mut z = 0;
+        let mut apply = |t: &mut DataTree, op: TxnOp| {
+            z += 1;
+            let r = t.apply(z, 0, &op).0;
+            t.check_invariants().unwrap();
+            r
+        };
+        apply(
+            &mut t,
+            TxnOp::CreateSession {
+                session: s,
+                timeout_ms: 1,
+            },
+        );
+        assert_eq!(t.held_bytes(), 0);
+        let create = |path: &str, data: Vec<u8>, mode| TxnOp::Create {
+            session: s,
+            path: path.into(),
+            data,
+            mode,
+        };
+        apply(&mut t, create("/w", vec![0; 10], CreateMode::Persistent));
+        apply(
+            &mut t,
+            create("/w/e-", vec![0; 5], CreateMode::EphemeralSequential),
+        );
+        assert_eq!(t.held_bytes(), 2 + 10 + 15 + 5);
+        let set = TxnOp::SetData {
+            session: s,
+            path: "/w".into(),
+            data: vec![1; 3],
+            version: -1,
+        };
+        apply(&mut t, set);
+        assert_eq!(t.held_bytes(), 2 + 3 + 15 + 5);
+        // A multi that fails at its last op leaves the count as it was.
+        let before = t.held_bytes();
+        let multi = TxnOp::Multi {
+            session: s,
+            ops: vec![
+                MultiOp::SetData {
+                    path: "/w".into(),
+                    data: vec![2; 100],
+                    version: -1,
+                },
+                MultiOp::Create {
+                    path: "/x".into(),
+                    data: vec![3; 7],
+                    mode: CreateMode::Persistent,
+                },
+                MultiOp::Delete {
+                    path: "/w/e-0000000000".into(),
+                    version: -1,
+                },
+                MultiOp::Check {
+                    path: "/w".into(),
+                    version: 99,
+                },
+            ],
+        };
+        assert!(matches!(apply(&mut t, multi), TxnResult::Multi(_)));
+        assert_eq!(t.held_bytes(), before);
+        apply(&mut t, TxnOp::CloseSession { session: s });
+        assert_eq!(t.held_bytes(), 2 + 3);
     }
 
     #[test]

@@ -1,0 +1,607 @@
+//! `report` (every built variant on the same seeds, side by side) and `sweep` (one
+//! variant, the same seeds at each value of one option): the figures of
+//! [`crate::metrics`] and the violations, as a table, JSON (`--json`) and a
+//! self-contained HTML page with charts (`--html`, [`crate::html`]).
+//!
+//! Exit codes as `run`: 0 no violation, 1 some seed of some variant (or value)
+//! violated an invariant, 2 bad input, refused before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::cli::{parse_range, parse_target};
+use crate::html;
+use crate::metrics::{Figures, Quantiles, Summary};
+use crate::profile::{replay_command, Profile, Spec, SpecArgs};
+use crate::runner::{all_cores, quiet_panics, run_range_with, Stopwatch, Totals};
+use crate::scenario::Variant;
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[arg(long, default_value_t = 2)]
+    pub nodes: u32,
+    /// Half-open range of seeds, `A..B`.
+    #[arg(long, default_value = "0..1000")]
+    pub seeds: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Place a mock ZooKeeper ensemble on the network for every variant (the
+    /// ZooKeeper-WAL variants have one anyway).
+    #[arg(long)]
+    pub zk: bool,
+    /// `--profile`, `--set NAME=VALUE` and `--pause-monitor`, for every variant.
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Write the figures as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page with the table and charts to this file.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    #[arg(long, default_value = "raft")]
+    pub variant: String,
+    #[arg(long, default_value_t = 2)]
+    pub nodes: u32,
+    #[arg(long, default_value = "0..1000")]
+    pub seeds: String,
+    /// The option and its values, `NAME=V1,V2,...`: e.g. zk.session_timeout_ms=2000,4000.
+    #[arg(long = "set", value_name = "NAME=V1,V2,...")]
+    pub set: String,
+    /// Fault profile: swarm or churn.
+    #[arg(long, default_value = "swarm")]
+    pub profile: String,
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Place a mock ZooKeeper ensemble on the network.
+    #[arg(long)]
+    pub zk: bool,
+    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
+    #[arg(long)]
+    pub pause_monitor: bool,
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML page with a chart of downtime against the value.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+}
+
+/// One range of seeds run for one variant (and, in a sweep, one value).
+pub struct Outcome {
+    pub variant: Variant,
+    pub spec: Spec,
+    pub totals: Totals,
+    pub secs: f64,
+}
+
+/// The shared part of `report` and `sweep`: seeds, group size, ZooKeeper, threads.
+struct Plan {
+    nodes: u32,
+    start: u64,
+    end: u64,
+    zk: bool,
+    jobs: usize,
+}
+
+impl Plan {
+    fn new(nodes: u32, seeds: &str, zk: bool, jobs: Option<usize>) -> Result<Plan, String> {
+        let (start, end) = parse_range(seeds)?;
+        let jobs = match jobs {
+            Some(0) => return Err("--jobs must be at least 1".into()),
+            Some(j) => j,
+            None => all_cores(),
+        };
+        Ok(Plan {
+            nodes,
+            start,
+            end,
+            zk,
+            jobs,
+        })
+    }
+
+    fn seeds(&self) -> String {
+        format!("{}..{}", self.start, self.end)
+    }
+
+    /// `nodes=N seeds=A..B profile=P [zk] [pause-monitor] [NAME=VALUE ...]`.
+    fn describe(&self, spec: &Spec) -> String {
+        let mut s = format!(
+            "nodes={} seeds={} profile={}",
+            self.nodes,
+            self.seeds(),
+            spec.profile.name()
+        );
+        if self.zk {
+            s.push_str(" zk");
+        }
+        if spec.pause_monitor {
+            s.push_str(" pause-monitor");
+        }
+        for (n, v) in &spec.sets {
+            s.push_str(&format!(" {n}={v}"));
+        }
+        s
+    }
+
+    /// Refuses, before anything runs, a spec that cannot make the first seed's scenario.
+    fn check(&self, variant: Variant, spec: &Spec) -> Result<(), String> {
+        spec.scenario(self.start, variant, self.nodes, self.zk)
+            .map(|_| ())
+    }
+
+    fn run(&self, variant: Variant, spec: Spec, label: &str) -> Outcome {
+        let bar = ProgressBar::new(self.end - self.start);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>16} {bar:40} {pos}/{len} seeds {per_sec} eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_prefix(label.to_string());
+        let clock = Stopwatch::start();
+        let (nodes, zk) = (self.nodes, self.zk);
+        let totals = run_range_with(
+            self.start,
+            self.end,
+            self.jobs,
+            &|seed| spec.scenario(seed, variant, nodes, zk),
+            &|done| bar.set_position(done),
+        );
+        let secs = clock.secs();
+        bar.finish_and_clear();
+        Outcome {
+            variant,
+            spec,
+            totals,
+            secs,
+        }
+    }
+}
+
+/// Violations grouped by invariant: how many seeds, the first, its replay command.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvariantViolations {
+    pub seeds: u64,
+    pub first_seed: u64,
+    pub replay: String,
+}
+
+pub fn by_invariant(
+    totals: &Totals,
+    variant: Variant,
+    nodes: u32,
+    zk: bool,
+    spec: &Spec,
+) -> BTreeMap<String, InvariantViolations> {
+    let mut out: BTreeMap<String, InvariantViolations> = BTreeMap::new();
+    for v in &totals.violations {
+        out.entry(v.invariant.clone())
+            .and_modify(|e| {
+                e.seeds += 1;
+                if v.seed < e.first_seed {
+                    e.first_seed = v.seed;
+                    e.replay = replay_command(variant, nodes, v.seed, zk, spec);
+                }
+            })
+            .or_insert_with(|| InvariantViolations {
+                seeds: 1,
+                first_seed: v.seed,
+                replay: replay_command(variant, nodes, v.seed, zk, spec),
+            });
+    }
+    out
+}
+
+/// The JSON summary of one range of seeds: the fields of `run --json`, the figures
+/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`) and
+/// `violations_by_invariant`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_json(
+    variant: Variant,
+    nodes: u32,
+    start: u64,
+    end: u64,
+    zk: bool,
+    spec: &Spec,
+    totals: &Totals,
+    secs: f64,
+) -> Value {
+    let faults: serde_json::Map<String, Value> = totals
+        .faults
+        .iter()
+        .map(|(k, n)| (k.to_string(), json!(n)))
+        .collect();
+    let mut doc = json!({
+        "variant": variant.name(),
+        "nodes": nodes,
+        "seeds": format!("{start}..{end}"),
+        "profile": spec.profile.name(),
+        "options_set": spec.sets.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>(),
+        "zk": zk,
+        "pause_monitor": spec.pause_monitor,
+        "seeds_run": totals.seeds_run,
+        "violations": totals.violations,
+        "seeds_per_sec": totals.seeds_run as f64 / secs,
+        "events": totals.events,
+        "events_per_sec": totals.events as f64 / secs,
+        "elapsed_s": secs,
+        "virtual_time_ms": totals.virtual_time_ms,
+        "busiest_seed": {"seed": totals.busiest_seed.0, "events": totals.busiest_seed.1},
+        "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
+        "faults": faults,
+        "violations_by_invariant": by_invariant(totals, variant, nodes, zk, spec),
+    });
+    let figures = serde_json::to_value(totals.figures.summary()).expect("plain data");
+    if let (Value::Object(d), Value::Object(f)) = (&mut doc, figures) {
+        d.extend(f);
+    }
+    doc
+}
+
+fn q3(q: Quantiles) -> String {
+    let f = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    if q.max.is_none() {
+        return "-".into();
+    }
+    format!("{} / {} / {}", f(q.p50), f(q.p99), f(q.max))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |a| format!("{:.3}%", 100.0 * a))
+}
+
+fn latency(s: &Summary) -> String {
+    match (s.write_latency_ms.p50, s.write_latency_ms.p99) {
+        (Some(a), Some(b)) => format!("{a} / {b}"),
+        _ => "-".into(),
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x:.1}"))
+}
+
+/// The figures of one range as one line (for `run`).
+pub fn figures_line(f: &Figures) -> String {
+    let s = f.summary();
+    format!(
+        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={}",
+        s.failovers,
+        q3(s.unavailability_ms),
+        pct(s.availability),
+        latency(&s),
+        num(s.zk_ops_per_write),
+        num(s.zk_bytes_per_write),
+        s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
+        s.total_losses,
+        q3(s.total_loss_recovery_ms),
+    )
+}
+
+/// A table: a header row and rows of cells (text and HTML are drawn from it).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Aligned columns: the first left-aligned, the others right-aligned.
+    pub fn text(&self) -> String {
+        let cols = self.header.len();
+        let mut width = vec![0; cols];
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, c) in row.iter().enumerate().take(cols) {
+                width[i] = width[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, c) in row.iter().enumerate().take(cols) {
+                if i == 0 {
+                    line.push_str(&format!("{c:<w$}", w = width[i]));
+                } else {
+                    line.push_str(&format!("  {c:>w$}", w = width[i]));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The figures rows of an outcome, in table order, with their labels.
+fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
+    let t = &o.totals;
+    let s = t.figures.summary();
+    vec![
+        ("seeds run", t.seeds_run.to_string()),
+        ("violations (seeds)", t.violations.len().to_string()),
+        (
+            "seeds measured (no violation)",
+            s.seeds_measured.to_string(),
+        ),
+        ("failovers", s.failovers.to_string()),
+        ("unavailability p50 / p99 / max ms", q3(s.unavailability_ms)),
+        ("availability", pct(s.availability)),
+        ("write latency p50 / p99 ms", latency(&s)),
+        ("writes acknowledged", s.writes_acked.to_string()),
+        ("zk ops per write", num(s.zk_ops_per_write)),
+        ("zk bytes per write", num(s.zk_bytes_per_write)),
+        (
+            "zk bytes held at most",
+            s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
+        ),
+        ("total losses", s.total_losses.to_string()),
+        (
+            "total-loss recovery p50 / p99 / max ms",
+            q3(s.total_loss_recovery_ms),
+        ),
+        (
+            "  of which after a return p50 / p99 / max",
+            q3(s.total_loss_return_to_write_ms),
+        ),
+        ("leader changes", s.leader_changes.to_string()),
+        (
+            "client ops ok / failed / indeterminate",
+            format!("{} / {} / {}", t.ops_ok, t.ops_failed, t.ops_indeterminate),
+        ),
+        ("seeds/s", format!("{:.0}", t.seeds_run as f64 / o.secs)),
+    ]
+}
+
+/// Outcomes as columns (headed by `labels`), figures as rows; `corner` heads the
+/// column of figure names.
+fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table {
+    let mut header = vec![corner.to_string()];
+    header.extend(labels.iter().cloned());
+    let cells: Vec<Vec<(&str, String)>> = outcomes.iter().map(figure_cells).collect();
+    let rows = (0..cells.first().map_or(0, Vec::len))
+        .map(|r| {
+            let mut row = vec![cells[0][r].0.to_string()];
+            row.extend(cells.iter().map(|c| c[r].1.clone()));
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// One line per (outcome, invariant): `FAIL ... replay: ...`.
+fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (label, o) in outcomes {
+        for (inv, v) in by_invariant(&o.totals, o.variant, nodes, zk, &o.spec) {
+            out.push(format!(
+                "FAIL {label} invariant={inv} seeds={} first seed={} replay: {}",
+                v.seeds, v.first_seed, v.replay
+            ));
+        }
+    }
+    out
+}
+
+fn write_file(path: &std::path::Path, what: &str, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{what} {}: {e}", path.display()))
+}
+
+pub fn report(a: ReportArgs) -> Result<i32, String> {
+    let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs)?;
+    let spec = a.spec.parse()?;
+    let variants: Vec<Variant> = Variant::ALL.into_iter().filter(|v| v.is_built()).collect();
+    let mut specs = Vec::new();
+    for &v in &variants {
+        parse_target(v.name(), a.nodes)?;
+        plan.check(v, &spec)?;
+        specs.push(spec.clone());
+    }
+    quiet_panics();
+    let outcomes: Vec<Outcome> = variants
+        .iter()
+        .zip(specs)
+        .map(|(&v, s)| plan.run(v, s, v.name()))
+        .collect();
+    let title = format!("report: {}", plan.describe(&spec));
+    let names: Vec<String> = outcomes
+        .iter()
+        .map(|o| o.variant.name().to_string())
+        .collect();
+    let table = side_by_side("variant", &names, &outcomes);
+    let labelled: Vec<(String, &Outcome)> = outcomes
+        .iter()
+        .map(|o| (format!("variant={}", o.variant.name()), o))
+        .collect();
+    let failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    if let Some(path) = &a.json {
+        let variants: serde_json::Map<String, Value> = outcomes
+            .iter()
+            .map(|o| {
+                (
+                    o.variant.name().to_string(),
+                    run_json(
+                        o.variant, plan.nodes, plan.start, plan.end, plan.zk, &o.spec, &o.totals,
+                        o.secs,
+                    ),
+                )
+            })
+            .collect();
+        let doc = json!({
+            "nodes": plan.nodes,
+            "seeds": plan.seeds(),
+            "profile": spec.profile.name(),
+            "zk": plan.zk,
+            "pause_monitor": spec.pause_monitor,
+            "variants": variants,
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        write_file(path, "--json", &(text + "\n"))?;
+    }
+    if let Some(path) = &a.html {
+        let note = same_seeds_note(spec.profile);
+        let page = html::report_page(&title, note, &table, &failures, &outcomes)?;
+        write_file(path, "--html", &page)?;
+    }
+    let mut out = String::new();
+    out.push_str(&title);
+    out.push_str(&format!(" ({})\n", same_seeds_note(spec.profile)));
+    out.push_str(&table.text());
+    for f in &failures {
+        out.push_str(f);
+        out.push('\n');
+    }
+    let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
+    out.push_str(&format!("{bad} violation(s)\n"));
+    print_out(&out);
+    Ok(if bad == 0 { 0 } else { 1 })
+}
+
+/// What "side by side" means for a profile.
+pub fn same_seeds_note(p: Profile) -> &'static str {
+    match p {
+        Profile::Swarm => "the same seeds for every variant; the ZooKeeper-WAL variants' seeds also draw ZooKeeper and WAL faults",
+        Profile::Churn => "the same seeds and node faults for every variant; ZooKeeper lag only where there is a ZooKeeper",
+    }
+}
+
+/// Prints to stdout, ignoring a closed pipe (files were written before).
+fn print_out(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+/// A session timeout the ZooKeeper service clamps to [2, 20] ticks runs as the clamped
+/// value: say so, so that a flat line in the sweep is not misread.
+fn clamp_note(
+    plan: &Plan,
+    variant: Variant,
+    spec: &Spec,
+    name: &str,
+    value: &str,
+) -> Option<String> {
+    if name != "zk.session_timeout_ms" {
+        return None;
+    }
+    let sc = spec
+        .scenario(plan.start, variant, plan.nodes, plan.zk)
+        .ok()?;
+    let z = sc.options.zk?;
+    let (lo, hi) = (2 * z.tick_time_ms, 20 * z.tick_time_ms);
+    let v = z.session_timeout_ms;
+    (v < lo || v > hi).then(|| {
+        format!(
+            "{name}={value} is clamped by the service to {} ms (2 to 20 x zk.tick_time_ms={}); sweep zk.tick_time_ms too",
+            v.clamp(lo, hi),
+            z.tick_time_ms
+        )
+    })
+}
+
+/// Parses `NAME=V1,V2,...`.
+pub fn parse_sweep_set(s: &str) -> Result<(String, Vec<String>), String> {
+    let (name, values) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--set must look like NAME=V1,V2,..., got '{s}'"))?;
+    let name = name.trim();
+    let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).collect();
+    if name.is_empty() || values.iter().any(String::is_empty) {
+        return Err(format!("--set must look like NAME=V1,V2,..., got '{s}'"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            return Err(format!("--set: value '{v}' given twice"));
+        }
+    }
+    Ok((name.to_string(), values))
+}
+
+pub fn sweep(a: SweepArgs) -> Result<i32, String> {
+    let variant = parse_target(&a.variant, a.nodes)?;
+    let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs)?;
+    let (name, values) = parse_sweep_set(&a.set)?;
+    let base = SpecArgs {
+        profile: a.profile.clone(),
+        set: Vec::new(),
+        pause_monitor: a.pause_monitor,
+    }
+    .parse()?;
+    let specs: Vec<Spec> = values.iter().map(|v| base.with(&name, v)).collect();
+    let mut notes = Vec::new();
+    for (s, v) in specs.iter().zip(&values) {
+        plan.check(variant, s)?;
+        notes.extend(clamp_note(&plan, variant, s, &name, v));
+    }
+    quiet_panics();
+    let outcomes: Vec<Outcome> = specs
+        .into_iter()
+        .zip(&values)
+        .map(|(s, v)| plan.run(variant, s, &format!("{name}={v}")))
+        .collect();
+    let title = format!(
+        "sweep: variant={} {} option={name}",
+        variant.name(),
+        plan.describe(&base)
+    );
+    let table = side_by_side(&name, &values, &outcomes);
+    let labelled: Vec<(String, &Outcome)> = values
+        .iter()
+        .zip(&outcomes)
+        .map(|(v, o)| (format!("variant={} {name}={v}", o.variant.name()), o))
+        .collect();
+    let failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    if let Some(path) = &a.json {
+        let rows: Vec<Value> = values
+            .iter()
+            .zip(&outcomes)
+            .map(|(v, o)| {
+                let mut doc = run_json(
+                    o.variant, plan.nodes, plan.start, plan.end, plan.zk, &o.spec, &o.totals,
+                    o.secs,
+                );
+                doc["value"] = json!(v);
+                doc
+            })
+            .collect();
+        let doc = json!({
+            "variant": variant.name(),
+            "nodes": plan.nodes,
+            "seeds": plan.seeds(),
+            "profile": base.profile.name(),
+            "zk": plan.zk,
+            "pause_monitor": base.pause_monitor,
+            "option": name,
+            "values": rows,
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        write_file(path, "--json", &(text + "\n"))?;
+    }
+    if let Some(path) = &a.html {
+        let page = html::sweep_page(&title, &notes, &name, &values, &table, &failures, &outcomes)?;
+        write_file(path, "--html", &page)?;
+    }
+    let mut out = String::new();
+    out.push_str(&title);
+    out.push('\n');
+    for n in &notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out.push_str(&table.text());
+    for f in &failures {
+        out.push_str(f);
+        out.push('\n');
+    }
+    let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
+    out.push_str(&format!("{bad} violation(s)\n"));
+    print_out(&out);
+    Ok(if bad == 0 { 0 } else { 1 })
+}
