@@ -29,8 +29,9 @@ use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
 use crate::trace::TraceHash;
 use crate::zookeeper::{WalChecks, WalCounts};
 
-/// Every run stops after this many events, whatever happens (a bound on every loop).
-/// (A normal seed takes about 5,000 events; a livelocked one is stopped at 400 times that.)
+/// Every run stops after this many events per 30 virtual seconds of scenario, whatever
+/// happens (a bound on every loop). (A normal 10 s seed takes about 5,000 events; a
+/// livelocked one is stopped at 400 times that.)
 pub const MAX_EVENTS_PER_RUN: u64 = 2_000_000;
 /// The ensemble's full invariant check runs once every this many ensemble steps.
 const ZK_CHECK_EVERY: u64 = 16;
@@ -297,6 +298,10 @@ impl<'s> World<'s> {
 
     /// Runs the scenario to its verdict.
     pub fn run(mut self) -> RunResult {
+        // The budget is per 30 virtual seconds of scenario (a 10 s swarm seed and its
+        // 20 s of healing): an hour-long churn seed gets 120 times as many events.
+        let o = &self.sc.options;
+        let budget = MAX_EVENTS_PER_RUN * ((o.duration_ms + o.liveness_ms) / 30_000).max(1);
         while !self.done {
             let Some((at_ms, ev)) = self.queue.pop() else {
                 break;
@@ -304,11 +309,8 @@ impl<'s> World<'s> {
             debug_assert!(at_ms >= self.now_ms, "time never goes back");
             self.now_ms = at_ms;
             self.events += 1;
-            if self.events > MAX_EVENTS_PER_RUN {
-                self.fail(
-                    "event_budget",
-                    format!("more than {MAX_EVENTS_PER_RUN} events"),
-                );
+            if self.events > budget {
+                self.fail("event_budget", format!("more than {budget} events"));
                 break;
             }
             self.handle(ev);
