@@ -1284,6 +1284,14 @@ impl Node {
         match reader.on_reply(step, result, id, term) {
             Ok(next) => {
                 if let Some(epoch) = reader.bumped_epoch.take() {
+                    // A takeover started before this node won an election ends after
+                    // it: its bump fenced this node's own leadership too. Leading on
+                    // under the new epoch would put writes of an old term after a
+                    // newer term's (readers order WALs by term): found at fenced, 3
+                    // nodes, seed 1423. Step down; the takeover campaigns anew.
+                    if self.lead.is_some() || self.raft.role() == Role::Leader {
+                        self.deposed(now_ms);
+                    }
                     self.epoch = epoch;
                     self.events.push(WalEvent::Fenced { node: id, epoch });
                 }
