@@ -5,23 +5,9 @@ use zkwal_sim::faults::FaultKind;
 use zkwal_sim::runner::{run_range, Target};
 use zkwal_sim::scenario::Variant;
 
-fn fuzz(nodes: u32, seeds: std::ops::Range<u64>) {
-    fuzz_with(nodes, seeds, false)
-}
-
-fn fuzz_with(nodes: u32, seeds: std::ops::Range<u64>, zk: bool) {
-    let t = run_range(
-        seeds.start,
-        seeds.end,
-        Target {
-            variant: Variant::Raft,
-            nodes,
-            zk,
-            pause_monitor: false,
-        },
-        1,
-        &|_| {},
-    );
+/// Runs the seeds on one thread and asserts that none violated anything.
+fn clean_run(target: Target, seeds: std::ops::Range<u64>) -> zkwal_sim::runner::Totals {
+    let t = run_range(seeds.start, seeds.end, target, 1, &|_| {});
     let lines: Vec<String> = t
         .violations
         .iter()
@@ -30,9 +16,27 @@ fn fuzz_with(nodes: u32, seeds: std::ops::Range<u64>, zk: bool) {
         .collect();
     assert!(
         t.violations.is_empty(),
-        "{} violation(s) with {nodes} nodes:\n{}",
+        "{} violation(s) with {:?}:\n{}",
         t.violations.len(),
+        target,
         lines.join("\n")
+    );
+    t
+}
+
+fn fuzz(nodes: u32, seeds: std::ops::Range<u64>) {
+    fuzz_with(nodes, seeds, false)
+}
+
+fn fuzz_with(nodes: u32, seeds: std::ops::Range<u64>, zk: bool) {
+    let t = clean_run(
+        Target {
+            variant: Variant::Raft,
+            nodes,
+            zk,
+            pause_monitor: false,
+        },
+        seeds,
     );
     assert!(t.ops_ok > 0);
     // Faults really happened (counted as injected, not as configured).
@@ -89,25 +93,15 @@ fn fuzz_three_nodes_with_zookeeper() {
 /// really fired. (The CLI runs it over far more seeds; see README.)
 #[test]
 fn fenced_two_nodes() {
-    let t = run_range(
-        0,
-        60,
+    let t = clean_run(
         Target {
             variant: Variant::Fenced,
             nodes: 2,
             zk: true,
             pause_monitor: false,
         },
-        1,
-        &|_| {},
+        0..60,
     );
-    let lines: Vec<String> = t
-        .violations
-        .iter()
-        .take(5)
-        .map(|v| format!("seed={} invariant={} {}", v.seed, v.invariant, v.detail))
-        .collect();
-    assert!(t.violations.is_empty(), "{}", lines.join("\n"));
     assert!(t.ops_ok > 0);
     for k in [
         FaultKind::PauseLeader,
