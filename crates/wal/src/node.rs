@@ -187,8 +187,6 @@ pub struct Node {
     /// Pause monitor: when the last check ran, and when the next one is due.
     last_check_ms: u64,
     next_check_ms: u64,
-    /// Bytes written to ZooKeeper by this node (requests), for reports.
-    pub zk_bytes_written: u64,
     /// Writes that ended in ConnectionLoss: applied or not, nobody can tell.
     zk_unknown_outcomes: u64,
 }
@@ -242,7 +240,6 @@ impl Node {
             next_check_ms: cfg
                 .pause_monitor
                 .map_or(u64::MAX, |p| now_ms + p.check_interval_ms),
-            zk_bytes_written: 0,
             zk_unknown_outcomes: 0,
             cfg,
         };
@@ -475,13 +472,6 @@ impl Node {
 
     fn submit(&mut self, now_ms: u64, request: Request, req: Req) {
         let Some(z) = self.zk.as_mut() else { return };
-        if request.is_write() {
-            self.zk_bytes_written += zkwal_zk::ClientBody::Request {
-                xid: 0,
-                request: request.clone(),
-            }
-            .jute_bytes() as u64;
-        }
         let xid = z.session.submit(now_ms, request);
         z.reqs.insert(xid, req);
     }
