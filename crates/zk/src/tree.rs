@@ -162,7 +162,25 @@ pub struct DataTree {
     /// Bytes held: see [`DataTree::held_bytes`] (kept up to date by every change;
     /// `check_invariants` recounts it).
     held_bytes: u64,
+    /// The `last_zxid` at which `check_invariants` last passed.
+    verified: VerifiedAt,
 }
+
+/// The zxid at which a tree's full check last passed. [`DataTree::apply`] is the only
+/// mutation and always raises `last_zxid`, so a tree still at that zxid is unchanged
+/// and its walk can be skipped: the ensemble checks a server whose state has not moved
+/// since the last check (a lagging or partitioned one) for free. Not part of a tree's
+/// value: two trees compare equal whatever their checks.
+#[derive(Clone, Debug, Default)]
+struct VerifiedAt(std::cell::Cell<Option<Zxid>>);
+
+impl PartialEq for VerifiedAt {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for VerifiedAt {}
 
 impl Default for DataTree {
     fn default() -> Self {
@@ -236,14 +254,6 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
     Some((parent, &path[i + 1..]))
 }
 
-fn join(parent: &str, name: &str) -> String {
-    if parent == "/" {
-        format!("/{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
-}
-
 /// What a node counts towards [`DataTree::held_bytes`]: its data, and its path unless
 /// it is a built-in node.
 fn held(path: &str, data: &[u8]) -> u64 {
@@ -269,6 +279,7 @@ impl DataTree {
             ephemerals: BTreeMap::new(),
             last_zxid: 0,
             held_bytes: 0,
+            verified: VerifiedAt::default(),
         };
         for p in SPECIAL {
             let config = p == "/zookeeper/config";
@@ -752,25 +763,39 @@ impl DataTree {
     /// owned by a live session; the ephemeral index matches the nodes; no zxid in a
     /// Stat is newer than the tree.
     pub fn check_invariants(&self) -> Result<(), String> {
+        if self.verified.0.get() == Some(self.last_zxid) {
+            return Ok(());
+        }
         let mut eph_count = 0usize;
         let mut counted = 0u64;
+        // Parent and child links agree when every non-root node is listed by its
+        // parent and the child lists hold exactly as many names as there are non-root
+        // nodes (names in one set are distinct, so listed names map one-to-one onto
+        // nodes). That needs no path built per child, which kept this walk allocation
+        // free: it runs every few ensemble steps over thousands of WAL znodes.
+        let mut listed = 0usize;
+        // Siblings are neighbours in path order: the last parent found is reused.
+        let mut last_parent: Option<(&str, &Node)> = None;
         for (path, node) in &self.nodes {
             counted += (path.len() + node.meta.data.len()) as u64;
+            listed += node.children.len();
             if let Some((parent, name)) = split_path(path) {
-                let p = self
-                    .nodes
-                    .get(parent)
-                    .ok_or_else(|| format!("{path}: parent {parent} missing"))?;
+                let p = match last_parent {
+                    Some((pp, pn)) if pp == parent => pn,
+                    _ => {
+                        let (pp, pn) = self
+                            .nodes
+                            .get_key_value(parent)
+                            .ok_or_else(|| format!("{path}: parent {parent} missing"))?;
+                        last_parent = Some((pp.as_str(), pn));
+                        pn
+                    }
+                };
                 if !p.children.contains(name) {
                     return Err(format!("{path}: not listed by parent {parent}"));
                 }
             } else if path != "/" {
                 return Err(format!("bad path {path}"));
-            }
-            for c in &node.children {
-                if !self.nodes.contains_key(&join(path, c)) {
-                    return Err(format!("{path}: child {c} missing"));
-                }
             }
             let m = &node.meta;
             if m.czxid > self.last_zxid || m.mzxid > self.last_zxid || m.pzxid > self.last_zxid {
@@ -800,6 +825,12 @@ impl DataTree {
                 }
             }
         }
+        if listed + 1 != self.nodes.len() {
+            return Err(format!(
+                "child lists name {listed} nodes, the tree has {} besides /",
+                self.nodes.len() - 1
+            ));
+        }
         // Built-in nodes cannot be deleted: their paths are always in the sum.
         let counted = counted - SPECIAL.iter().map(|p| p.len() as u64).sum::<u64>();
         if counted != self.held_bytes {
@@ -814,6 +845,7 @@ impl DataTree {
                 "ephemeral index has {indexed} paths, tree {eph_count}"
             ));
         }
+        self.verified.0.set(Some(self.last_zxid));
         Ok(())
     }
 }
@@ -998,5 +1030,66 @@ mod tests {
         );
         assert_eq!(r, TxnResult::Failed(ErrorCode::SessionExpired));
         assert_eq!(t.last_zxid(), 7);
+    }
+
+    /// The full check catches each broken parent/child link, and its skip of an
+    /// unchanged tree never hides a change made through `apply`.
+    #[test]
+    fn check_catches_broken_links() {
+        let mut t = DataTree::new();
+        t.apply(
+            1,
+            0,
+            &TxnOp::CreateSession {
+                session: SessionId(1),
+                timeout_ms: 1,
+            },
+        );
+        for (z, p) in [(2, "/a"), (3, "/a/b"), (4, "/a/c")] {
+            let op = TxnOp::Create {
+                session: SessionId(1),
+                path: p.into(),
+                data: vec![],
+                mode: CreateMode::Persistent,
+            };
+            assert!(matches!(t.apply(z, 0, &op).0, TxnResult::Created { .. }));
+        }
+        t.check_invariants().unwrap();
+        let broken = |f: &dyn Fn(&mut DataTree)| {
+            let mut b = t.clone();
+            f(&mut b);
+            b.verified = VerifiedAt::default();
+            b.check_invariants().unwrap_err()
+        };
+        let e = broken(&|b| {
+            b.nodes
+                .get_mut("/a")
+                .unwrap()
+                .children
+                .insert("ghost".into());
+        });
+        assert!(e.contains("child lists"), "{e}");
+        let e = broken(&|b| {
+            b.nodes.get_mut("/a").unwrap().children.remove("c");
+        });
+        assert!(e.contains("/a/c: not listed"), "{e}");
+        let e = broken(&|b| {
+            let n = b.nodes.remove("/a").unwrap();
+            b.nodes.insert("/z".into(), n);
+        });
+        assert!(e.contains("parent /a missing"), "{e}");
+        // A change through apply raises last_zxid, so the next check walks again.
+        t.apply(
+            5,
+            0,
+            &TxnOp::Delete {
+                session: SessionId(1),
+                path: "/a/c".into(),
+                version: -1,
+            },
+        );
+        assert_ne!(t.verified.0.get(), Some(t.last_zxid()));
+        t.check_invariants().unwrap();
+        assert_eq!(t.verified.0.get(), Some(t.last_zxid()));
     }
 }
