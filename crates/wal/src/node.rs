@@ -184,6 +184,9 @@ pub struct Node {
     read_retry: Option<(u64, ReadPurpose)>,
     /// fenced: the epoch this node set (the `/epoch` version after its bump); 0: none.
     epoch: u64,
+    /// fenced: the Raft term that bump reserved. Only a leadership in exactly this
+    /// term may act under `epoch`.
+    epoch_term: Term,
     /// Pause monitor: when the last check ran, and when the next one is due.
     last_check_ms: u64,
     next_check_ms: u64,
@@ -236,6 +239,7 @@ impl Node {
             read_gen: 0,
             read_retry: None,
             epoch: 0,
+            epoch_term: 0,
             last_check_ms: now_ms,
             next_check_ms: cfg
                 .pause_monitor
@@ -734,6 +738,7 @@ impl Node {
     fn deposed(&mut self, now_ms: u64) {
         self.lead = None;
         self.epoch = 0;
+        self.epoch_term = 0;
         if self.raft.role() == Role::Leader {
             self.raft.step_down(now_ms);
             self.events.push(WalEvent::SteppedDown {
@@ -774,11 +779,16 @@ impl Node {
         if !self.cfg.variant.has_wal() {
             return;
         }
-        if self.cfg.variant.fenced() && self.epoch == 0 {
+        let term = self.raft.term();
+        // A leadership acts only under the epoch that reserved its term. A campaign of
+        // an earlier takeover can finish after this node bumped the epoch again for a
+        // later one: leading in the old term under the new epoch lets the old term
+        // commit after another node reserved a term between the two, and that node's
+        // leadership then lacks the entry (found at fenced, 3 nodes, seed 9065).
+        if self.cfg.variant.fenced() && (self.epoch == 0 || self.epoch_term != term) {
             self.deposed(now_ms);
             return;
         }
-        let term = self.raft.term();
         // This WAL starts at the commit index, not at the no-op: the uncommitted tail
         // this leader inherited may hold entries no WAL ever confirmed (a deposed
         // leader's, replicated by Raft), and a reader of this WAL must be able to
@@ -1273,6 +1283,7 @@ impl Node {
         let reader = self.reader.as_mut().expect("checked by caller");
         match reader.on_reply(step, result, id, term) {
             Ok(next) => {
+                let reserved = reader.campaign_term;
                 if let Some(epoch) = reader.bumped_epoch.take() {
                     // A takeover started before this node won an election ends after
                     // it: its bump fenced this node's own leadership too. Leading on
@@ -1283,6 +1294,7 @@ impl Node {
                         self.deposed(now_ms);
                     }
                     self.epoch = epoch;
+                    self.epoch_term = reserved;
                     self.events.push(WalEvent::Fenced { node: id, epoch });
                 }
                 self.submit_reads(now_ms, next);
