@@ -33,6 +33,8 @@ pub enum ReadStep {
     EpochGet,
     EpochSet,
     Sync,
+    /// fenced, blank disk: the term the latest takeover reserved.
+    EpochPeek,
     SnapPtr,
     SnapHeader(Index),
     Chunk(u32),
@@ -56,6 +58,8 @@ pub struct Reader {
     /// fenced: the Raft term this takeover reserved in `/epoch` (above every term an
     /// earlier takeover reserved); it campaigns in that term.
     pub campaign_term: Term,
+    /// fenced, blank disk: the term reserved in `/epoch` (0 if none was read).
+    reserved_seen: Term,
     min_term: Term,
     base_commit: Index,
     outstanding: usize,
@@ -86,12 +90,14 @@ impl Reader {
         base_commit: Index,
         fenced: bool,
     ) -> (Reader, Steps) {
-        let fencing = fenced && purpose == ReadPurpose::Takeover;
+        let blank_sync = fenced && purpose == ReadPurpose::Blank;
+        let fencing = (fenced && purpose == ReadPurpose::Takeover) || blank_sync;
         let mut r = Reader {
             gen,
             purpose,
             bumped_epoch: None,
             campaign_term: 0,
+            reserved_seen: 0,
             min_term,
             base_commit,
             outstanding: 0,
@@ -100,7 +106,19 @@ impl Reader {
             chunks: BTreeMap::new(),
             wals: BTreeMap::new(),
         };
-        let first = if fencing {
+        // A blank fenced node syncs first, so that a session on a lagging server
+        // still sees every WAL and the latest reserved term: the term it recovers in
+        // must be above every leader's, or a leader of that very term would keep the
+        // wiped disk's old match index and never repair it (a livelock found at
+        // fenced, 2 nodes, seed 36063, with the session pinned on a lagging server).
+        let first = if blank_sync {
+            vec![(
+                Request::Sync {
+                    path: layout::WAL.into(),
+                },
+                ReadStep::Sync,
+            )]
+        } else if fencing {
             vec![get(layout::EPOCH.into(), ReadStep::EpochGet)]
         } else {
             r.listing()
@@ -159,6 +177,13 @@ impl Reader {
             (ReadStep::Sync, Ok(_)) => {
                 self.fencing = false;
                 next = self.listing();
+                if self.purpose == ReadPurpose::Blank {
+                    next.push(get(layout::EPOCH.into(), ReadStep::EpochPeek));
+                }
+            }
+            (ReadStep::EpochPeek, Ok(Response::GetData { data, .. })) => {
+                self.reserved_seen =
+                    layout::decode::<(NodeId, Term)>(&data).map_or(0, |(_, t)| t);
             }
             (ReadStep::SnapPtr, Ok(Response::GetData { data, .. })) => {
                 if let Some(index) = layout::decode::<Index>(&data) {
@@ -224,7 +249,7 @@ impl Reader {
                 self.wals.entry(name).or_default().entries.insert(i, e);
             }
             // No snapshot published yet: nothing to read there.
-            (ReadStep::SnapPtr, Err(ErrorCode::NoNode)) => {}
+            (ReadStep::SnapPtr | ReadStep::EpochPeek, Err(ErrorCode::NoNode)) => {}
             // Anything else (ConnectionLoss, a znode truncated meanwhile): try again.
             _ => return Err(true),
         }
@@ -266,12 +291,13 @@ impl Reader {
 
     /// Step [4]: the log a blank node adopts: the published snapshot (or an empty one)
     /// and, WAL after WAL in term order, the entries that follow it; the highest term
-    /// seen; and which WAL each adopted entry came from.
+    /// seen (in a WAL's name or, fenced, reserved in `/epoch`); and which WAL each
+    /// adopted entry came from.
     pub fn assemble_blank(&self) -> (Snapshot, Vec<Entry>, Term, Vec<(String, Entry)>) {
         let snapshot = self.snapshot().unwrap_or_else(Snapshot::empty);
         let mut log = zkwal_raft::Log::new(snapshot.clone(), Vec::new());
         let mut from: BTreeMap<Index, String> = BTreeMap::new();
-        let mut max_term = snapshot.last_term;
+        let mut max_term = snapshot.last_term.max(self.reserved_seen);
         for (wal, h, run) in self.wals() {
             if let Some((t, _)) = layout::parse_wal_name(wal.trim_start_matches("/wal/")) {
                 max_term = max_term.max(t);
