@@ -523,8 +523,8 @@ pub fn merge(a: MergeArgs) -> Result<i32, String> {
     }
     match kinds[0] {
         Kind::Run => merge_runs(&a, &docs),
-        Kind::Report => merge_reports(&a, &docs),
-        Kind::Sweep => merge_sweeps(&a, &docs),
+        Kind::Report => merge_table(&a, &docs, false),
+        Kind::Sweep => merge_table(&a, &docs, true),
     }
 }
 
@@ -587,63 +587,9 @@ fn merged_top(first: &Value, rows: &[&Merged]) -> Value {
     top
 }
 
-fn merge_reports(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
-    same_top(docs, &["nodes", "profile", "zk", "pause_monitor"])?;
-    let labels_of = |d: &Value| -> Vec<(String, Value)> {
-        d["variants"]
-            .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
-    };
-    let merged: Vec<(String, Merged)> = rows(docs, &labels_of)?
-        .into_iter()
-        .map(|(l, parts)| Ok((l, merge_parts(parts)?)))
-        .collect::<Result<_, String>>()?;
-    let ms: Vec<&Merged> = merged.iter().map(|(_, m)| m).collect();
-    let mut top = merged_top(&docs[0].1, &ms);
-    top["variants"] = Value::Object(merged.iter().map(|(l, m)| (l.clone(), m.json())).collect());
-    write_json(&a.json, &top)?;
-    let outcomes: Vec<Outcome> = ms.iter().map(|m| m.outcome()).collect();
-    let names: Vec<String> = merged.iter().map(|(l, _)| l.clone()).collect();
-    let table = side_by_side("variant", &names, &outcomes);
-    let labelled: Vec<(String, &Outcome)> = names
-        .iter()
-        .zip(&outcomes)
-        .map(|(n, o)| (format!("variant={n}"), o))
-        .collect();
-    let (nodes, zk) = (ms[0].nodes, ms[0].zk);
-    let mut failures = failure_lines(&labelled, nodes, zk);
-    for (l, m) in &merged {
-        failures.extend(m.not_run_line(&format!("variant={l}: ")));
-    }
-    let title = format!(
-        "report (merged from {} file(s)): nodes={nodes} seeds={} profile={}",
-        docs.len(),
-        top["seeds"].as_str().unwrap_or(""),
-        ms[0].spec.profile.name()
-    );
-    let note = same_seeds_note(ms[0].spec.profile);
-    if let Some(p) = &a.html {
-        let page = crate::html::report_page(&title, note, &table, &failures, &outcomes)?;
-        write_file(p, "--html", &page)?;
-    }
-    print_table(&format!("{title} ({note})"), &table, &failures, &ms);
-    Ok(code(&ms))
-}
-
-fn merge_sweeps(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
-    same_top(
-        docs,
-        &[
-            "variant",
-            "nodes",
-            "profile",
-            "zk",
-            "pause_monitor",
-            "option",
-        ],
-    )?;
-    let labels_of = |d: &Value| -> Vec<(String, Value)> {
+/// The rows of a report (its variants, by name) or a sweep (its values).
+fn table_rows(d: &Value, sweep: bool) -> Vec<(String, Value)> {
+    if sweep {
         d["values"]
             .as_array()
             .map(|rows| {
@@ -652,48 +598,88 @@ fn merge_sweeps(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> 
                     .collect()
             })
             .unwrap_or_default()
+    } else {
+        d["variants"]
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Merges report summaries (`sweep` false) or sweep summaries, row by row.
+fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i32, String> {
+    let shared: &[&str] = if sweep {
+        &[
+            "variant",
+            "nodes",
+            "profile",
+            "zk",
+            "pause_monitor",
+            "option",
+        ]
+    } else {
+        &["nodes", "profile", "zk", "pause_monitor"]
     };
-    let merged: Vec<(String, Merged)> = rows(docs, &labels_of)?
+    same_top(docs, shared)?;
+    let merged: Vec<(String, Merged)> = rows(docs, &|d| table_rows(d, sweep))?
         .into_iter()
         .map(|(l, parts)| Ok((l, merge_parts(parts)?)))
         .collect::<Result<_, String>>()?;
     let ms: Vec<&Merged> = merged.iter().map(|(_, m)| m).collect();
+    let labels: Vec<String> = merged.iter().map(|(l, _)| l.clone()).collect();
     let mut top = merged_top(&docs[0].1, &ms);
-    top["values"] = Value::Array(
-        merged
-            .iter()
-            .map(|(l, m)| {
-                let mut d = m.json();
-                d["value"] = json!(l);
-                d
-            })
-            .collect(),
-    );
+    let corner = if sweep {
+        let name = docs[0].1["option"].as_str().unwrap_or("option").to_string();
+        let rows = merged.iter().map(|(l, m)| {
+            let mut d = m.json();
+            d["value"] = json!(l);
+            d
+        });
+        top["values"] = Value::Array(rows.collect());
+        name
+    } else {
+        let rows = merged.iter().map(|(l, m)| (l.clone(), m.json()));
+        top["variants"] = Value::Object(rows.collect());
+        "variant".to_string()
+    };
     write_json(&a.json, &top)?;
-    let name = docs[0].1["option"].as_str().unwrap_or("option").to_string();
-    let values: Vec<String> = merged.iter().map(|(l, _)| l.clone()).collect();
     let outcomes: Vec<Outcome> = ms.iter().map(|m| m.outcome()).collect();
-    let table = side_by_side(&name, &values, &outcomes);
-    let labelled: Vec<(String, &Outcome)> = values
+    let table = side_by_side(&corner, &labels, &outcomes);
+    let row_label = |l: &str, o: &Outcome| match sweep {
+        true => format!("variant={} {corner}={l}", o.variant.name()),
+        false => format!("variant={l}"),
+    };
+    let labelled: Vec<(String, &Outcome)> = labels
         .iter()
         .zip(&outcomes)
-        .map(|(v, o)| (format!("variant={} {name}={v}", o.variant.name()), o))
+        .map(|(l, o)| (row_label(l, o), o))
         .collect();
-    let (nodes, zk) = (ms[0].nodes, ms[0].zk);
-    let mut failures = failure_lines(&labelled, nodes, zk);
-    for (l, m) in &merged {
-        failures.extend(m.not_run_line(&format!("{name}={l}: ")));
+    let (first, seeds) = (ms[0], top["seeds"].as_str().unwrap_or(""));
+    let mut failures = failure_lines(&labelled, first.nodes, first.zk);
+    for ((label, _), m) in labelled.iter().zip(&ms) {
+        failures.extend(m.not_run_line(&format!("{label}: ")));
     }
-    let title = format!(
-        "sweep (merged from {} file(s)): variant={} nodes={nodes} seeds={} profile={} option={name}",
-        docs.len(),
-        ms[0].variant.name(),
-        top["seeds"].as_str().unwrap_or(""),
-        ms[0].spec.profile.name()
-    );
-    if let Some(p) = &a.html {
+    let from = format!("merged from {} file(s)", docs.len());
+    let (profile, nodes) = (first.spec.profile, first.nodes);
+    let (title, page) = if sweep {
+        let title = format!(
+            "sweep ({from}): variant={} nodes={nodes} seeds={seeds} profile={} option={corner}",
+            first.variant.name(),
+            profile.name()
+        );
         let page =
-            crate::html::sweep_page(&title, &[], &name, &values, &table, &failures, &outcomes)?;
+            crate::html::sweep_page(&title, &[], &corner, &labels, &table, &failures, &outcomes)?;
+        (title, page)
+    } else {
+        let note = same_seeds_note(profile);
+        let title = format!(
+            "report ({from}): nodes={nodes} seeds={seeds} profile={}",
+            profile.name()
+        );
+        let page = crate::html::report_page(&title, note, &table, &failures, &outcomes)?;
+        (format!("{title} ({note})"), page)
+    };
+    if let Some(p) = &a.html {
         write_file(p, "--html", &page)?;
     }
     print_table(&title, &table, &failures, &ms);

@@ -9,8 +9,9 @@
 //! progress fenced: 120000/1000000 seeds (12.0%), 1843 seeds/s, 3 violations, eta 478s
 //! ```
 //!
-//! Ctrl-C (SIGINT) sets one process-wide flag: workers take no new seed, the seeds in
-//! progress finish, and the command prints and writes what it has. A second Ctrl-C
+//! Ctrl-C (SIGINT, and likewise SIGTERM and SIGHUP: a Kubernetes pod being stopped, a
+//! Slurm time limit) sets one process-wide flag: workers take no new seed, the seeds in
+//! progress finish, and the command prints and writes what it has. A second signal
 //! exits at once with code 130 (failures found so far were saved as they were found).
 
 use std::io::IsTerminal;

@@ -174,10 +174,19 @@ impl Plan {
         (!cut.is_empty()).then(|| format!("interrupted: {}", cut.join("; ")))
     }
 
-    /// `nodes=N seeds=A..B profile=P [zk] [pause-monitor] [NAME=VALUE ...]`.
+    /// `nodes=N seeds=A..B [(shard K/N of C..D)] profile=P [zk] [pause-monitor]
+    /// [NAME=VALUE ...]`.
     fn describe(&self, spec: &Spec) -> String {
+        let shard = self.shard.map_or(String::new(), |s| {
+            format!(
+                " (shard {} of {}..{})",
+                s.name(),
+                self.whole.0,
+                self.whole.1
+            )
+        });
         let mut s = format!(
-            "nodes={} seeds={} profile={}",
+            "nodes={} seeds={}{shard} profile={}",
             self.nodes,
             self.seeds(),
             spec.profile.name()
@@ -268,8 +277,10 @@ pub fn by_invariant(
 }
 
 /// The JSON summary of one range of seeds: the fields of `run --json`, the figures
-/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`) and
-/// `violations_by_invariant`.
+/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`),
+/// `violations_by_invariant`, and `figures_aggregate` (the whole [`Figures`],
+/// histograms included, which `merge` adds up exactly). The callers add which seeds
+/// ran (`batch::RangeInfo::annotate`).
 #[allow(clippy::too_many_arguments)]
 pub fn run_json(
     variant: Variant,

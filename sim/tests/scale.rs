@@ -214,6 +214,22 @@ fn comparable(doc: &Value) -> Value {
     d
 }
 
+/// Runs `base --shard K/N --json DIR/shardK.json` for every K; checks it says its part.
+fn run_shards(dir: &Path, base: &[&str], n: u64, range: &str) -> Vec<PathBuf> {
+    (0..n)
+        .map(|k| {
+            let p = dir.join(format!("shard{k}.json"));
+            let shard = format!("{k}/{n}");
+            let mut args = base.to_vec();
+            args.extend(["--shard", &shard, "--json", s(&p)]);
+            let (code, out, err) = sim(&args);
+            assert!(code == 0 || code == 1, "{out}{err}");
+            assert!(out.contains(&format!("shard {k}/{n} of {range}")), "{out}");
+            p
+        })
+        .collect()
+}
+
 #[test]
 fn shards_merged_equal_one_unsharded_run() {
     let dir = tmp("shards");
@@ -234,17 +250,7 @@ fn shards_merged_equal_one_unsharded_run() {
     args.extend(["--json", s(&whole)]);
     let (code, out, err) = sim(&args);
     assert_eq!(code, 1, "the range has failures: {out}{err}");
-    let mut shards = Vec::new();
-    for k in 0..3 {
-        let p = dir.join(format!("shard{k}.json"));
-        let shard = format!("{k}/3");
-        let mut args = base.to_vec();
-        args.extend(["--shard", &shard, "--json", s(&p)]);
-        let (code, out, err) = sim(&args);
-        assert!(code == 0 || code == 1, "{out}{err}");
-        assert!(out.contains(&format!("(shard {k}/3 of {range})")), "{out}");
-        shards.push(p);
-    }
+    let shards = run_shards(&dir, &base, 3, range);
     let merged = dir.join("merged.json");
     let mut args = vec!["merge", "--json", s(&merged)];
     // In any order.
@@ -282,21 +288,12 @@ fn shards_merged_equal_one_unsharded_run() {
 fn report_shards_merged_equal_one_report() {
     let dir = tmp("report-shards");
     let base = ["report", "--nodes", "2", "--seeds", "0..24", "--jobs", "2"];
+    let files = run_shards(&dir, &base, 2, "0..24");
     let whole = dir.join("whole.json");
     let mut args = base.to_vec();
     args.extend(["--json", s(&whole)]);
     let (code, out, err) = sim(&args);
     assert!(code == 0 || code == 1, "{out}{err}");
-    let mut files = Vec::new();
-    for k in 0..2 {
-        let p = dir.join(format!("shard{k}.json"));
-        let shard = format!("{k}/2");
-        let mut args = base.to_vec();
-        args.extend(["--shard", &shard, "--json", s(&p)]);
-        let (c, out, err) = sim(&args);
-        assert!(c == 0 || c == 1, "{out}{err}");
-        files.push(p);
-    }
     let merged = dir.join("merged.json");
     let html = dir.join("merged.html");
     let (c, out, err) = sim(&[
