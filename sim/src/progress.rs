@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 /// The exit code of a run stopped by Ctrl-C that found no violation (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -106,9 +106,15 @@ impl Progress {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix}{bar:40} {pos}/{len} seeds {per_sec} {msg} eta {eta}",
+                    "{prefix}{bar:30} {pos}/{len} seeds, {rate} seeds/s, {msg}, eta {eta}",
                 )
-                .expect("valid template"),
+                .expect("valid template")
+                .with_key(
+                    "rate",
+                    |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", s.per_sec());
+                    },
+                ),
             );
             if !label.is_empty() {
                 bar.set_prefix(format!("{label:>16} "));
