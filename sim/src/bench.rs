@@ -53,6 +53,11 @@ pub struct Speed {
     pub events: u64,
     pub elapsed_s: f64,
     pub events_per_sec: f64,
+    /// Time the bench's thread spent on a CPU (Linux: `/proc/thread-self/schedstat`),
+    /// and events per such second: the speed a machine shared with other work still
+    /// shows.
+    pub cpu_s: Option<f64>,
+    pub events_per_cpu_sec: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -69,6 +74,9 @@ pub struct BenchReport {
     pub empty_loop: Speed,
     /// `empty_loop.events_per_sec / simulator.events_per_sec`.
     pub ratio: f64,
+    /// The same ratio in CPU time (`null` where the thread's CPU time is unknown).
+    pub ratio_cpu: Option<f64>,
+    pub seeds_per_cpu_sec: Option<f64>,
     /// The machine's 1-minute load average when the bench started (Linux), to read
     /// the figures by.
     pub load_average: Option<f64>,
@@ -115,11 +123,21 @@ fn load_average() -> Option<f64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-fn speed(events: u64, secs: f64) -> Speed {
+/// CPU time of the calling thread so far, in seconds (Linux only).
+fn thread_cpu_secs() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+fn speed(events: u64, secs: f64, cpu: Option<f64>) -> Speed {
+    let cpu = cpu.map(|c| c.max(1e-9));
     Speed {
         events,
         elapsed_s: secs,
         events_per_sec: events as f64 / secs,
+        cpu_s: cpu,
+        events_per_cpu_sec: cpu.map(|c| events as f64 / c),
     }
 }
 
@@ -132,7 +150,7 @@ pub fn run_bench(start: u64, end: u64) -> BenchReport {
     quiet_panics();
     let mut per_seed = Vec::with_capacity((end - start) as usize);
     let mut violations = 0;
-    let clock = Stopwatch::start();
+    let (clock, cpu0) = (Stopwatch::start(), thread_cpu_secs());
     for seed in start..end {
         let r = match spec.scenario(seed, variant, nodes, false) {
             Ok(sc) => run_scenario(&sc),
@@ -141,7 +159,7 @@ pub fn run_bench(start: u64, end: u64) -> BenchReport {
         violations += u64::from(r.violation.is_some());
         per_seed.push((seed, r.events));
     }
-    let sim_secs = clock.secs();
+    let (sim_secs, cpu1) = (clock.secs(), thread_cpu_secs());
     let events: u64 = per_seed.iter().map(|s| s.1).sum();
     let clock = Stopwatch::start();
     let mut sum = 0u64;
@@ -149,9 +167,15 @@ pub fn run_bench(start: u64, end: u64) -> BenchReport {
         sum ^= empty_loop(seed, n);
     }
     black_box(sum);
-    let empty_secs = clock.secs();
-    let simulator = speed(events, sim_secs);
-    let empty = speed(events, empty_secs);
+    let (empty_secs, cpu2) = (clock.secs(), thread_cpu_secs());
+    let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    let simulator = speed(events, sim_secs, diff(cpu0, cpu1));
+    let empty = speed(events, empty_secs, diff(cpu1, cpu2));
+    let ratio_cpu = match (empty.events_per_cpu_sec, simulator.events_per_cpu_sec) {
+        (Some(e), Some(s)) => Some(e / s),
+        _ => None,
+    };
+    let seeds_per_cpu_sec = simulator.cpu_s.map(|c| per_seed.len() as f64 / c);
     BenchReport {
         variant: variant.name(),
         nodes,
@@ -162,6 +186,8 @@ pub fn run_bench(start: u64, end: u64) -> BenchReport {
         violations,
         seeds_per_sec: per_seed.len() as f64 / sim_secs,
         ratio: empty.events_per_sec / simulator.events_per_sec.max(1e-9),
+        ratio_cpu,
+        seeds_per_cpu_sec,
         simulator,
         empty_loop: empty,
         load_average: load,
@@ -173,11 +199,25 @@ impl BenchReport {
         let load = self
             .load_average
             .map_or(String::new(), |l| format!(", load average {l:.2} at start"));
+        let cpu = |s: &Speed, what: &str| match (s.cpu_s, s.events_per_cpu_sec) {
+            (Some(c), Some(e)) => {
+                format!("            on CPU {c:.2}s: {what}{e:.0} events per CPU-second\n")
+            }
+            _ => String::new(),
+        };
+        let seeds_cpu = self
+            .seeds_per_cpu_sec
+            .map_or(String::new(), |s| format!("{s:.1} seeds and "));
+        let ratio_cpu = self
+            .ratio_cpu
+            .map_or(String::new(), |r| format!("ratio in CPU time: {r:.1}\n"));
         format!(
             "bench: variant={} nodes={} seeds={} profile={}, {} thread{load}\n\
              simulator:  {} seeds in {:.2}s: {:.1} seeds/s, {:.0} events/s ({} events, {} violation(s))\n\
+             {}\
              empty loop: {} events in {:.2}s: {:.0} events/s (queue + ChaCha streams, {} pending, no protocol)\n\
-             ratio: {:.1} (the empty loop handles {:.1} events in the time the simulator handles one)\n",
+             {}\
+             ratio: {:.1} (the empty loop handles {:.1} events in the time the simulator handles one)\n{ratio_cpu}",
             self.variant,
             self.nodes,
             self.seeds,
@@ -189,10 +229,12 @@ impl BenchReport {
             self.simulator.events_per_sec,
             self.simulator.events,
             self.violations,
+            cpu(&self.simulator, &seeds_cpu),
             self.empty_loop.events,
             self.empty_loop.elapsed_s,
             self.empty_loop.events_per_sec,
             EMPTY_LOOP_PENDING,
+            cpu(&self.empty_loop, ""),
             self.ratio,
             self.ratio,
         )
