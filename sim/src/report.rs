@@ -169,7 +169,10 @@ impl Plan {
         let cut: Vec<String> = labelled
             .iter()
             .filter(|(_, o)| o.interrupted)
-            .map(|(l, o)| format!("{l} ran {}..{} of {}", self.start, o.done_end, self.seeds()))
+            .map(|(l, o)| match o.totals.seeds_run {
+                0 => format!("{l} not run"),
+                _ => format!("{l} ran {}..{} of {}", self.start, o.done_end, self.seeds()),
+            })
             .collect();
         (!cut.is_empty()).then(|| format!("interrupted: {}", cut.join("; ")))
     }
