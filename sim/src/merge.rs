@@ -104,9 +104,10 @@ struct ShardDoc {
     of: String,
 }
 
-/// One input range, read and checked.
+/// One input range, read and checked; or several merged into one.
 struct Part {
-    file: String,
+    /// The input files it comes from.
+    files: Vec<String>,
     /// What must be equal across inputs, as `name=value` pairs.
     key: Vec<(&'static str, String)>,
     variant: Variant,
@@ -115,6 +116,8 @@ struct Part {
     spec: Spec,
     asked: Vec<Range>,
     done: Vec<Range>,
+    /// `asked` but not `done`.
+    not_run: Vec<Range>,
     interrupted: bool,
     check_determinism: bool,
     mismatch: Option<Mismatch>,
@@ -276,12 +279,13 @@ impl Part {
             ("value", d.value.unwrap_or_default()),
         ];
         Ok(Part {
-            file: file.to_string(),
+            files: vec![file.to_string()],
             key,
             variant,
             nodes: d.nodes,
             zk: d.zk,
             spec,
+            not_run: difference(&union(asked.clone()), &done),
             asked,
             done,
             interrupted: d.interrupted,
@@ -293,39 +297,22 @@ impl Part {
     }
 }
 
-/// Parts of one range merged.
-struct Merged {
-    variant: Variant,
-    nodes: u32,
-    zk: bool,
-    spec: Spec,
-    asked: Vec<Range>,
-    done: Vec<Range>,
-    not_run: Vec<Range>,
-    interrupted: bool,
-    check_determinism: bool,
-    mismatch: Option<Mismatch>,
-    totals: Totals,
-    secs: f64,
-    files: Vec<String>,
-}
-
 /// Merges parts of one range; refuses mismatched or overlapping ones.
-fn merge_parts(parts: Vec<Part>) -> Result<Merged, String> {
+fn merge_parts(mut parts: Vec<Part>) -> Result<Part, String> {
     let first = parts.first().ok_or("nothing to merge")?;
     for p in &parts[1..] {
         for ((name, a), (_, b)) in first.key.iter().zip(&p.key) {
             if a != b {
                 return Err(format!(
                     "{}: {name}={b} differs from {}'s {name}={a}: not parts of one run",
-                    p.file, first.file
+                    p.files[0], first.files[0]
                 ));
             }
         }
     }
     let mut spans: Vec<(Range, &str)> = parts
         .iter()
-        .flat_map(|p| p.done.iter().map(move |&r| (r, p.file.as_str())))
+        .flat_map(|p| p.done.iter().map(move |&r| (r, p.files[0].as_str())))
         .collect();
     spans.sort_unstable();
     for w in spans.windows(2) {
@@ -355,25 +342,25 @@ fn merge_parts(parts: Vec<Part>) -> Result<Merged, String> {
             }
         }
     }
-    let first = &parts[0];
-    Ok(Merged {
-        variant: first.variant,
-        nodes: first.nodes,
-        zk: first.zk,
-        spec: first.spec.clone(),
+    let files = parts.iter().flat_map(|p| p.files.clone()).collect();
+    let interrupted = parts.iter().any(|p| p.interrupted);
+    let check_determinism = parts.iter().all(|p| p.check_determinism);
+    let first = parts.swap_remove(0);
+    Ok(Part {
+        files,
         asked,
         done,
         not_run,
-        interrupted: parts.iter().any(|p| p.interrupted),
-        check_determinism: parts.iter().all(|p| p.check_determinism),
+        interrupted,
+        check_determinism,
         mismatch,
         totals,
         secs: secs.max(1e-9),
-        files: parts.iter().map(|p| p.file.clone()).collect(),
+        ..first
     })
 }
 
-impl Merged {
+impl Part {
     /// The merged summary, in `run --json`'s shape.
     fn json(&self) -> Value {
         let lo = self.asked.first().map_or(0, |r| r.0);
@@ -568,7 +555,7 @@ fn merge_runs(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
     Ok(code(&[&m]))
 }
 
-fn code(ms: &[&Merged]) -> i32 {
+fn code(ms: &[&Part]) -> i32 {
     let bad = ms
         .iter()
         .any(|m| !m.totals.violations.is_empty() || m.mismatch.is_some());
@@ -576,7 +563,7 @@ fn code(ms: &[&Merged]) -> i32 {
 }
 
 /// The top-level fields of a merged report or sweep, from its merged rows.
-fn merged_top(first: &Value, rows: &[&Merged]) -> Value {
+fn merged_top(first: &Value, rows: &[&Part]) -> Value {
     let mut top = first.clone();
     let asked = union(rows.iter().flat_map(|m| m.asked.clone()).collect());
     top["seeds"] = json!(ranges_text(&asked));
@@ -621,11 +608,11 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
         &["nodes", "profile", "zk", "pause_monitor"]
     };
     same_top(docs, shared)?;
-    let merged: Vec<(String, Merged)> = rows(docs, &|d| table_rows(d, sweep))?
+    let merged: Vec<(String, Part)> = rows(docs, &|d| table_rows(d, sweep))?
         .into_iter()
         .map(|(l, parts)| Ok((l, merge_parts(parts)?)))
         .collect::<Result<_, String>>()?;
-    let ms: Vec<&Merged> = merged.iter().map(|(_, m)| m).collect();
+    let ms: Vec<&Part> = merged.iter().map(|(_, m)| m).collect();
     let labels: Vec<String> = merged.iter().map(|(l, _)| l.clone()).collect();
     let mut top = merged_top(&docs[0].1, &ms);
     let corner = if sweep {
@@ -686,7 +673,7 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
     Ok(code(&ms))
 }
 
-fn print_table(title: &str, table: &crate::report::Table, failures: &[String], ms: &[&Merged]) {
+fn print_table(title: &str, table: &crate::report::Table, failures: &[String], ms: &[&Part]) {
     let mut out = format!("{title}\n");
     out.push_str(&table.text());
     for f in failures {
