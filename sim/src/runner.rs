@@ -212,12 +212,28 @@ pub struct Control<'a> {
     pub on_seed: &'a (dyn Fn(u64, &RunResult) + Sync),
 }
 
-/// Two runs of one seed that gave different trace hashes.
+/// Two runs of one seed that gave different trace hashes (in JSON as 16 hex digits, as
+/// `replay` prints a trace hash).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
     pub seed: u64,
+    #[serde(with = "hex_hash")]
     pub first_hash: u64,
+    #[serde(with = "hex_hash")]
     pub second_hash: u64,
+}
+
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:016x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        u64::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+    }
 }
 
 /// What [`run_seeds`] ran.
