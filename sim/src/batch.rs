@@ -70,7 +70,7 @@ pub fn run_batch(b: &BatchSpec) -> Batch {
     let ran = run_seeds(b.start, b.end, b.jobs, b.scenario, &control);
     let secs = clock.secs();
     progress.finish();
-    let interrupted = ran.done_end < b.end && stop.load(Ordering::SeqCst) && ran.mismatch.is_none();
+    let interrupted = ran.done_end < b.end && stop.load(Ordering::SeqCst);
     let mut saved = saved.into_inner().expect("threads joined");
     saved.sort();
     Batch {

@@ -228,10 +228,16 @@ fn run(a: RunArgs) -> Result<i32, String> {
         not_run: b.interrupted.then(|| format!("{}..{end}", b.done_end)),
         mismatch: b.mismatch,
     };
+    let mut text = summary.text();
+    if let Some(dir) = &a.save_failures {
+        text.push_str(&format!(
+            "{} regression case(s) saved in {}\n",
+            b.saved.len(),
+            dir.display()
+        ));
+    }
     // Files were written first: a closed pipe cannot lose them.
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(summary.text().as_bytes());
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(e) = b.save_errors.first() {
         return Err(format!(
             "{} failure(s) not saved; first: {e}",

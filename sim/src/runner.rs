@@ -202,10 +202,11 @@ pub fn run_range_with(
 
 /// How [`run_seeds`] runs a range beyond the seeds' scenarios.
 pub struct Control<'a> {
-    /// Once set (Ctrl-C, or a determinism mismatch), no worker takes a new seed; every
-    /// seed already taken runs to its end and is counted.
+    /// Once set (Ctrl-C), no worker takes a new seed; every seed already taken runs to
+    /// its end and is counted. Only read here.
     pub stop: &'a AtomicBool,
-    /// Run each seed twice and compare the trace hashes; the first mismatch sets `stop`.
+    /// Run each seed twice and compare the trace hashes; the first mismatch stops the
+    /// range as `stop` does.
     pub check_determinism: bool,
     /// Called after each seed, on the worker's thread, with its (first) result: to save
     /// a failure the moment it is found, or to show progress.
@@ -258,11 +259,12 @@ pub fn run_seeds(
     let next = AtomicU64::new(start);
     let totals = Mutex::new(Totals::default());
     let mismatch: Mutex<Option<Mismatch>> = Mutex::new(None);
+    let halted = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| {
                 let mut local = Totals::default();
-                while !control.stop.load(Ordering::SeqCst) {
+                while !control.stop.load(Ordering::SeqCst) && !halted.load(Ordering::SeqCst) {
                     let seed = next.fetch_add(1, Ordering::SeqCst);
                     if seed >= end {
                         break;
@@ -284,7 +286,7 @@ pub fn run_seeds(
                             if slot.is_none_or(|o| seed < o.seed) {
                                 *slot = Some(m);
                             }
-                            control.stop.store(true, Ordering::SeqCst);
+                            halted.store(true, Ordering::SeqCst);
                         }
                     }
                     (control.on_seed)(seed, &r);
