@@ -1,5 +1,6 @@
 //! The `zkwal-sim` command line. Exit codes: 0 no violation, 1 a seed violated an
-//! invariant, 2 bad input (arguments, files). Wall-clock time is read here only, to
+//! invariant (or `--check-determinism` found a difference), 2 bad input (arguments,
+//! files), 130 stopped by Ctrl-C (or SIGTERM) with no violation found. Wall-clock time is read here only, to
 //! report speed; it never reaches a run.
 
 use std::io::Write;
