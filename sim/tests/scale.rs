@@ -139,7 +139,11 @@ fn ctrl_c_keeps_every_failure_found() {
         );
     }
     assert_eq!(files.len(), violations.len(), "{files:?}");
-    let saved = format!("{} regression case(s) saved in {}", files.len(), s(&failures));
+    let saved = format!(
+        "{} regression case(s) saved in {}",
+        files.len(),
+        s(&failures)
+    );
     assert!(stdout.contains(&saved), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
