@@ -1,16 +1,16 @@
 //! The `zkwal-sim` command line. Exit codes: 0 no violation, 1 a seed violated an
-//! invariant, 2 bad input (arguments, files). Wall-clock time is read here only, to
+//! invariant (or `--check-determinism` found a difference), 2 bad input (arguments,
+//! files), 130 stopped by Ctrl-C (or SIGTERM) with no violation found. Wall-clock time is read here only, to
 //! report speed; it never reaches a run.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::batch;
 use crate::regress;
-use crate::runner::{quiet_panics, run_range_with, run_scenario};
+use crate::runner::{quiet_panics, run_scenario};
 use crate::scenario::{not_built, Scenario, Variant, MAX_NODES};
 
 #[derive(Parser, Debug)]
@@ -41,6 +41,10 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Run one variant on the same seeds at each value of one option.
     Sweep(crate::report::SweepArgs),
+    /// Merge the `--json` summaries of shards (`run`, `report` or `sweep`) into one.
+    Merge(crate::merge::MergeArgs),
+    /// The standard scenario on one thread against an empty event loop: speed, ceiling.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -77,9 +81,15 @@ pub struct RunArgs {
     /// Place a mock ZooKeeper ensemble on the network (with its faults).
     #[arg(long)]
     pub zk: bool,
-    /// Write a regression case for every failing seed into this folder.
+    /// Write a regression case for every failing seed into this folder (as it fails).
     #[arg(long)]
     pub save_failures: Option<PathBuf>,
+    /// Run only part K of N of the seed range (K from 0; contiguous blocks).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Run every seed twice and compare trace hashes; stop at the first difference.
+    #[arg(long)]
+    pub check_determinism: bool,
     #[command(flatten)]
     pub spec: crate::profile::SpecArgs,
 }
@@ -149,82 +159,97 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Regress { dir } => regress_all(&dir),
         Command::Report(a) => crate::report::report(a),
         Command::Sweep(a) => crate::report::sweep(a),
+        Command::Merge(a) => crate::merge::merge(a),
+        Command::Bench(a) => crate::bench::bench(a),
     }
 }
 
+/// `run`: exit 0 no violation, 1 a violation (or a determinism mismatch), 2 bad input,
+/// 130 stopped by Ctrl-C with no violation found (see `batch.rs`).
 fn run(a: RunArgs) -> Result<i32, String> {
     let variant = parse_target(&a.variant, a.nodes)?;
-    let (start, end) = parse_range(&a.seeds)?;
+    let whole = parse_range(&a.seeds)?;
+    let (shard, start, end) = crate::shard::shard_range(a.shard.as_deref(), whole.0, whole.1)?;
     let spec = a.spec.parse()?;
     spec.scenario(start, variant, a.nodes, a.zk)?; // bad options are refused before anything runs
     let jobs = match a.jobs {
         Some(0) => return Err("--jobs must be at least 1".into()),
         Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => crate::runner::all_cores(),
     };
+    if let Some(path) = &a.json {
+        batch::check_output_file("--json", path)?;
+    }
+    if let Some(dir) = &a.save_failures {
+        batch::check_output_dir("--save-failures", dir)?;
+    }
     quiet_panics();
-    let bar = ProgressBar::new(end - start);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {per_sec} eta {eta}")
-            .expect("valid template"),
-    );
-    let t0 = Instant::now();
     let scenario = |seed| spec.scenario(seed, variant, a.nodes, a.zk);
-    let totals = run_range_with(start, end, jobs, &scenario, &|done| bar.set_position(done));
-    let secs = t0.elapsed().as_secs_f64().max(1e-9);
-    bar.finish_and_clear();
-    let seeds_per_sec = totals.seeds_run as f64 / secs;
-    let events_per_sec = totals.events as f64 / secs;
-    println!(
-        "variant={} nodes={} seeds={}..{} ran={} in {:.2}s: {:.0} seeds/s, {:.0} events/s, {} events, {} s virtual",
-        variant.name(),
-        a.nodes,
+    let b = batch::run_batch(&batch::BatchSpec {
+        label: "",
         start,
         end,
-        totals.seeds_run,
-        secs,
-        seeds_per_sec,
-        events_per_sec,
-        totals.events,
-        totals.virtual_time_ms / 1000
-    );
-    println!(
-        "client ops: {} ok, {} failed, {} indeterminate",
-        totals.ops_ok, totals.ops_failed, totals.ops_indeterminate
-    );
-    let faults: Vec<String> = totals
-        .faults
-        .iter()
-        .map(|(k, n)| format!("{k}={n}"))
-        .collect();
-    println!("faults injected: {}", faults.join(" "));
-    println!("{}", crate::report::figures_line(&totals.figures));
+        jobs,
+        scenario: &scenario,
+        check_determinism: a.check_determinism,
+        save_failures: a.save_failures.as_deref(),
+    });
+    let info = batch::RangeInfo {
+        variant,
+        nodes: a.nodes,
+        zk: a.zk,
+        spec: &spec,
+        whole,
+        shard,
+        start,
+        end,
+    };
     if let Some(path) = &a.json {
-        let doc = crate::report::run_json(variant, a.nodes, start, end, a.zk, &spec, &totals, secs);
+        let mut doc =
+            crate::report::run_json(variant, a.nodes, start, end, a.zk, &spec, &b.totals, b.secs);
+        info.annotate(
+            &mut doc,
+            b.done_end,
+            b.interrupted,
+            b.mismatch,
+            a.check_determinism,
+        );
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
     }
-    // Failing seeds are saved before anything is printed: a closed pipe cannot lose them.
+    let summary = batch::Summary {
+        variant,
+        nodes: a.nodes,
+        zk: a.zk,
+        spec: &spec,
+        seeds: info.seeds_text(),
+        totals: &b.totals,
+        secs: b.secs,
+        done: format!("{start}..{}", b.done_end),
+        not_run: b.interrupted.then(|| format!("{}..{end}", b.done_end)),
+        mismatch: b.mismatch,
+    };
+    let mut text = summary.text();
     if let Some(dir) = &a.save_failures {
-        for v in &totals.violations {
-            let sc = spec.scenario(v.seed, variant, a.nodes, a.zk)?;
-            regress::save_failure(dir, &sc, &v.invariant)?;
-        }
+        text.push_str(&format!(
+            "{} regression case(s) saved in {}\n",
+            b.saved.len(),
+            dir.display()
+        ));
     }
-    let mut out = std::io::stdout().lock();
-    for v in &totals.violations {
-        let _ = writeln!(
-            out,
-            "FAIL seed={} variant={} nodes={} invariant={} replay: {}",
-            v.seed,
-            variant.name(),
-            a.nodes,
-            v.invariant,
-            crate::profile::replay_command(variant, a.nodes, v.seed, a.zk, &spec)
-        );
+    // Files were written first: a closed pipe cannot lose them.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if let Some(e) = b.save_errors.first() {
+        return Err(format!(
+            "{} failure(s) not saved; first: {e}",
+            b.save_errors.len()
+        ));
     }
-    let _ = writeln!(out, "{} violation(s)", totals.violations.len());
-    Ok(if totals.violations.is_empty() { 0 } else { 1 })
+    Ok(batch::exit_code(
+        b.totals.violations.len(),
+        b.mismatch.is_some(),
+        b.interrupted,
+    ))
 }
 
 fn replay(a: ReplayArgs) -> Result<i32, String> {

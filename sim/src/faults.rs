@@ -63,6 +63,11 @@ impl FaultKind {
         FaultKind::ZkLeaderChange,
     ];
 
+    /// The kind of a name as [`FaultKind::name`] gives it.
+    pub fn parse(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Crash => "crash",
@@ -97,6 +102,11 @@ pub struct FaultCounts {
 impl FaultCounts {
     pub fn add(&mut self, kind: FaultKind) {
         self.counts[kind as usize] += 1;
+    }
+
+    /// Adds `n` injections of `kind` (counts read back from a summary).
+    pub fn add_n(&mut self, kind: FaultKind, n: u64) {
+        self.counts[kind as usize] += n;
     }
 
     pub fn get(&self, kind: FaultKind) -> u64 {

@@ -10,22 +10,32 @@
 //! - [`regress`]: the regression cases in `seeds/`;
 //! - [`profile`]: fault profiles (`swarm`, `churn`) and scenario options set by name;
 //! - [`report`], [`html`]: the `report` and `sweep` commands, their tables, JSON and HTML;
+//! - [`batch`], [`progress`], [`shard`]: a range of seeds as the commands run it (all
+//!   cores, progress, Ctrl-C, failures saved as found, `--check-determinism`,
+//!   `--shard K/N`);
+//! - [`merge`]: the `merge` command (shards' JSON summaries into one);
+//! - [`bench`]: the `bench` command (the standard scenario against an empty event loop);
 //! - [`cli`]: the `zkwal-sim` command line.
 
+pub mod batch;
+pub mod bench;
 pub mod cli;
 pub mod clients;
 pub mod disk;
 pub mod faults;
 pub mod html;
+pub mod merge;
 pub mod metrics;
 pub mod network;
 pub mod profile;
+pub mod progress;
 pub mod queue;
 pub mod regress;
 pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod trace;
 pub mod world;
 pub mod zookeeper;

@@ -46,7 +46,7 @@
 //!   came back; **return to write**: the part of it from the first node's return.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use zkwal_invariants::history::{OpKind, Outcome};
 use zkwal_raft::Event;
 use zkwal_zk::EnsembleStats;
@@ -328,8 +328,12 @@ impl RunFigures {
 /// values are recorded as this (the exact maximum is kept apart).
 pub const HIST_HIGH_MS: u64 = 100 * 3_600_000;
 
-/// A distribution: an HDR histogram plus the exact maximum.
-#[derive(Clone, Debug, PartialEq)]
+/// A distribution: an HDR histogram plus the exact maximum. In JSON (`run --json`'s
+/// `figures_aggregate`, what `merge` adds up) it is `{"max": M, "counts": [[V, N],
+/// ...]}`: for each bucket that holds values, its highest value and how many; read
+/// back, it is the same histogram, so merged figures are exact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "DistData", try_from = "DistData")]
 pub struct Dist {
     hist: Histogram<u64>,
     max: u64,
@@ -341,6 +345,52 @@ impl Default for Dist {
             hist: Histogram::new_with_bounds(1, HIST_HIGH_MS, 3).expect("valid bounds"),
             max: 0,
         }
+    }
+}
+
+/// [`Dist`] as plain data.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistData {
+    max: u64,
+    counts: Vec<(u64, u64)>,
+}
+
+impl From<Dist> for DistData {
+    fn from(d: Dist) -> DistData {
+        let counts = d
+            .hist
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        DistData { max: d.max, counts }
+    }
+}
+
+impl TryFrom<DistData> for Dist {
+    type Error = String;
+
+    fn try_from(data: DistData) -> Result<Dist, String> {
+        let mut d = Dist::default();
+        for (v, n) in data.counts {
+            if n == 0 {
+                return Err(format!("histogram bucket [{v}, 0]: an empty bucket"));
+            }
+            d.hist
+                .record_n(v, n)
+                .map_err(|e| format!("histogram bucket [{v}, {n}]: {e:?}"))?;
+        }
+        if data.max > 0 && d.hist.is_empty() {
+            return Err("histogram: a maximum without values".into());
+        }
+        if !d.hist.is_empty() && !d.hist.equivalent(data.max.min(d.hist.high()), d.hist.max()) {
+            return Err(format!(
+                "histogram: maximum {} outside its top bucket",
+                data.max
+            ));
+        }
+        d.max = data.max;
+        Ok(d)
     }
 }
 
@@ -401,8 +451,10 @@ impl Dist {
 }
 
 /// The figures of many runs, added up. `merge` is exact: merging the figures of two
-/// seed ranges equals the figures of one run over both.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// seed ranges equals the figures of one run over both. Serialized whole (histograms
+/// included) as `run --json`'s `figures_aggregate`, so that `merge` is exact too.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Figures {
     pub runs: u64,
     pub unavailability_ms: Dist,
@@ -636,6 +688,40 @@ mod tests {
         assert_eq!(f.total_losses, 2);
         assert_eq!(f.total_loss_recovery_ms, vec![2_200]);
         assert_eq!(f.total_loss_return_to_write_ms, vec![400]);
+    }
+
+    #[test]
+    fn figures_read_back_from_json_are_the_same_figures() {
+        let mut f = Figures::default();
+        for v in [
+            0,
+            1,
+            7,
+            999,
+            1_000,
+            1_001,
+            123_456,
+            HIST_HIGH_MS,
+            HIST_HIGH_MS * 3,
+        ] {
+            f.write_latency_ms.record(v);
+            f.unavailability_ms.record(v / 2 + 1);
+        }
+        f.runs = 3;
+        f.zk_held_bytes_max = 77;
+        let text = serde_json::to_string(&f).unwrap();
+        let back: Figures = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, f);
+        assert_eq!(back.summary(), f.summary());
+        assert_eq!(back.write_latency_ms.cdf(), f.write_latency_ms.cdf());
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        for bad in [
+            r#"{"max": 5, "counts": []}"#,
+            r#"{"max": 5, "counts": [[5, 0]]}"#,
+            r#"{"max": 900, "counts": [[5, 1]]}"#,
+        ] {
+            assert!(serde_json::from_str::<Dist>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -120,7 +120,15 @@ pub fn save_failure(dir: &Path, sc: &Scenario, invariant: &str) -> Result<PathBu
     };
     let text = serde_json::to_string_pretty(&case).map_err(|e| e.to_string())?;
     if !path.exists() {
-        std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+        // Written whole or not at all (a second Ctrl-C may end the process at any
+        // point): a temporary file in the same folder, then renamed.
+        let tmp = dir.join(format!(
+            ".{}.tmp",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let err = |e: std::io::Error| format!("{}: {e}", path.display());
+        std::fs::write(&tmp, text + "\n").map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
     }
     Ok(path)
 }

@@ -10,16 +10,17 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::batch::{check_output_file, exit_code, run_batch, BatchSpec};
 use crate::cli::{parse_range, parse_target};
 use crate::html;
 use crate::metrics::{Figures, Quantiles, Summary};
 use crate::profile::{replay_command, Profile, Spec, SpecArgs};
-use crate::runner::{all_cores, quiet_panics, run_range_with, Stopwatch, Totals};
+use crate::runner::{all_cores, quiet_panics, Totals};
 use crate::scenario::Variant;
+use crate::shard::{shard_range, Shard};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -44,6 +45,9 @@ pub struct ReportArgs {
     /// Write a self-contained HTML page with the table and charts to this file.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Run only part K of N of the seed range (K from 0; contiguous blocks; `merge`).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -73,6 +77,9 @@ pub struct SweepArgs {
     /// Write a self-contained HTML page with a chart of downtime against the value.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Run only part K of N of the seed range (K from 0; contiguous blocks; `merge`).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 /// One range of seeds run for one variant (and, in a sweep, one value).
@@ -81,20 +88,34 @@ pub struct Outcome {
     pub spec: Spec,
     pub totals: Totals,
     pub secs: f64,
+    /// Seeds `start..done_end` ran: the whole range unless interrupted.
+    pub done_end: u64,
+    /// Stopped by Ctrl-C before the end of its range.
+    pub interrupted: bool,
 }
 
 /// The shared part of `report` and `sweep`: seeds, group size, ZooKeeper, threads.
 struct Plan {
     nodes: u32,
+    /// The seeds to run: `whole`, or with `--shard` its part.
     start: u64,
     end: u64,
+    whole: (u64, u64),
+    shard: Option<Shard>,
     zk: bool,
     jobs: usize,
 }
 
 impl Plan {
-    fn new(nodes: u32, seeds: &str, zk: bool, jobs: Option<usize>) -> Result<Plan, String> {
-        let (start, end) = parse_range(seeds)?;
+    fn new(
+        nodes: u32,
+        seeds: &str,
+        zk: bool,
+        jobs: Option<usize>,
+        shard: Option<&str>,
+    ) -> Result<Plan, String> {
+        let whole = parse_range(seeds)?;
+        let (shard, start, end) = shard_range(shard, whole.0, whole.1)?;
         let jobs = match jobs {
             Some(0) => return Err("--jobs must be at least 1".into()),
             Some(j) => j,
@@ -104,6 +125,8 @@ impl Plan {
             nodes,
             start,
             end,
+            whole,
+            shard,
             zk,
             jobs,
         })
@@ -113,10 +136,60 @@ impl Plan {
         format!("{}..{}", self.start, self.end)
     }
 
-    /// `nodes=N seeds=A..B profile=P [zk] [pause-monitor] [NAME=VALUE ...]`.
+    /// The top-level `shard` field of report and sweep JSON.
+    fn shard_json(&self) -> Value {
+        json!(self.shard.map(|s| json!({
+            "index": s.index,
+            "count": s.count,
+            "of": format!("{}..{}", self.whole.0, self.whole.1),
+        })))
+    }
+
+    /// The JSON summary of one outcome: `run_json` and which seeds ran.
+    fn outcome_json(&self, o: &Outcome) -> Value {
+        let mut doc = run_json(
+            o.variant, self.nodes, self.start, self.end, self.zk, &o.spec, &o.totals, o.secs,
+        );
+        let info = crate::batch::RangeInfo {
+            variant: o.variant,
+            nodes: self.nodes,
+            zk: self.zk,
+            spec: &o.spec,
+            whole: self.whole,
+            shard: self.shard,
+            start: self.start,
+            end: self.end,
+        };
+        info.annotate(&mut doc, o.done_end, o.interrupted, None, false);
+        doc
+    }
+
+    /// A line saying what an interruption left out, if any.
+    fn interrupted_note(&self, labelled: &[(String, &Outcome)]) -> Option<String> {
+        let cut: Vec<String> = labelled
+            .iter()
+            .filter(|(_, o)| o.interrupted)
+            .map(|(l, o)| match o.totals.seeds_run {
+                0 => format!("{l} not run"),
+                _ => format!("{l} ran {}..{} of {}", self.start, o.done_end, self.seeds()),
+            })
+            .collect();
+        (!cut.is_empty()).then(|| format!("interrupted: {}", cut.join("; ")))
+    }
+
+    /// `nodes=N seeds=A..B [(shard K/N of C..D)] profile=P [zk] [pause-monitor]
+    /// [NAME=VALUE ...]`.
     fn describe(&self, spec: &Spec) -> String {
+        let shard = self.shard.map_or(String::new(), |s| {
+            format!(
+                " (shard {} of {}..{})",
+                s.name(),
+                self.whole.0,
+                self.whole.1
+            )
+        });
         let mut s = format!(
-            "nodes={} seeds={} profile={}",
+            "nodes={} seeds={}{shard} profile={}",
             self.nodes,
             self.seeds(),
             spec.profile.name()
@@ -140,31 +213,35 @@ impl Plan {
     }
 
     fn run(&self, variant: Variant, spec: Spec, label: &str) -> Outcome {
-        let bar = ProgressBar::new(self.end - self.start);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>16} {bar:40} {pos}/{len} seeds {per_sec} eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        bar.set_prefix(label.to_string());
-        let clock = Stopwatch::start();
         let (nodes, zk) = (self.nodes, self.zk);
-        let totals = run_range_with(
-            self.start,
-            self.end,
-            self.jobs,
-            &|seed| spec.scenario(seed, variant, nodes, zk),
-            &|done| bar.set_position(done),
-        );
-        let secs = clock.secs();
-        bar.finish_and_clear();
+        let b = run_batch(&BatchSpec {
+            label,
+            start: self.start,
+            end: self.end,
+            jobs: self.jobs,
+            scenario: &|seed| spec.scenario(seed, variant, nodes, zk),
+            check_determinism: false,
+            save_failures: None,
+        });
         Outcome {
             variant,
             spec,
-            totals,
-            secs,
+            totals: b.totals,
+            secs: b.secs,
+            done_end: b.done_end,
+            interrupted: b.interrupted,
         }
+    }
+
+    /// Refuses, before anything runs, `--json` and `--html` paths that cannot be written.
+    fn check_outputs(json: Option<&PathBuf>, html: Option<&PathBuf>) -> Result<(), String> {
+        if let Some(p) = json {
+            check_output_file("--json", p)?;
+        }
+        if let Some(p) = html {
+            check_output_file("--html", p)?;
+        }
+        Ok(())
     }
 }
 
@@ -203,8 +280,10 @@ pub fn by_invariant(
 }
 
 /// The JSON summary of one range of seeds: the fields of `run --json`, the figures
-/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`) and
-/// `violations_by_invariant`.
+/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`),
+/// `violations_by_invariant`, and `figures_aggregate` (the whole [`Figures`],
+/// histograms included, which `merge` adds up exactly). The callers add which seeds
+/// ran (`batch::RangeInfo::annotate`).
 #[allow(clippy::too_many_arguments)]
 pub fn run_json(
     variant: Variant,
@@ -240,6 +319,8 @@ pub fn run_json(
         "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
         "faults": faults,
         "violations_by_invariant": by_invariant(totals, variant, nodes, zk, spec),
+        "figures_aggregate": totals.figures,
+        "zkwal_sim_version": env!("CARGO_PKG_VERSION"),
     });
     let figures = serde_json::to_value(totals.figures.summary()).expect("plain data");
     if let (Value::Object(d), Value::Object(f)) = (&mut doc, figures) {
@@ -364,7 +445,7 @@ fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
 
 /// Outcomes as columns (headed by `labels`), figures as rows; `corner` heads the
 /// column of figure names.
-fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table {
+pub(crate) fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table {
     let mut header = vec![corner.to_string()];
     header.extend(labels.iter().cloned());
     let cells: Vec<Vec<(&str, String)>> = outcomes.iter().map(figure_cells).collect();
@@ -379,7 +460,7 @@ fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table 
 }
 
 /// One line per (outcome, invariant): `FAIL ... replay: ...`.
-fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: bool) -> Vec<String> {
+pub(crate) fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: bool) -> Vec<String> {
     let mut out = Vec::new();
     for (label, o) in outcomes {
         for (inv, v) in by_invariant(&o.totals, o.variant, nodes, zk, &o.spec) {
@@ -392,12 +473,12 @@ fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: bool) -> Vec<S
     out
 }
 
-fn write_file(path: &std::path::Path, what: &str, text: &str) -> Result<(), String> {
+pub(crate) fn write_file(path: &std::path::Path, what: &str, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{what} {}: {e}", path.display()))
 }
 
 pub fn report(a: ReportArgs) -> Result<i32, String> {
-    let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs)?;
+    let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs, a.shard.as_deref())?;
     let spec = a.spec.parse()?;
     let variants: Vec<Variant> = Variant::ALL.into_iter().filter(|v| v.is_built()).collect();
     let mut specs = Vec::new();
@@ -406,6 +487,7 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
         plan.check(v, &spec)?;
         specs.push(spec.clone());
     }
+    Plan::check_outputs(a.json.as_ref(), a.html.as_ref())?;
     quiet_panics();
     let outcomes: Vec<Outcome> = variants
         .iter()
@@ -422,23 +504,19 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
         .iter()
         .map(|o| (format!("variant={}", o.variant.name()), o))
         .collect();
-    let failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    let mut failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    let cut = plan.interrupted_note(&labelled);
+    failures.extend(cut.clone());
     if let Some(path) = &a.json {
         let variants: serde_json::Map<String, Value> = outcomes
             .iter()
-            .map(|o| {
-                (
-                    o.variant.name().to_string(),
-                    run_json(
-                        o.variant, plan.nodes, plan.start, plan.end, plan.zk, &o.spec, &o.totals,
-                        o.secs,
-                    ),
-                )
-            })
+            .map(|o| (o.variant.name().to_string(), plan.outcome_json(o)))
             .collect();
         let doc = json!({
             "nodes": plan.nodes,
             "seeds": plan.seeds(),
+            "shard": plan.shard_json(),
+            "interrupted": cut.is_some(),
             "profile": spec.profile.name(),
             "zk": plan.zk,
             "pause_monitor": spec.pause_monitor,
@@ -463,7 +541,7 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
     let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
-    Ok(if bad == 0 { 0 } else { 1 })
+    Ok(exit_code(bad, false, cut.is_some()))
 }
 
 /// What "side by side" means for a profile.
@@ -475,7 +553,7 @@ pub fn same_seeds_note(p: Profile) -> &'static str {
 }
 
 /// Prints to stdout, ignoring a closed pipe (files were written before).
-fn print_out(s: &str) {
+pub(crate) fn print_out(s: &str) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
@@ -527,7 +605,7 @@ pub fn parse_sweep_set(s: &str) -> Result<(String, Vec<String>), String> {
 
 pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let variant = parse_target(&a.variant, a.nodes)?;
-    let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs)?;
+    let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs, a.shard.as_deref())?;
     let (name, values) = parse_sweep_set(&a.set)?;
     let base = SpecArgs {
         profile: a.profile.clone(),
@@ -541,6 +619,7 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
         plan.check(variant, s)?;
         notes.extend(clamp_note(&plan, variant, s, &name, v));
     }
+    Plan::check_outputs(a.json.as_ref(), a.html.as_ref())?;
     quiet_panics();
     let outcomes: Vec<Outcome> = specs
         .into_iter()
@@ -558,16 +637,15 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
         .zip(&outcomes)
         .map(|(v, o)| (format!("variant={} {name}={v}", o.variant.name()), o))
         .collect();
-    let failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    let mut failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    let cut = plan.interrupted_note(&labelled);
+    failures.extend(cut.clone());
     if let Some(path) = &a.json {
         let rows: Vec<Value> = values
             .iter()
             .zip(&outcomes)
             .map(|(v, o)| {
-                let mut doc = run_json(
-                    o.variant, plan.nodes, plan.start, plan.end, plan.zk, &o.spec, &o.totals,
-                    o.secs,
-                );
+                let mut doc = plan.outcome_json(o);
                 doc["value"] = json!(v);
                 doc
             })
@@ -576,6 +654,8 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
             "variant": variant.name(),
             "nodes": plan.nodes,
             "seeds": plan.seeds(),
+            "shard": plan.shard_json(),
+            "interrupted": cut.is_some(),
             "profile": base.profile.name(),
             "zk": plan.zk,
             "pause_monitor": base.pause_monitor,
@@ -603,5 +683,5 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
-    Ok(if bad == 0 { 0 } else { 1 })
+    Ok(exit_code(bad, false, cut.is_some()))
 }

@@ -3,10 +3,10 @@
 //! independent seeds; each run is single-threaded and deterministic.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultCounts;
 use crate::metrics::Figures;
@@ -90,7 +90,7 @@ pub fn quiet_panics() {
     std::panic::set_hook(Box::new(|_| {}));
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViolationReport {
     pub seed: u64,
     pub invariant: String,
@@ -189,24 +189,108 @@ pub fn run_range_with(
     scenario: &(dyn Fn(u64) -> Result<Scenario, String> + Sync),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Totals {
-    let next = AtomicU64::new(start);
     let done = AtomicU64::new(0);
+    let never = AtomicBool::new(false);
+    let on_seed = |_: u64, _: &RunResult| progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+    let control = Control {
+        stop: &never,
+        check_determinism: false,
+        on_seed: &on_seed,
+    };
+    run_seeds(start, end, jobs, scenario, &control).totals
+}
+
+/// How [`run_seeds`] runs a range beyond the seeds' scenarios.
+pub struct Control<'a> {
+    /// Once set (Ctrl-C), no worker takes a new seed; every seed already taken runs to
+    /// its end and is counted. Only read here.
+    pub stop: &'a AtomicBool,
+    /// Run each seed twice and compare the trace hashes; the first mismatch stops the
+    /// range as `stop` does.
+    pub check_determinism: bool,
+    /// Called after each seed, on the worker's thread, with its (first) result: to save
+    /// a failure the moment it is found, or to show progress.
+    pub on_seed: &'a (dyn Fn(u64, &RunResult) + Sync),
+}
+
+/// Two runs of one seed that gave different trace hashes (in JSON as 16 hex digits, as
+/// `replay` prints a trace hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    pub seed: u64,
+    #[serde(with = "hex_hash")]
+    pub first_hash: u64,
+    #[serde(with = "hex_hash")]
+    pub second_hash: u64,
+}
+
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:016x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        u64::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What [`run_seeds`] ran.
+#[derive(Clone, Debug)]
+pub struct RangeRun {
+    pub totals: Totals,
+    /// Seeds `start..done_end` ran, every one of them (workers take seeds in order and
+    /// finish each one they take): `end` unless stopped early.
+    pub done_end: u64,
+    /// With `check_determinism`: the lowest seed found whose two runs differed.
+    pub mismatch: Option<Mismatch>,
+}
+
+/// Runs seeds `start..end` on `jobs` threads under `control` (see [`Control`]).
+pub fn run_seeds(
+    start: u64,
+    end: u64,
+    jobs: usize,
+    scenario: &(dyn Fn(u64) -> Result<Scenario, String> + Sync),
+    control: &Control,
+) -> RangeRun {
+    let next = AtomicU64::new(start);
     let totals = Mutex::new(Totals::default());
+    let mismatch: Mutex<Option<Mismatch>> = Mutex::new(None);
+    let halted = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| {
                 let mut local = Totals::default();
-                loop {
-                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                while !control.stop.load(Ordering::SeqCst) && !halted.load(Ordering::SeqCst) {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
                     if seed >= end {
                         break;
                     }
-                    let r = match scenario(seed) {
-                        Ok(sc) => run_scenario(&sc),
-                        Err(e) => invalid_scenario(e),
+                    let sc = scenario(seed);
+                    let r = match &sc {
+                        Ok(sc) => run_scenario(sc),
+                        Err(e) => invalid_scenario(e.clone()),
                     };
+                    if let (true, Ok(sc)) = (control.check_determinism, &sc) {
+                        let again = run_scenario(sc);
+                        if again.trace_hash != r.trace_hash {
+                            let m = Mismatch {
+                                seed,
+                                first_hash: r.trace_hash,
+                                second_hash: again.trace_hash,
+                            };
+                            let mut slot = mismatch.lock().expect("never poisoned");
+                            if slot.is_none_or(|o| seed < o.seed) {
+                                *slot = Some(m);
+                            }
+                            halted.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    (control.on_seed)(seed, &r);
                     local.add(seed, r);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
                 totals
                     .lock()
@@ -215,7 +299,11 @@ pub fn run_range_with(
             });
         }
     });
-    totals.into_inner().expect("threads joined")
+    RangeRun {
+        totals: totals.into_inner().expect("threads joined"),
+        done_end: next.into_inner().min(end),
+        mismatch: mismatch.into_inner().expect("threads joined"),
+    }
 }
 
 fn invalid_scenario(detail: String) -> RunResult {
