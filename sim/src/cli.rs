@@ -41,6 +41,8 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Run one variant on the same seeds at each value of one option.
     Sweep(crate::report::SweepArgs),
+    /// Shrink a failing seed (or scenario) to a minimal scenario that fails the same way.
+    Shrink(crate::shrink::ShrinkArgs),
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +100,9 @@ pub struct ReplayArgs {
     /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
+    /// Write the run as a self-contained HTML space-time diagram to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub spec: crate::profile::SpecArgs,
 }
@@ -149,6 +154,7 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Regress { dir } => regress_all(&dir),
         Command::Report(a) => crate::report::report(a),
         Command::Sweep(a) => crate::report::sweep(a),
+        Command::Shrink(a) => crate::shrink::command(a),
     }
 }
 
@@ -244,7 +250,8 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         .with_target(false)
         .try_init();
     quiet_panics();
-    let r = run_scenario(&sc);
+    let mut rec = crate::timeline::Recording::default();
+    let r = crate::runner::run_recorded(&sc, &mut rec);
     println!(
         "seed={} variant={} nodes={} events={} virtual_time_ms={} ops ok={} failed={} indeterminate={}",
         sc.seed,
@@ -264,11 +271,18 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         ),
     }
     println!("trace hash: {:016x}", r.trace_hash);
+    if r.violation.is_some() {
+        print!("{}", crate::timeline::render(&rec, &sc, &r, Default::default()));
+    }
+    if let Some(path) = &a.html {
+        crate::replay_html::write(path, &rec, &sc, &r)?;
+        println!("html: {}", path.display());
+    }
     Ok(if r.violation.is_none() { 0 } else { 1 })
 }
 
 /// A saved scenario file, either a bare Scenario or a `seeds/` case.
-fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
+pub(crate) fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Ok(sc) = serde_json::from_str::<Scenario>(&text) {
         sc.validate()

@@ -10,6 +10,9 @@
 //! - [`regress`]: the regression cases in `seeds/`;
 //! - [`profile`]: fault profiles (`swarm`, `churn`) and scenario options set by name;
 //! - [`report`], [`html`]: the `report` and `sweep` commands, their tables, JSON and HTML;
+//! - [`shrink`]: delta debugging of a failing scenario down to a minimal one;
+//! - [`replay_html`]: the replay's space-time diagram as a self-contained HTML page;
+//! - [`timeline`]: what a replay records, and the counterexample timeline printed from it;
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub mod cli;
@@ -25,7 +28,10 @@ pub mod regress;
 pub mod report;
 pub mod rng;
 pub mod runner;
+pub mod replay_html;
 pub mod scenario;
+pub mod shrink;
+pub mod timeline;
 pub mod trace;
 pub mod world;
 pub mod zookeeper;
