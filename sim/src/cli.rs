@@ -234,14 +234,15 @@ fn run(a: RunArgs) -> Result<i32, String> {
 }
 
 fn replay(a: ReplayArgs) -> Result<i32, String> {
-    let sc = match (&a.scenario, a.seed) {
-        (Some(path), _) => load_scenario(path)?,
-        (None, Some(seed)) => {
-            let v = parse_target(&a.variant, a.nodes)?;
-            a.spec.parse()?.scenario(seed, v, a.nodes, a.zk)?
-        }
-        (None, None) => return Err("replay needs --seed or --scenario".into()),
-    };
+    let sc = scenario_of(
+        "replay",
+        a.scenario.as_deref(),
+        a.seed,
+        &a.variant,
+        a.nodes,
+        a.zk,
+        &a.spec,
+    )?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_sim=debug"));
     let _ = tracing_subscriber::fmt()
@@ -281,8 +282,28 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
     Ok(if r.violation.is_none() { 0 } else { 1 })
 }
 
+/// The scenario a command names: a saved file, or a seed with its target and options.
+pub(crate) fn scenario_of(
+    command: &str,
+    file: Option<&std::path::Path>,
+    seed: Option<u64>,
+    variant: &str,
+    nodes: u32,
+    zk: bool,
+    spec: &crate::profile::SpecArgs,
+) -> Result<Scenario, String> {
+    match (file, seed) {
+        (Some(path), _) => load_scenario(path),
+        (None, Some(seed)) => {
+            let v = parse_target(variant, nodes)?;
+            spec.parse()?.scenario(seed, v, nodes, zk)
+        }
+        (None, None) => Err(format!("{command} needs --seed or --scenario")),
+    }
+}
+
 /// A saved scenario file, either a bare Scenario or a `seeds/` case.
-pub(crate) fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
+fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if let Ok(sc) = serde_json::from_str::<Scenario>(&text) {
         sc.validate()

@@ -178,12 +178,7 @@ pub fn render(rec: &Recording, sc: &Scenario, r: &RunResult) -> Result<String, S
             .collect(),
         timeline: timeline::render(rec, sc, r, Default::default()),
     };
-    let mut env = minijinja::Environment::new();
-    env.add_template("replay.html", TEMPLATE)
-        .map_err(|e| format!("replay template: {e}"))?;
-    env.get_template("replay.html")
-        .and_then(|t| t.render(minijinja::value::Serde(&page)))
-        .map_err(|e| format!("replay template: {e}"))
+    crate::html::render_template("replay.html", TEMPLATE, &page)
 }
 
 fn status_row(n: usize, s: Option<&timeline::NodeStatus>) -> StatusRow {

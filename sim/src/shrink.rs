@@ -5,9 +5,11 @@
 //! candidate runs is spent):
 //! 1. the horizon: stop the fault phase just after the violation (nothing before it
 //!    changes), or halve it;
-//! 2. ddmin (Zeller's delta debugging) over the faults, then over whole clients, then
+//! 2. (in one of the two orders tried, see [`shrink`]) a calmer network and disk (no
+//!    loss, duplication or reordering, fixed latencies), each kept if it still fails;
+//! 3. ddmin (Zeller's delta debugging) over the faults, then over whole clients, then
 //!    over the client operations;
-//! 3. one-step simplifications, the first that still fails kept each time: calmer
+//! 4. one-step simplifications, the first that still fails kept each time: calmer
 //!    network and disk, fewer keys, shorter pauses, partitions and outages, faults and
 //!    operations earlier, smaller partition sides and blank sets, a shorter liveness
 //!    window (not for a liveness or convergence verdict, which that window defines).
@@ -48,7 +50,7 @@ pub struct ShrinkArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// At most this many candidate runs.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 4_000)]
     pub max_runs: u64,
     /// Worker threads for a batch of candidates (default: all cores). The result does
     /// not depend on it.
@@ -130,37 +132,62 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         ));
     };
     let before = Size::of(sc, &r);
-    let mut ev = Eval {
-        invariant: v.invariant.clone(),
-        current: sc.clone(),
-        result: r,
-        runs: 0,
-        max_runs: lim.max_runs,
-        jobs: lim.jobs.max(1),
-        tried: BTreeSet::new(),
-        progress,
+    let invariant = v.invariant.clone();
+    // Two orders of the same passes, the smaller result kept: each ends in a local
+    // minimum, and which one is smaller depends on the case. A calm network last
+    // keeps what a removal needs of the random schedule; a calm network first makes
+    // removals disturb less. The second gets what the first left of the budget.
+    let mut run = |calm_first: bool, budget: u64| {
+        let mut ev = Eval {
+            invariant: invariant.clone(),
+            current: sc.clone(),
+            result: r.clone(),
+            runs: 0,
+            max_runs: budget,
+            jobs: lim.jobs.max(1),
+            tried: BTreeSet::new(),
+            progress: &mut *progress,
+        };
+        ev.tried.insert(fingerprint(sc));
+        passes(&mut ev, calm_first);
+        let spent = ev.spent();
+        (ev.current, ev.result, ev.runs, spent)
     };
-    ev.tried.insert(fingerprint(sc));
+    let a = run(false, lim.max_runs);
+    let b = run(true, lim.max_runs - a.2);
+    let size = |x: &(Scenario, RunResult, u64, bool)| {
+        let s = Size::of(&x.0, &x.1);
+        (s.faults + s.ops, s.faults, s.events, s.virtual_time_ms)
+    };
+    let runs = a.2 + b.2;
+    let spent = a.3 || b.3;
+    let (scenario, result, _, _) = if size(&b) < size(&a) { b } else { a };
+    Ok(Shrunk {
+        after: Size::of(&scenario, &result),
+        before,
+        runs,
+        budget_spent: spent,
+        invariant,
+        scenario,
+    })
+}
+
+/// The passes, round after round, until a round changes nothing or the budget is spent.
+fn passes(ev: &mut Eval, calm_first: bool) {
     loop {
         let start = fingerprint(&ev.current);
-        horizon(&mut ev);
-        shrink_faults(&mut ev);
-        shrink_clients(&mut ev);
-        shrink_ops(&mut ev);
-        simplify(&mut ev);
+        horizon(ev);
+        if calm_first {
+            greedy(ev, &calmer);
+        }
+        shrink_faults(ev);
+        shrink_clients(ev);
+        shrink_ops(ev);
+        simplify(ev);
         if ev.spent() || fingerprint(&ev.current) == start {
             break;
         }
     }
-    let after = Size::of(&ev.current, &ev.result);
-    Ok(Shrunk {
-        after,
-        before,
-        runs: ev.runs,
-        budget_spent: ev.spent(),
-        invariant: ev.invariant,
-        scenario: ev.current,
-    })
 }
 
 /// The current smallest failing scenario and the budget.
@@ -398,13 +425,40 @@ fn simplify(ev: &mut Eval) {
     // A liveness or convergence verdict is about the window itself: shortening it
     // would only find the trivial failure of a window too short to commit anything.
     let window = !matches!(ev.invariant.as_str(), "liveness" | "convergence");
+    greedy(ev, &|sc| simplifications(sc, window));
+}
+
+/// Takes the first candidate of `make` that still fails, until none does.
+fn greedy(ev: &mut Eval, make: &dyn Fn(&Scenario) -> Vec<Scenario>) {
     while !ev.spent() {
-        let cands = simplifications(&ev.current, window);
+        let cands = make(&ev.current);
         if ev.first(cands).is_none() {
             break;
         }
     }
 }
+
+/// A calmer network and disk, tried before ddmin: with fixed latencies and no loss,
+/// dropping a fault or an operation no longer reshuffles every later message's fate.
+fn calmer(sc: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for f in CALMER {
+        let mut c = sc.clone();
+        f(&mut c);
+        if c != *sc {
+            out.push(c);
+        }
+    }
+    out
+}
+
+const CALMER: [fn(&mut Scenario); 5] = [
+    |c| c.options.net.loss_ppm = 0,
+    |c| c.options.net.dup_ppm = 0,
+    |c| c.options.net.reorder_ppm = 0,
+    |c| c.options.net.latency_ms_max = c.options.net.latency_ms_min,
+    |c| c.options.disk.fsync_ms_max = c.options.disk.fsync_ms_min,
+];
 
 /// Every one-step simplification of `sc`, in the order they are tried (`window`:
 /// the liveness window may shrink too).
@@ -417,12 +471,9 @@ fn simplifications(sc: &Scenario, window: bool) -> Vec<Scenario> {
             out.push(c);
         }
     };
-    // A calmer network and disk.
-    with(&|c| c.options.net.loss_ppm = 0);
-    with(&|c| c.options.net.dup_ppm = 0);
-    with(&|c| c.options.net.reorder_ppm = 0);
-    with(&|c| c.options.net.latency_ms_max = c.options.net.latency_ms_min);
-    with(&|c| c.options.disk.fsync_ms_max = c.options.disk.fsync_ms_min);
+    for f in CALMER {
+        with(&f);
+    }
     // Fewer keys.
     with(&|c| set_keys(c, 1));
     with(&|c| set_keys(c, c.options.client.keys.div_ceil(2)));
@@ -537,14 +588,15 @@ pub fn default_path(s: &Shrunk) -> PathBuf {
 
 /// The `shrink` command: load or generate the scenario, shrink, write the case.
 pub fn command(a: ShrinkArgs) -> Result<i32, String> {
-    let sc = match (&a.scenario, a.seed) {
-        (Some(path), _) => crate::cli::load_scenario(path)?,
-        (None, Some(seed)) => {
-            let v = crate::cli::parse_target(&a.variant, a.nodes)?;
-            a.spec.parse()?.scenario(seed, v, a.nodes, a.zk)?
-        }
-        (None, None) => return Err("shrink needs --seed or --scenario".into()),
-    };
+    let sc = crate::cli::scenario_of(
+        "shrink",
+        a.scenario.as_deref(),
+        a.seed,
+        &a.variant,
+        a.nodes,
+        a.zk,
+        &a.spec,
+    )?;
     let jobs = match a.jobs {
         Some(0) => return Err("--jobs must be at least 1".into()),
         Some(j) => j,
