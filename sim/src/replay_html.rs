@@ -86,6 +86,8 @@ struct Diagram {
     dots: Vec<Dot>,
     violation_y: Option<i64>,
     violation_label: String,
+    /// Lanes of the nodes the violation names, marked at the violation.
+    violation_x: Vec<i64>,
     note: String,
 }
 
@@ -428,12 +430,44 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
         bands,
         dots,
         violation_y: r.violation.as_ref().map(|_| y(v_ms)),
+        violation_x: r.violation.as_ref().map_or(Vec::new(), |v| {
+            named_nodes(&v.detail, rec.nodes)
+                .into_iter()
+                .map(|n| x_of(Lane::Node(n)))
+                .collect()
+        }),
         violation_label: r
             .violation
             .as_ref()
             .map_or(String::new(), |v| format!("{} at {} ms", v.invariant, v.virtual_time_ms)),
         note,
     }
+}
+
+/// The nodes a violation's detail names ("node 1", "nodes 0 and 1", "n2"), in order.
+fn named_nodes(detail: &str, nodes: u32) -> Vec<u32> {
+    let words: Vec<&str> = detail
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut add = |n: u32| {
+        if n < nodes && !out.contains(&n) {
+            out.push(n);
+        }
+    };
+    for (i, w) in words.iter().enumerate() {
+        if *w == "node" || *w == "nodes" {
+            for x in words[i + 1..].iter().take_while(|x| x.parse::<u32>().is_ok() || **x == "and") {
+                if let Ok(n) = x.parse() {
+                    add(n);
+                }
+            }
+        } else if let Some(n) = w.strip_prefix('n').and_then(|d| d.parse().ok()) {
+            add(n);
+        }
+    }
+    out
 }
 
 /// A value as `client.k` (values are `(client + 1) << 32 | k`).
