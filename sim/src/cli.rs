@@ -273,7 +273,10 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
     }
     println!("trace hash: {:016x}", r.trace_hash);
     if r.violation.is_some() {
-        print!("{}", crate::timeline::render(&rec, &sc, &r, Default::default()));
+        print!(
+            "{}",
+            crate::timeline::render(&rec, &sc, &r, Default::default())
+        );
     }
     if let Some(path) = &a.html {
         crate::replay_html::write(path, &rec, &sc, &r)?;

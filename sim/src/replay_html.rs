@@ -256,8 +256,7 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
         .map(|v| v.virtual_time_ms)
         .or(v_event.map(|e| e.at_ms))
         .unwrap_or(r.virtual_time_ms);
-    let before: Vec<&timeline::Message> =
-        rec.messages.iter().filter(|m| m.seq < v_seq).collect();
+    let before: Vec<&timeline::Message> = rec.messages.iter().filter(|m| m.seq < v_seq).collect();
     let drawn = &before[before.len().saturating_sub(MAX_ARROWS)..];
     let t0 = drawn
         .first()
@@ -436,10 +435,9 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
                 .map(|n| x_of(Lane::Node(n)))
                 .collect()
         }),
-        violation_label: r
-            .violation
-            .as_ref()
-            .map_or(String::new(), |v| format!("{} at {} ms", v.invariant, v.virtual_time_ms)),
+        violation_label: r.violation.as_ref().map_or(String::new(), |v| {
+            format!("{} at {} ms", v.invariant, v.virtual_time_ms)
+        }),
         note,
     }
 }
@@ -458,7 +456,10 @@ fn named_nodes(detail: &str, nodes: u32) -> Vec<u32> {
     };
     for (i, w) in words.iter().enumerate() {
         if *w == "node" || *w == "nodes" {
-            for x in words[i + 1..].iter().take_while(|x| x.parse::<u32>().is_ok() || **x == "and") {
+            for x in words[i + 1..]
+                .iter()
+                .take_while(|x| x.parse::<u32>().is_ok() || **x == "and")
+            {
                 if let Ok(n) = x.parse() {
                     add(n);
                 }
@@ -481,7 +482,13 @@ fn op_label(op: &Op) -> String {
         OpKind::Read {
             result: Some(list), ..
         } => {
-            let shown: Vec<String> = list.iter().rev().take(3).rev().map(|v| short_value(*v)).collect();
+            let shown: Vec<String> = list
+                .iter()
+                .rev()
+                .take(3)
+                .rev()
+                .map(|v| short_value(*v))
+                .collect();
             format!(
                 "R [{}{}]",
                 if list.len() > 3 { "…," } else { "" },
@@ -513,9 +520,8 @@ fn history_chart(rec: &Recording) -> Option<HistoryChart> {
     let mut clients: Vec<u32> = ops.iter().map(|o| o.client).collect();
     clients.sort_unstable();
     clients.dedup();
-    let row_y = |c: u32| {
-        TOP + 20 + clients.iter().position(|x| *x == c).unwrap_or(0) as i64 * HIST_ROW
-    };
+    let row_y =
+        |c: u32| TOP + 20 + clients.iter().position(|x| *x == c).unwrap_or(0) as i64 * HIST_ROW;
     let bars = ops
         .iter()
         .map(|o| {

@@ -503,7 +503,9 @@ fn set_keys(sc: &mut Scenario, keys: u32) {
     for steps in sc.clients.iter_mut() {
         for s in steps.iter_mut() {
             match &mut s.op {
-                ClientOpKind::Append { key, .. } | ClientOpKind::Read { key } => *key %= keys.max(1),
+                ClientOpKind::Append { key, .. } | ClientOpKind::Read { key } => {
+                    *key %= keys.max(1)
+                }
             }
         }
     }

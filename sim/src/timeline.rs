@@ -126,20 +126,39 @@ pub enum What {
         lanes: Vec<Lane>,
         until_ms: Option<u64>,
     },
-    Down { wipe: bool, lost: usize },
+    Down {
+        wipe: bool,
+        lost: usize,
+    },
     Up,
     Heal,
     /// The node's role or term changed.
-    Role { status: NodeStatus },
+    Role {
+        status: NodeStatus,
+    },
     /// Every status change (commit, last index...): for the status lines, not printed.
-    Status { status: NodeStatus },
+    Status {
+        status: NodeStatus,
+    },
     /// A Raft event worth reading (elections, truncation, snapshots, recovery).
-    Raft { text: String },
+    Raft {
+        text: String,
+    },
     /// A WAL-layer event (steps A and F of the notes, recovery, fencing, publication).
-    Wal { text: String, ack: bool },
-    Session { text: String },
-    Watch { count: u64 },
-    Violation { invariant: String, detail: String },
+    Wal {
+        text: String,
+        ack: bool,
+    },
+    Session {
+        text: String,
+    },
+    Watch {
+        count: u64,
+    },
+    Violation {
+        invariant: String,
+        detail: String,
+    },
 }
 
 impl What {
@@ -241,14 +260,7 @@ impl Recording {
         }
     }
 
-    pub(crate) fn message(
-        &mut self,
-        now: u64,
-        from: Party,
-        to: Party,
-        msg: &NetMsg,
-        d: Delivery,
-    ) {
+    pub(crate) fn message(&mut self, now: u64, from: Party, to: Party, msg: &NetMsg, d: Delivery) {
         let (arrive_ms, again_ms) = match d {
             Delivery::Dropped => (None, None),
             Delivery::Once(a) => (Some(a), None),
@@ -378,8 +390,16 @@ impl Recording {
         for e in events {
             let (node, ack, text) = match e {
                 WalEvent::WalAppended {
-                    node, index, term, path, ..
-                } => (*node, false, format!("WAL append ({index}, t{term}) at {path}")),
+                    node,
+                    index,
+                    term,
+                    path,
+                    ..
+                } => (
+                    *node,
+                    false,
+                    format!("WAL append ({index}, t{term}) at {path}"),
+                ),
                 WalEvent::Acked {
                     node,
                     index,
@@ -675,7 +695,9 @@ pub fn status_at(rec: &Recording, seq: u64) -> Vec<Option<NodeStatus>> {
         if e.seq >= seq {
             break;
         }
-        let Some(Lane::Node(n)) = e.lane else { continue };
+        let Some(Lane::Node(n)) = e.lane else {
+            continue;
+        };
         match &e.what {
             What::Role { status } | What::Status { status } => st[n as usize] = Some(*status),
             What::Down { .. } => st[n as usize] = Some(NodeStatus::DOWN),
@@ -720,7 +742,11 @@ pub fn describe(w: &What) -> String {
         What::Fault { idx, text, .. } => format!("FAULT #{idx} {text}"),
         What::Down { wipe, lost } => format!(
             "{} ({lost} unsynced writes lost)",
-            if *wipe { "wiped (blank disk)" } else { "crashed" }
+            if *wipe {
+                "wiped (blank disk)"
+            } else {
+                "crashed"
+            }
         ),
         What::Up => "restarted".into(),
         What::Heal => "heal: faults stop".into(),

@@ -611,7 +611,11 @@ impl<'s> World<'s> {
         let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
         self.record.raft_events(self.now_ms, node, &events);
         if let Some(r) = self.recorder.as_deref_mut() {
-            r.node_step(self.now_ms, self.nodes[i].core.as_ref().expect("up"), &events);
+            r.node_step(
+                self.now_ms,
+                self.nodes[i].core.as_ref().expect("up"),
+                &events,
+            );
         }
         let mut result = Ok(());
         for e in &events {

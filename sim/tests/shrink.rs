@@ -97,7 +97,10 @@ fn timeline_and_html_show_the_violation() {
     assert!(html.contains("id=\"violation\""));
     assert!(html.contains(&v.invariant));
     assert!(html.contains(">n0<") && html.contains(">zk0<") && html.contains(">probe<"));
-    assert!(html.contains("<line class=\"msg raft\""), "messages as arrows");
+    assert!(
+        html.contains("<line class=\"msg raft\""),
+        "messages as arrows"
+    );
     assert!(html.contains("<rect class=\"fault\""), "faults marked");
     assert!(
         !html.contains("src=") && !html.contains("href=\"http"),
@@ -134,13 +137,23 @@ fn a_history_verdict_draws_the_offending_key() {
         ops: vec![append(0, 1 << 32, 10, 50), append(1, 2 << 32, 60, 90), read],
         final_states: vec![],
     };
-    let a = history::check(&h).unwrap().into_iter().next().expect("a lost append");
+    let a = history::check(&h)
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a lost append");
     assert_eq!(a.kind.name(), "lost_append");
     rec.history = h.ops;
     rec.anomaly = Some(a);
     let html = zkwal_sim::replay_html::render(&rec, &sc, &r).unwrap();
-    assert!(html.contains("Key 0: its operations (lost_append"), "the chart's heading");
-    assert!(html.contains("bar ok offending"), "the offending op is marked");
+    assert!(
+        html.contains("Key 0: its operations (lost_append"),
+        "the chart's heading"
+    );
+    assert!(
+        html.contains("bar ok offending"),
+        "the offending op is marked"
+    );
     assert!(html.contains(">A 1.0<"), "appends labelled client.k");
 }
 
@@ -150,7 +163,9 @@ fn cli_shrink_writes_a_loadable_case_and_refuses_bad_input() {
     let dir = std::env::temp_dir().join(format!("zkwal-shrink-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("min.json");
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds").join(CASE);
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../seeds")
+        .join(CASE);
     let o = Command::new(bin)
         .args(["shrink", "--scenario"])
         .arg(&case)
@@ -159,8 +174,16 @@ fn cli_shrink_writes_a_loadable_case_and_refuses_bad_input() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("before: ") && stdout.contains("after: "), "{stdout}");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("before: ") && stdout.contains("after: "),
+        "{stdout}"
+    );
     let loaded = regress::load(&out).unwrap();
     assert_eq!(loaded.expect, "committed_prefix");
     // replay --scenario takes it, prints the timeline, and writes the page.
@@ -176,7 +199,9 @@ fn cli_shrink_writes_a_loadable_case_and_refuses_bad_input() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("VIOLATION committed_prefix"), "{stdout}");
-    assert!(std::fs::read_to_string(&html).unwrap().contains("id=\"violation\""));
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("id=\"violation\""));
     for args in [
         vec!["shrink", "--variant", "raft", "--nodes", "3", "--seed", "0"],
         vec!["shrink", "--scenario", "/nonexistent/file.json"],
