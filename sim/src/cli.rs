@@ -45,6 +45,8 @@ pub enum Command {
     Merge(crate::merge::MergeArgs),
     /// The standard scenario on one thread against an empty event loop: speed, ceiling.
     Bench(crate::bench::BenchArgs),
+    /// Shrink a failing seed (or scenario) to a minimal scenario that fails the same way.
+    Shrink(crate::shrink::ShrinkArgs),
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +110,9 @@ pub struct ReplayArgs {
     /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
+    /// Write the run as a self-contained HTML space-time diagram to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub spec: crate::profile::SpecArgs,
 }
@@ -161,6 +166,7 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Sweep(a) => crate::report::sweep(a),
         Command::Merge(a) => crate::merge::merge(a),
         Command::Bench(a) => crate::bench::bench(a),
+        Command::Shrink(a) => crate::shrink::command(a),
     }
 }
 
@@ -253,14 +259,15 @@ fn run(a: RunArgs) -> Result<i32, String> {
 }
 
 fn replay(a: ReplayArgs) -> Result<i32, String> {
-    let sc = match (&a.scenario, a.seed) {
-        (Some(path), _) => load_scenario(path)?,
-        (None, Some(seed)) => {
-            let v = parse_target(&a.variant, a.nodes)?;
-            a.spec.parse()?.scenario(seed, v, a.nodes, a.zk)?
-        }
-        (None, None) => return Err("replay needs --seed or --scenario".into()),
-    };
+    let sc = scenario_of(
+        "replay",
+        a.scenario.as_deref(),
+        a.seed,
+        &a.variant,
+        a.nodes,
+        a.zk,
+        &a.spec,
+    )?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_sim=debug"));
     let _ = tracing_subscriber::fmt()
@@ -269,7 +276,8 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         .with_target(false)
         .try_init();
     quiet_panics();
-    let r = run_scenario(&sc);
+    let mut rec = crate::timeline::Recording::default();
+    let r = crate::runner::run_recorded(&sc, &mut rec);
     println!(
         "seed={} variant={} nodes={} events={} virtual_time_ms={} ops ok={} failed={} indeterminate={}",
         sc.seed,
@@ -289,7 +297,37 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         ),
     }
     println!("trace hash: {:016x}", r.trace_hash);
+    if r.violation.is_some() {
+        print!(
+            "{}",
+            crate::timeline::render(&rec, &sc, &r, Default::default())
+        );
+    }
+    if let Some(path) = &a.html {
+        crate::replay_html::write(path, &rec, &sc, &r)?;
+        println!("html: {}", path.display());
+    }
     Ok(if r.violation.is_none() { 0 } else { 1 })
+}
+
+/// The scenario a command names: a saved file, or a seed with its target and options.
+pub(crate) fn scenario_of(
+    command: &str,
+    file: Option<&std::path::Path>,
+    seed: Option<u64>,
+    variant: &str,
+    nodes: u32,
+    zk: bool,
+    spec: &crate::profile::SpecArgs,
+) -> Result<Scenario, String> {
+    match (file, seed) {
+        (Some(path), _) => load_scenario(path),
+        (None, Some(seed)) => {
+            let v = parse_target(variant, nodes)?;
+            spec.parse()?.scenario(seed, v, nodes, zk)
+        }
+        (None, None) => Err(format!("{command} needs --seed or --scenario")),
+    }
 }
 
 /// A saved scenario file, either a bare Scenario or a `seeds/` case.

@@ -42,12 +42,22 @@ const DEFINITIONS: [&str; 7] = [
 ];
 
 fn render(page: &Page) -> Result<String, String> {
+    render_template("page.html", TEMPLATE, page)
+}
+
+/// Renders a minijinja template (named `name`, which decides its auto-escaping) with
+/// `ctx`; errors name the template.
+pub(crate) fn render_template(
+    name: &str,
+    source: &str,
+    ctx: &impl Serialize,
+) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
-    env.add_template("page.html", TEMPLATE)
-        .map_err(|e| format!("html template: {e}"))?;
-    env.get_template("page.html")
-        .and_then(|t| t.render(minijinja::value::Serde(page)))
-        .map_err(|e| format!("html template: {e}"))
+    env.add_template(name, source)
+        .map_err(|e| format!("{name} template: {e}"))?;
+    env.get_template(name)
+        .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+        .map_err(|e| format!("{name} template: {e}"))
 }
 
 /// Draws into an SVG document of `W` x `H` and returns it as a string.

@@ -15,6 +15,9 @@
 //!   `--shard K/N`);
 //! - [`merge`]: the `merge` command (shards' JSON summaries into one);
 //! - [`bench`]: the `bench` command (the standard scenario against an empty event loop);
+//! - [`shrink`]: delta debugging of a failing scenario down to a minimal one;
+//! - [`replay_html`]: the replay's space-time diagram as a self-contained HTML page;
+//! - [`timeline`]: what a replay records, and the counterexample timeline printed from it;
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub mod batch;
@@ -31,11 +34,14 @@ pub mod profile;
 pub mod progress;
 pub mod queue;
 pub mod regress;
+pub mod replay_html;
 pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod shard;
+pub mod shrink;
+pub mod timeline;
 pub mod trace;
 pub mod world;
 pub mod zookeeper;

@@ -15,7 +15,17 @@ use crate::world::{Found, RunResult, World};
 
 /// Runs a scenario to its verdict, turning a panic into a `panic` violation.
 pub fn run_scenario(sc: &Scenario) -> RunResult {
-    match catch_unwind(AssertUnwindSafe(|| World::new(sc).run())) {
+    run_with(sc, None)
+}
+
+/// As [`run_scenario`], recording the events that matter (replay's timeline and
+/// diagram); the recording keeps what happened before a panic too.
+pub fn run_recorded(sc: &Scenario, rec: &mut crate::timeline::Recording) -> RunResult {
+    run_with(sc, Some(rec))
+}
+
+fn run_with(sc: &Scenario, rec: Option<&mut crate::timeline::Recording>) -> RunResult {
+    match catch_unwind(AssertUnwindSafe(|| World::with_recorder(sc, rec).run())) {
         Ok(r) => r,
         Err(payload) => {
             let msg = payload
@@ -308,6 +318,29 @@ pub fn run_seeds(
 
 fn invalid_scenario(detail: String) -> RunResult {
     failed_run("invalid_scenario", detail)
+}
+
+/// Runs each scenario on up to `jobs` threads; the results come in the order given
+/// (the shrinker's batches of candidates: which one wins never depends on `jobs`).
+pub fn run_each(scenarios: &[Scenario], jobs: usize) -> Vec<RunResult> {
+    let next = AtomicU64::new(0);
+    let results: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; scenarios.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, scenarios.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(sc) = scenarios.get(i) else { break };
+                let r = run_scenario(sc);
+                results.lock().expect("no thread panics while holding it")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("threads joined")
+        .into_iter()
+        .map(|r| r.expect("every scenario ran"))
+        .collect()
 }
 
 /// The default number of worker threads: one per core.

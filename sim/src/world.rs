@@ -26,6 +26,7 @@ use crate::network::{Delivery, Network, Party};
 use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
+use crate::timeline::Recording;
 use crate::trace::TraceHash;
 use crate::zookeeper::{WalChecks, WalCounts};
 
@@ -191,10 +192,20 @@ pub struct World<'s> {
     /// Ensemble steps so far (its full invariant check runs every ZK_CHECK_EVERY).
     zk_steps: u64,
     record: crate::metrics::Record,
+    /// Replay only: the events that matter, for the counterexample timeline and the
+    /// HTML diagram (`timeline.rs`). None on every other run, so that a normal run
+    /// builds and formats nothing extra.
+    recorder: Option<&'s mut Recording>,
 }
 
 impl<'s> World<'s> {
     pub fn new(sc: &'s Scenario) -> World<'s> {
+        World::with_recorder(sc, None)
+    }
+
+    /// As [`World::new`], recording into `recorder` when given (it outlives a panic of
+    /// the run, so a `panic` verdict still has its timeline).
+    pub fn with_recorder(sc: &'s Scenario, recorder: Option<&'s mut Recording>) -> World<'s> {
         let n = sc.nodes as usize;
         let o = &sc.options;
         let mut clients: Vec<Client> = sc
@@ -261,7 +272,11 @@ impl<'s> World<'s> {
             zk_pins: vec![None; n],
             zk_steps: 0,
             record: Default::default(),
+            recorder,
         };
+        if let Some(r) = w.recorder.as_deref_mut() {
+            r.begin(sc);
+        }
         for f in &sc.faults {
             if let (0, Fault::ZkPin { node, server }) = (f.at_ms, &f.fault) {
                 w.zk_pins[*node as usize] = Some(*server);
@@ -318,6 +333,9 @@ impl<'s> World<'s> {
         if self.violation.is_none() {
             self.check_history();
         }
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.history(self.clients.iter().flat_map(|c| c.history.iter().cloned()));
+        }
         let figures = crate::metrics::RunFigures::of_run(
             self.sc,
             &self.clients,
@@ -359,6 +377,9 @@ impl<'s> World<'s> {
     fn fail(&mut self, invariant: &str, detail: String) {
         if self.violation.is_none() {
             debug!(t = self.now_ms, invariant, %detail, "VIOLATION");
+            if let Some(r) = self.recorder.as_deref_mut() {
+                r.violation(self.now_ms, invariant, &detail);
+            }
             self.violation = Some(Found {
                 invariant: invariant.to_string(),
                 detail,
@@ -589,6 +610,13 @@ impl<'s> World<'s> {
         let events = raft.take_events();
         let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
         self.record.raft_events(self.now_ms, node, &events);
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.node_step(
+                self.now_ms,
+                self.nodes[i].core.as_ref().expect("up"),
+                &events,
+            );
+        }
         let mut result = Ok(());
         for e in &events {
             result = self.checks.on_event(raft, e);
@@ -638,7 +666,11 @@ impl<'s> World<'s> {
     }
 
     fn send(&mut self, from: Party, to: Party, msg: NetMsg) {
-        match self.net.route(self.now_ms, from, to, &mut self.faults) {
+        let delivery = self.net.route(self.now_ms, from, to, &mut self.faults);
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.message(self.now_ms, from, to, &msg, delivery);
+        }
+        match delivery {
             Delivery::Dropped => {}
             Delivery::Once(at) => self.schedule(at, Ev::Deliver { from, to, msg }),
             Delivery::Twice(a, b) => {
@@ -801,6 +833,11 @@ impl<'s> World<'s> {
         }
         let fault = self.sc.faults[idx].fault.clone();
         self.trace_line(format_args!("fault {fault:?}"));
+        if self.recorder.is_some() {
+            let leader = self.current_leader();
+            let r = self.recorder.as_deref_mut().expect("some");
+            r.fault(self.now_ms, idx, &fault, leader);
+        }
         self.trace.mix(0xfa17 ^ idx as u64);
         match fault {
             Fault::Crash { node, down_ms } => {
@@ -954,6 +991,9 @@ impl<'s> World<'s> {
         } else {
             FaultKind::Crash
         });
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.down(self.now_ms, node, wipe, lost);
+        }
         self.trace_line(format_args!(
             "{} node {node} ({lost} unsynced writes lost)",
             if wipe { "wipe" } else { "crash" }
@@ -965,6 +1005,9 @@ impl<'s> World<'s> {
             return;
         }
         self.faults.add(FaultKind::Restart);
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.up(self.now_ms, node);
+        }
         self.trace_line(format_args!("restart node {node}"));
         self.start_node(node);
     }
@@ -972,6 +1015,9 @@ impl<'s> World<'s> {
     fn heal(&mut self) {
         self.healed = true;
         self.net.heal_all();
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.heal(self.now_ms);
+        }
         self.trace_line(format_args!("heal: faults stop"));
         if let Some(e) = self.zk.as_mut() {
             e.set_unavailable(self.now_ms, false);
@@ -1000,7 +1046,11 @@ impl<'s> World<'s> {
     fn after_wal_step(&mut self, node: u32) -> Result<(), ()> {
         let i = node as usize;
         let core = self.nodes[i].core.as_mut().expect("node is up");
-        self.zk_watch_events += core.take_watch_events();
+        let watch_events = core.take_watch_events();
+        self.zk_watch_events += watch_events;
+        if let (Some(r), true) = (self.recorder.as_deref_mut(), watch_events > 0) {
+            r.watch(self.now_ms, node, watch_events);
+        }
         for _ in 0..core.take_unknown_outcomes() {
             self.faults.add(FaultKind::ZkConnectionLoss);
         }
@@ -1016,6 +1066,9 @@ impl<'s> World<'s> {
         let mut events = std::mem::take(&mut self.wal_events);
         let tree = self.zk.as_ref().map(|e| e.leader_tree());
         let mut result = Ok(());
+        if let Some(r) = self.recorder.as_deref_mut() {
+            r.wal(self.now_ms, &events);
+        }
         for e in &events {
             if enabled!(Level::DEBUG) {
                 debug!(t = self.now_ms, "wal {e:?}");
@@ -1047,6 +1100,9 @@ impl<'s> World<'s> {
         }
         let mut expired = 0;
         while let Some(n) = e.poll_notice() {
+            if let Some(r) = self.recorder.as_deref_mut() {
+                r.zk_notice(now, &n);
+            }
             if let Notice::SessionExpired { .. } = n {
                 expired += 1;
             }
@@ -1236,6 +1292,9 @@ impl<'s> World<'s> {
             Err(e) => return self.fail("malformed_history", e.to_string()),
         };
         if let Some(a) = anomalies.first() {
+            if let Some(r) = self.recorder.as_deref_mut() {
+                r.anomaly(a);
+            }
             let more = anomalies.len() - 1;
             self.fail(
                 a.kind.name(),
@@ -1307,7 +1366,7 @@ impl<'s> World<'s> {
 }
 
 /// A message body without the bulky parts (snapshot state, entry payloads).
-struct BodyView<'a>(&'a MsgBody);
+pub(crate) struct BodyView<'a>(pub(crate) &'a MsgBody);
 
 impl std::fmt::Debug for BodyView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,661 @@
+//! `zkwal-sim shrink`: delta debugging over a failing [`Scenario`], down to one that a
+//! person can read. A candidate counts only if it still violates the *same* invariant.
+//!
+//! The passes, repeated until a whole round changes nothing (or the budget of
+//! candidate runs is spent):
+//! 1. the horizon: stop the fault phase just after the violation (nothing before it
+//!    changes), or halve it;
+//! 2. (in one of the two orders tried, see [`shrink`]) a calmer network and disk (no
+//!    loss, duplication or reordering, fixed latencies), each kept if it still fails;
+//! 3. ddmin (Zeller's delta debugging) over the faults, then over whole clients, then
+//!    over the client operations;
+//! 4. one-step simplifications, the first that still fails kept each time: calmer
+//!    network and disk, fewer keys, shorter pauses, partitions and outages, faults and
+//!    operations earlier, smaller partition sides and blank sets, a shorter liveness
+//!    window (not for a liveness or convergence verdict, which that window defines).
+//!
+//! Deterministic: candidates are tried in a fixed order and the first that fails the
+//! same way wins. Runs of a batch go to several threads (`runner::run_each`), but a
+//! batch never holds more candidates than the budget has left and only the runs up to
+//! the winner are counted, so the result and the run count are what a sequential
+//! shrink gives, whatever `--jobs` is.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::regress::Case;
+use crate::runner::{run_each, run_scenario};
+use crate::scenario::{unique_value, ClientOpKind, ClientStep, Fault, Scenario};
+use crate::trace::TraceHash;
+use crate::world::RunResult;
+
+#[derive(clap::Args, Debug)]
+pub struct ShrinkArgs {
+    /// Design variant: raft, seed, seed-zk-quorum, fenced.
+    #[arg(long, default_value = "raft")]
+    pub variant: String,
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    #[arg(long, required_unless_present = "scenario")]
+    pub seed: Option<u64>,
+    /// Place a mock ZooKeeper ensemble on the network (with its faults).
+    #[arg(long)]
+    pub zk: bool,
+    /// A failing scenario (JSON, as `zkwal-sim scenario` prints it) or a `seeds/` case.
+    #[arg(long, conflicts_with = "seed")]
+    pub scenario: Option<PathBuf>,
+    /// Where to write the minimal scenario, as a regression case (default:
+    /// `seeds/<variant>-n<N>-s<seed>[-zk]-<invariant>-shrunk.json`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// At most this many candidate runs.
+    #[arg(long, default_value_t = 4_000)]
+    pub max_runs: u64,
+    /// Worker threads for a batch of candidates (default: all cores). The result does
+    /// not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub spec: crate::profile::SpecArgs,
+}
+
+/// How big a failing scenario is, and how long its run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size {
+    pub faults: usize,
+    pub ops: usize,
+    pub clients: usize,
+    pub keys: u32,
+    /// Events the run processed until it stopped.
+    pub events: u64,
+    /// Virtual time at which the run stopped.
+    pub virtual_time_ms: u64,
+}
+
+impl Size {
+    pub fn of(sc: &Scenario, r: &RunResult) -> Size {
+        Size {
+            faults: sc.faults.len(),
+            ops: sc.clients.iter().map(Vec::len).sum(),
+            clients: sc.clients.len(),
+            keys: sc.options.client.keys,
+            events: r.events,
+            virtual_time_ms: r.virtual_time_ms,
+        }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} faults, {} ops ({} clients, {} keys), {} events, {} ms virtual",
+            self.faults, self.ops, self.clients, self.keys, self.events, self.virtual_time_ms
+        )
+    }
+}
+
+/// The shrinker's bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_runs: u64,
+    pub jobs: usize,
+}
+
+/// What a shrink found.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    pub scenario: Scenario,
+    pub invariant: String,
+    pub before: Size,
+    pub after: Size,
+    /// Candidate runs counted against the budget.
+    pub runs: u64,
+    /// Whether the budget ran out before a round changed nothing.
+    pub budget_spent: bool,
+}
+
+/// Called after every batch with the runs so far and the current size.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, &Size);
+
+/// Shrinks a failing scenario. Err: it does not fail (nothing to shrink).
+pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, String> {
+    sc.validate()?;
+    let r = run_scenario(sc);
+    let Some(v) = &r.violation else {
+        return Err(format!(
+            "seed {} ({} nodes, {}) passes: nothing to shrink",
+            sc.seed,
+            sc.nodes,
+            sc.variant.name()
+        ));
+    };
+    let before = Size::of(sc, &r);
+    let invariant = v.invariant.clone();
+    // Two orders of the same passes, the smaller result kept: each ends in a local
+    // minimum, and which one is smaller depends on the case. A calm network last
+    // keeps what a removal needs of the random schedule; a calm network first makes
+    // removals disturb less. The second gets what the first left of the budget.
+    let mut run = |calm_first: bool, budget: u64| {
+        let mut ev = Eval {
+            invariant: invariant.clone(),
+            current: sc.clone(),
+            result: r.clone(),
+            runs: 0,
+            max_runs: budget,
+            jobs: lim.jobs.max(1),
+            tried: BTreeSet::new(),
+            progress: &mut *progress,
+        };
+        ev.tried.insert(fingerprint(sc));
+        passes(&mut ev, calm_first);
+        let spent = ev.spent();
+        (ev.current, ev.result, ev.runs, spent)
+    };
+    let a = run(false, lim.max_runs);
+    let b = run(true, lim.max_runs - a.2);
+    let size = |x: &(Scenario, RunResult, u64, bool)| {
+        let s = Size::of(&x.0, &x.1);
+        (s.faults + s.ops, s.faults, s.events, s.virtual_time_ms)
+    };
+    let runs = a.2 + b.2;
+    let spent = a.3 || b.3;
+    let (scenario, result, _, _) = if size(&b) < size(&a) { b } else { a };
+    Ok(Shrunk {
+        after: Size::of(&scenario, &result),
+        before,
+        runs,
+        budget_spent: spent,
+        invariant,
+        scenario,
+    })
+}
+
+/// The passes, round after round, until a round changes nothing or the budget is spent.
+fn passes(ev: &mut Eval, calm_first: bool) {
+    loop {
+        let start = fingerprint(&ev.current);
+        horizon(ev);
+        if calm_first {
+            greedy(ev, &calmer);
+        }
+        shrink_faults(ev);
+        shrink_clients(ev);
+        shrink_ops(ev);
+        simplify(ev);
+        if ev.spent() || fingerprint(&ev.current) == start {
+            break;
+        }
+    }
+}
+
+/// The current smallest failing scenario and the budget.
+struct Eval<'a> {
+    invariant: String,
+    current: Scenario,
+    /// The run of `current`.
+    result: RunResult,
+    runs: u64,
+    max_runs: u64,
+    jobs: usize,
+    /// Fingerprints of candidates already run (they are not run or counted again).
+    tried: BTreeSet<u64>,
+    progress: Progress<'a>,
+}
+
+impl Eval<'_> {
+    fn spent(&self) -> bool {
+        self.runs >= self.max_runs
+    }
+
+    /// Runs the candidates in order and makes the first that violates the same
+    /// invariant current; returns its position.
+    fn first(&mut self, cands: Vec<Scenario>) -> Option<usize> {
+        let mut fresh: Vec<(usize, Scenario)> = Vec::new();
+        for (i, c) in cands.into_iter().enumerate() {
+            if c.validate().is_ok() && self.tried.insert(fingerprint(&c)) {
+                fresh.push((i, c));
+            }
+        }
+        let mut queue = fresh.into_iter().peekable();
+        while queue.peek().is_some() && !self.spent() {
+            let room = (self.max_runs - self.runs).min(self.jobs as u64) as usize;
+            let batch: Vec<(usize, Scenario)> = queue.by_ref().take(room).collect();
+            let scenarios: Vec<Scenario> = batch.iter().map(|(_, c)| c.clone()).collect();
+            let results = run_each(&scenarios, self.jobs);
+            let hit = results.iter().position(|r| {
+                r.violation
+                    .as_ref()
+                    .is_some_and(|v| v.invariant == self.invariant)
+            });
+            match hit {
+                Some(k) => {
+                    self.runs += k as u64 + 1;
+                    // Candidates after the winner were run but are not counted: a
+                    // sequential shrink would not have run them. They may be tried again.
+                    for (_, c) in &batch[k + 1..] {
+                        self.tried.remove(&fingerprint(c));
+                    }
+                    for (_, c) in queue {
+                        self.tried.remove(&fingerprint(&c));
+                    }
+                    let (pos, sc) = batch.into_iter().nth(k).expect("hit is in the batch");
+                    self.result = results.into_iter().nth(k).expect("one result each");
+                    self.current = sc;
+                    self.report();
+                    return Some(pos);
+                }
+                None => {
+                    self.runs += batch.len() as u64;
+                    self.report();
+                }
+            }
+        }
+        for (_, c) in queue {
+            self.tried.remove(&fingerprint(&c));
+        }
+        None
+    }
+
+    fn report(&mut self) {
+        let size = Size::of(&self.current, &self.result);
+        (self.progress)(self.runs, &size);
+    }
+}
+
+/// A fixed 64-bit hash of a scenario's JSON (never a randomly seeded hasher).
+fn fingerprint(sc: &Scenario) -> u64 {
+    let text = serde_json::to_string(sc).unwrap_or_default();
+    let mut h = TraceHash::default();
+    for chunk in text.as_bytes().chunks(8) {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        h.mix(u64::from_le_bytes(w));
+    }
+    h.value()
+}
+
+/// Classic ddmin over `items`: subsets, then complements, at growing granularity.
+/// `build` makes the candidate scenario holding only the given items.
+fn ddmin<T: Clone>(ev: &mut Eval, items: Vec<T>, build: &dyn Fn(&Scenario, &[T]) -> Scenario) {
+    let mut items = items;
+    let mut n = 2usize;
+    while !items.is_empty() && !ev.spent() {
+        let len = items.len();
+        let k = n.min(len);
+        let ranges: Vec<std::ops::Range<usize>> =
+            (0..k).map(|i| i * len / k..(i + 1) * len / k).collect();
+        let mut sets: Vec<Vec<T>> = Vec::new();
+        if k > 2 {
+            sets.extend(ranges.iter().map(|r| items[r.clone()].to_vec()));
+        }
+        for r in &ranges {
+            let mut rest = items[..r.start].to_vec();
+            rest.extend_from_slice(&items[r.end..]);
+            sets.push(rest);
+        }
+        let cands = sets.iter().map(|s| build(&ev.current, s)).collect();
+        match ev.first(cands) {
+            Some(i) => {
+                let subset = k > 2 && i < k;
+                items = sets.swap_remove(i);
+                n = if subset { 2 } else { (k - 1).max(2) };
+            }
+            None if k >= len => break,
+            None => n = (2 * k).min(len),
+        }
+    }
+}
+
+fn horizon(ev: &mut Eval) {
+    let o = &ev.current.options;
+    let mut cands = Vec::new();
+    if let Some(v) = &ev.result.violation {
+        // A violation during the fault phase: healing later changes nothing before it.
+        if v.virtual_time_ms + 1 < o.duration_ms {
+            let mut c = ev.current.clone();
+            c.options.duration_ms = v.virtual_time_ms + 1;
+            cands.push(c);
+        }
+    }
+    if o.duration_ms > 1 {
+        let mut c = ev.current.clone();
+        c.options.duration_ms = o.duration_ms / 2;
+        cands.push(c);
+    }
+    while !ev.spent() && ev.first(cands.clone()).is_some() {
+        cands = horizon_cands(&ev.current);
+    }
+    drop_unfired_faults(ev);
+}
+
+fn horizon_cands(sc: &Scenario) -> Vec<Scenario> {
+    let mut c = sc.clone();
+    c.options.duration_ms /= 2;
+    if c.options.duration_ms == 0 {
+        return Vec::new();
+    }
+    vec![c]
+}
+
+/// Faults scheduled at or after the end of the fault phase never fire: drop them.
+fn drop_unfired_faults(ev: &mut Eval) {
+    let d = ev.current.options.duration_ms;
+    if ev.current.faults.iter().any(|f| f.at_ms >= d) {
+        let mut c = ev.current.clone();
+        c.faults.retain(|f| f.at_ms < d);
+        ev.first(vec![c]);
+    }
+}
+
+fn shrink_faults(ev: &mut Eval) {
+    let faults = ev.current.faults.clone();
+    ddmin(ev, faults, &|sc, keep| {
+        let mut c = sc.clone();
+        c.faults = keep.to_vec();
+        c
+    });
+}
+
+fn shrink_clients(ev: &mut Eval) {
+    let clients = ev.current.clients.clone();
+    ddmin(ev, clients, &|sc, keep| {
+        let mut c = sc.clone();
+        c.clients = keep.to_vec();
+        renumber_values(&mut c);
+        c
+    });
+}
+
+/// Appended values name their client in the high half (`unique_value`): after clients
+/// are dropped, the others take their new numbers, so no value can equal the probe's.
+fn renumber_values(sc: &mut Scenario) {
+    for (c, steps) in sc.clients.iter_mut().enumerate() {
+        for s in steps.iter_mut() {
+            if let ClientOpKind::Append { value, .. } = &mut s.op {
+                *value = unique_value(c, *value & 0xffff_ffff);
+            }
+        }
+    }
+}
+
+/// ddmin over the client operations, twice: first the later operations of a client
+/// simply move earlier (bold: often a much smaller schedule still fails), then a
+/// dropped operation's think time goes to the next kept one of its client, so that
+/// the operations kept start when they did (removing one then moves nothing else).
+fn shrink_ops(ev: &mut Eval) {
+    shrink_ops_keeping(ev, false);
+    shrink_ops_keeping(ev, true);
+}
+
+fn shrink_ops_keeping(ev: &mut Eval, keep_times: bool) {
+    let ops: Vec<(usize, u64, ClientStep)> = ev
+        .current
+        .clients
+        .iter()
+        .enumerate()
+        .flat_map(|(c, steps)| {
+            steps.iter().scan(0u64, move |at, s| {
+                *at += s.think_ms;
+                Some((c, *at, s.clone()))
+            })
+        })
+        .collect();
+    ddmin(ev, ops, &|sc, keep| {
+        let mut c = sc.clone();
+        for steps in c.clients.iter_mut() {
+            steps.clear();
+        }
+        let mut last = vec![0u64; c.clients.len()];
+        for (client, at, step) in keep {
+            let mut step = step.clone();
+            if keep_times {
+                step.think_ms = at - last[*client];
+                last[*client] = *at;
+            }
+            c.clients[*client].push(step);
+        }
+        c
+    });
+}
+
+/// One-step simplifications until none still fails the same way.
+fn simplify(ev: &mut Eval) {
+    // A liveness or convergence verdict is about the window itself: shortening it
+    // would only find the trivial failure of a window too short to commit anything.
+    let window = !matches!(ev.invariant.as_str(), "liveness" | "convergence");
+    greedy(ev, &|sc| simplifications(sc, window));
+}
+
+/// Takes the first candidate of `make` that still fails, until none does.
+fn greedy(ev: &mut Eval, make: &dyn Fn(&Scenario) -> Vec<Scenario>) {
+    while !ev.spent() {
+        let cands = make(&ev.current);
+        if ev.first(cands).is_none() {
+            break;
+        }
+    }
+}
+
+/// A calmer network and disk, tried before ddmin: with fixed latencies and no loss,
+/// dropping a fault or an operation no longer reshuffles every later message's fate.
+fn calmer(sc: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for f in CALMER {
+        let mut c = sc.clone();
+        f(&mut c);
+        if c != *sc {
+            out.push(c);
+        }
+    }
+    out
+}
+
+const CALMER: [fn(&mut Scenario); 5] = [
+    |c| c.options.net.loss_ppm = 0,
+    |c| c.options.net.dup_ppm = 0,
+    |c| c.options.net.reorder_ppm = 0,
+    |c| c.options.net.latency_ms_max = c.options.net.latency_ms_min,
+    |c| c.options.disk.fsync_ms_max = c.options.disk.fsync_ms_min,
+];
+
+/// Every one-step simplification of `sc`, in the order they are tried (`window`:
+/// the liveness window may shrink too).
+fn simplifications(sc: &Scenario, window: bool) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let mut with = |f: &dyn Fn(&mut Scenario)| {
+        let mut c = sc.clone();
+        f(&mut c);
+        if c != *sc {
+            out.push(c);
+        }
+    };
+    for f in CALMER {
+        with(&f);
+    }
+    // Fewer keys.
+    with(&|c| set_keys(c, 1));
+    with(&|c| set_keys(c, c.options.client.keys.div_ceil(2)));
+    // Shorter and earlier faults.
+    for i in 0..sc.faults.len() {
+        with(&|c| halve_fault(&mut c.faults[i].fault));
+        with(&|c| c.faults[i].at_ms /= 2);
+        with(&|c| shrink_sets(&mut c.faults[i].fault));
+    }
+    // Earlier operations.
+    for k in 0..sc.clients.len() {
+        with(&|c| {
+            for s in c.clients[k].iter_mut() {
+                s.think_ms /= 2;
+            }
+        });
+    }
+    if window {
+        with(&|c| c.options.liveness_ms = (c.options.liveness_ms / 2).max(1));
+    }
+    out
+}
+
+/// Keys become `key % keys` (all on one key when 1).
+fn set_keys(sc: &mut Scenario, keys: u32) {
+    sc.options.client.keys = keys.max(1);
+    for steps in sc.clients.iter_mut() {
+        for s in steps.iter_mut() {
+            match &mut s.op {
+                ClientOpKind::Append { key, .. } | ClientOpKind::Read { key } => {
+                    *key %= keys.max(1)
+                }
+            }
+        }
+    }
+}
+
+/// Halves how long a fault lasts (pauses, downtime, partitions, outages, lag).
+fn halve_fault(f: &mut Fault) {
+    match f {
+        Fault::Crash { down_ms, .. }
+        | Fault::Wipe { down_ms, .. }
+        | Fault::CrashLeader { down_ms }
+        | Fault::TotalLoss { down_ms, .. } => *down_ms /= 2,
+        Fault::Pause { ms, .. }
+        | Fault::Partition { ms, .. }
+        | Fault::IsolateLeader { ms }
+        | Fault::ZkOutage { ms }
+        | Fault::ZkCutOff { ms, .. }
+        | Fault::PauseLeader { ms } => *ms /= 2,
+        Fault::ZkLag { lag_ms, ms, .. } => {
+            *ms /= 2;
+            *lag_ms = (*lag_ms).min(*ms);
+        }
+        Fault::ZkLeaderChange {
+            unavailable_ms,
+            deposed_ms,
+        } => {
+            *unavailable_ms /= 2;
+            *deposed_ms /= 2;
+        }
+        Fault::ZkPin { .. } => {}
+    }
+}
+
+/// Drops the last member of a partition side (keeping one) or of a blank set.
+fn shrink_sets(f: &mut Fault) {
+    match f {
+        Fault::Partition { side, .. } if side.len() > 1 => {
+            side.pop();
+        }
+        Fault::TotalLoss { blank, .. } => {
+            blank.pop();
+        }
+        _ => {}
+    }
+}
+
+/// The regression case a shrink writes: the minimal scenario and its verdict.
+pub fn case_of(s: &Shrunk) -> Case {
+    Case {
+        variant: None,
+        nodes: None,
+        seed: None,
+        scenario: Some(s.scenario.clone()),
+        expect: s.invariant.clone(),
+        trace_hash: None,
+        note: format!(
+            "shrunk by zkwal-sim shrink (seed {}, {}, {} nodes): {} faults, {} ops -> {} faults, {} ops; violates {}",
+            s.scenario.seed,
+            s.scenario.variant.name(),
+            s.scenario.nodes,
+            s.before.faults,
+            s.before.ops,
+            s.after.faults,
+            s.after.ops,
+            s.invariant
+        ),
+    }
+}
+
+/// The default file of a shrunk case, in `seeds/`.
+pub fn default_path(s: &Shrunk) -> PathBuf {
+    let sc = &s.scenario;
+    let zk = if sc.options.zk.is_some() { "-zk" } else { "" };
+    PathBuf::from("seeds").join(format!(
+        "{}-n{}-s{}{zk}-{}-shrunk.json",
+        sc.variant.name(),
+        sc.nodes,
+        sc.seed,
+        s.invariant
+    ))
+}
+
+/// The `shrink` command: load or generate the scenario, shrink, write the case.
+pub fn command(a: ShrinkArgs) -> Result<i32, String> {
+    let sc = crate::cli::scenario_of(
+        "shrink",
+        a.scenario.as_deref(),
+        a.seed,
+        &a.variant,
+        a.nodes,
+        a.zk,
+        &a.spec,
+    )?;
+    let jobs = match a.jobs {
+        Some(0) => return Err("--jobs must be at least 1".into()),
+        Some(j) => j,
+        None => crate::runner::all_cores(),
+    };
+    if a.max_runs == 0 {
+        return Err("--max-runs must be at least 1".into());
+    }
+    crate::runner::quiet_panics();
+    let terminal = std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::new(a.max_runs);
+    if terminal {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}")
+                .expect("valid template"),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut last = None;
+    let mut progress = |runs: u64, size: &Size| {
+        if terminal {
+            bar.set_position(runs);
+            bar.set_message(size.to_string());
+        } else if last != Some(*size) {
+            eprintln!("shrink: {runs} runs: {size}");
+        }
+        last = Some(*size);
+    };
+    let s = shrink(
+        &sc,
+        Limits {
+            max_runs: a.max_runs,
+            jobs,
+        },
+        &mut progress,
+    )?;
+    bar.finish_and_clear();
+    let path = a.out.clone().unwrap_or_else(|| default_path(&s));
+    let text = serde_json::to_string_pretty(&case_of(&s)).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("invariant: {}", s.invariant);
+    println!("before: {}", s.before);
+    println!("after:  {}", s.after);
+    println!(
+        "{} candidate runs{}",
+        s.runs,
+        if s.budget_spent {
+            " (budget spent: raise --max-runs to shrink further)"
+        } else {
+            ""
+        }
+    );
+    println!("wrote {}", path.display());
+    println!("replay: zkwal-sim replay --scenario {}", path.display());
+    Ok(0)
+}
