@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use zkwal_invariants::history::{self, History};
 use zkwal_invariants::raft::{RaftChecks, Violation};
 use zkwal_invariants::wal::WalChecks;
-use zkwal_raft::{ClientReply, Command, Config, NodeId, Role, WriteId};
+use zkwal_raft::{Config, Role, WriteId};
 use zkwal_sim::clients::{Client, ClientAction};
 use zkwal_sim::disk::Disk;
 use zkwal_sim::faults::{FaultCounts, FaultKind};
@@ -828,6 +828,3 @@ pub enum ClientTimer {
     Retry { request_id: u64 },
     AttemptTimeout { request_id: u64, attempt: u32 },
 }
-
-#[allow(unused)]
-fn _types(_: Command, _: ClientReply, _: NodeId) {}
