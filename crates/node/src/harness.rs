@@ -446,7 +446,7 @@ impl Run {
 pub fn replay_command(test: &str, seed: u64) -> String {
     format!(
         "MADSIM_TEST_SEED={seed} RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target/madsim \
-         cargo test --release -p zkwal-node --test madsim -- {test} --exact"
+         cargo test --profile madsim -p zkwal-node --test madsim -- {test} --exact"
     )
 }
 
