@@ -1,5 +1,6 @@
 //! Reading what ZooKeeper holds for a node that must catch up (steps [3] and [4]):
-//! fenced takeovers first bump the epoch and `sync`; then the published snapshot
+//! fenced takeovers first bump the epoch and `sync` (a blank fenced node `sync`s and
+//! reads the term reserved in `/epoch`); then the published snapshot
 //! (when it is ahead of what the node has) and every WAL from the node's last term on,
 //! each with its header and the entries above the node's commit index.
 //!
