@@ -43,7 +43,12 @@ pub struct Outcome {
 }
 
 fn ip(group: u8, k: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, group, (k / 250) as u8, (k % 250) as u8 + 1))
+    IpAddr::V4(Ipv4Addr::new(
+        10,
+        group,
+        (k / 250) as u8,
+        (k % 250) as u8 + 1,
+    ))
 }
 
 /// Timed harness actions after the scripted faults: restarts, resumes, heals.
@@ -142,7 +147,9 @@ pub async fn run(sc: Scenario) -> Outcome {
     }
     // Fault phase.
     loop {
-        let Some(&(at, _, _)) = run.agenda.first() else { break };
+        let Some(&(at, _, _)) = run.agenda.first() else {
+            break;
+        };
         if at >= o.duration_ms {
             break;
         }
@@ -186,9 +193,7 @@ impl Run {
     fn plan(&mut self, at_ms: u64, act: Act) {
         self.seq += 1;
         let key = (at_ms, self.seq);
-        let pos = self
-            .agenda
-            .partition_point(|(a, s, _)| (*a, *s) <= key);
+        let pos = self.agenda.partition_point(|(a, s, _)| (*a, *s) <= key);
         self.agenda.insert(pos, (at_ms, self.seq, act));
     }
 

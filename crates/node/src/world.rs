@@ -245,7 +245,8 @@ impl World {
 
     fn push(&mut self, io: &mut Io, from: Party, to: Party, msg: NetMsg) {
         self.counts.messages += 1;
-        io.sends.push((self.addrs.parties[to], Envelope { from, msg }));
+        io.sends
+            .push((self.addrs.parties[to], Envelope { from, msg }));
     }
 
     // ----- Nodes -----
@@ -507,7 +508,11 @@ impl World {
         core.take_watch_events();
         core.drain_wal_events(&mut self.wal_events);
         if let Err(e) = core.check_zk() {
-            self.fail("zk_model", format!("node {node}'s ZooKeeper session: {e}"), now_ms);
+            self.fail(
+                "zk_model",
+                format!("node {node}'s ZooKeeper session: {e}"),
+                now_ms,
+            );
             return Err(());
         }
         if self.wal_events.is_empty() {
@@ -669,7 +674,11 @@ impl World {
             }
             ClientTimer::Retry { request_id } => {
                 let cl = &mut self.clients[c];
-                if cl.current.as_ref().is_some_and(|cur| cur.request_id == request_id) {
+                if cl
+                    .current
+                    .as_ref()
+                    .is_some_and(|cur| cur.request_id == request_id)
+                {
                     cl.retry(now_ms)
                 } else {
                     ClientAction::Idle

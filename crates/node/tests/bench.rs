@@ -18,7 +18,10 @@ use zkwal_sim::runner::run_scenario;
 use zkwal_sim::scenario::{Scenario, Variant};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Tier {
@@ -31,7 +34,13 @@ struct Tier {
 
 fn event_loop(scs: &[Scenario]) -> Tier {
     let t = Instant::now();
-    let mut r = Tier { secs: 0.0, events: 0, messages: 0, virtual_ms: 0, violations: 0 };
+    let mut r = Tier {
+        secs: 0.0,
+        events: 0,
+        messages: 0,
+        virtual_ms: 0,
+        violations: 0,
+    };
     for sc in scs {
         let out = run_scenario(sc);
         r.events += out.events;
@@ -44,7 +53,13 @@ fn event_loop(scs: &[Scenario]) -> Tier {
 
 fn madsim_tier(scs: &[Scenario]) -> Tier {
     let t = Instant::now();
-    let mut r = Tier { secs: 0.0, events: 0, messages: 0, virtual_ms: 0, violations: 0 };
+    let mut r = Tier {
+        secs: 0.0,
+        events: 0,
+        messages: 0,
+        virtual_ms: 0,
+        violations: 0,
+    };
     for sc in scs {
         let rt = madsim::runtime::Runtime::with_seed_and_config(sc.seed, Default::default());
         let out = rt.block_on(harness::run(sc.clone()));
@@ -61,7 +76,11 @@ fn report(name: &str, scs: &[Scenario]) {
     let sim = event_loop(scs);
     let mad = madsim_tier(scs);
     let n = scs.len() as f64;
-    println!("workload {name}: {} seeds, {} nodes", scs.len(), scs[0].nodes);
+    println!(
+        "workload {name}: {} seeds, {} nodes",
+        scs.len(),
+        scs[0].nodes
+    );
     for (tier, r) in [("event loop", &sim), ("madsim", &mad)] {
         let messages = if r.messages == 0 {
             "-".to_string()

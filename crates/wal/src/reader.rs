@@ -183,8 +183,7 @@ impl Reader {
                 }
             }
             (ReadStep::EpochPeek, Ok(Response::GetData { data, .. })) => {
-                self.reserved_seen =
-                    layout::decode::<(NodeId, Term)>(&data).map_or(0, |(_, t)| t);
+                self.reserved_seen = layout::decode::<(NodeId, Term)>(&data).map_or(0, |(_, t)| t);
             }
             (ReadStep::SnapPtr, Ok(Response::GetData { data, .. })) => {
                 if let Some(index) = layout::decode::<Index>(&data) {

@@ -33,7 +33,8 @@ impl WalRecovery {
         path: &str,
     ) -> Result<(), Violation> {
         if let Some((wal, _)) = path.rsplit_once('/') {
-            self.written.insert((wal.to_string(), index), (term, digest));
+            self.written
+                .insert((wal.to_string(), index), (term, digest));
         }
         self.check((index, term), digest, || {
             format!("a second WAL write at {path}")
@@ -107,11 +108,15 @@ mod tests {
     #[test]
     fn a_relabelled_entry_is_caught() {
         let mut c = super::WalRecovery::default();
-        assert!(c.on_written(4, 2, 7, "/wal/00000000000000000003-n1/4").is_ok());
+        assert!(c
+            .on_written(4, 2, 7, "/wal/00000000000000000003-n1/4")
+            .is_ok());
         let e = c
             .on_recovered(1, "/wal/00000000000000000003-n1", 4, 3, 7)
             .unwrap_err();
         assert_eq!(e.invariant, super::NAME);
-        assert!(c.on_recovered(1, "/wal/00000000000000000003-n1", 4, 2, 7).is_ok());
+        assert!(c
+            .on_recovered(1, "/wal/00000000000000000003-n1", 4, 2, 7)
+            .is_ok());
     }
 }
