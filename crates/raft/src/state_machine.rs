@@ -41,9 +41,17 @@ impl SmState {
             }
         }
         for (&client, (request_id, reply)) in &self.sessions {
-            d = d.wrapping_add(session_hash(client, *request_id, reply));
+            let r = reply_hash(reply, || list_hash(reply_values(reply)));
+            d = d.wrapping_add(session_hash(client, *request_id, r));
         }
         d
+    }
+}
+
+fn reply_values(reply: &ClientReply) -> &[u64] {
+    match reply {
+        ClientReply::Read(values) => values,
+        ClientReply::Appended | ClientReply::Stale => &[],
     }
 }
 
@@ -58,15 +66,33 @@ fn element_hash(key: u32, pos: usize, value: u64) -> u64 {
     mix(mix(mix(0x6c69_7374 ^ key as u64) ^ pos as u64) ^ value)
 }
 
-fn session_hash(client: ClientId, request_id: u64, reply: &ClientReply) -> u64 {
-    let r = match reply {
+/// One term of [`list_hash`]: the value at `pos` of a list that a read returned.
+fn read_element_hash(pos: usize, value: u64) -> u64 {
+    mix(mix(0x7265_6164 ^ pos as u64) ^ value)
+}
+
+/// The hash of a list's content, as a read returns it: the wrapping sum of one term
+/// per (position, value), so that appending updates it in O(1) and a read's reply is
+/// hashed without walking the list (a long run's lists hold thousands of values).
+fn list_hash(values: &[u64]) -> u64 {
+    values
+        .iter()
+        .enumerate()
+        .fold(0, |h, (pos, &v)| h.wrapping_add(read_element_hash(pos, v)))
+}
+
+/// The hash of a reply; `read_list_hash` gives [`list_hash`] of a read's values (from
+/// the values themselves, or from the state machine's running sum).
+fn reply_hash(reply: &ClientReply, read_list_hash: impl FnOnce() -> u64) -> u64 {
+    match reply {
         ClientReply::Appended => 0x6170_7064,
         ClientReply::Stale => 0x7374_616c,
-        ClientReply::Read(values) => values
-            .iter()
-            .fold(0x7265_6164 ^ values.len() as u64, |h, &v| mix(h ^ v)),
-    };
-    mix(mix(mix(0x7365_7373 ^ client as u64) ^ request_id) ^ r)
+        ClientReply::Read(values) => mix(0x7265_6164 ^ values.len() as u64) ^ read_list_hash(),
+    }
+}
+
+fn session_hash(client: ClientId, request_id: u64, reply_hash: u64) -> u64 {
+    mix(mix(mix(0x7365_7373 ^ client as u64) ^ request_id) ^ reply_hash)
 }
 
 /// The state machine plus the index of the last entry applied to it, and the digest
@@ -76,16 +102,36 @@ pub struct StateMachine {
     pub applied: Index,
     pub state: SmState,
     digest: u64,
+    /// [`list_hash`] of each list in `state.lists`, kept up to date by appends, so
+    /// that a read's reply is hashed in O(1) (the reply itself is still a copy).
+    list_hashes: BTreeMap<u32, u64>,
+    /// The session table's reply hashes (`reply_hash`), so that replacing a client's
+    /// entry subtracts its old term from the digest without rehashing its reply.
+    reply_hashes: BTreeMap<ClientId, u64>,
 }
 
 impl StateMachine {
     /// A state machine holding `state`, as of applied index `applied` (from a snapshot).
     pub fn restore(applied: Index, state: SmState) -> StateMachine {
         let digest = state.digest();
+        let list_hashes = state
+            .lists
+            .iter()
+            .map(|(&key, list)| (key, list_hash(list)))
+            .collect();
+        let reply_hashes = state
+            .sessions
+            .iter()
+            .map(|(&client, (_, reply))| {
+                (client, reply_hash(reply, || list_hash(reply_values(reply))))
+            })
+            .collect();
         StateMachine {
             applied,
             state,
             digest,
+            list_hashes,
+            reply_hashes,
         }
     }
 
@@ -112,30 +158,36 @@ impl StateMachine {
                 return ClientReply::Stale;
             }
         }
-        let reply = match cmd.op {
+        let (reply, list_sum) = match cmd.op {
             Op::Append { key, value } => {
                 let list = self.state.lists.entry(key).or_default();
                 self.digest = self
                     .digest
                     .wrapping_add(element_hash(key, list.len(), value));
+                let sum = self.list_hashes.entry(key).or_default();
+                *sum = sum.wrapping_add(read_element_hash(list.len(), value));
                 list.push(value);
-                ClientReply::Appended
+                (ClientReply::Appended, 0)
             }
-            Op::Read { key } => {
-                ClientReply::Read(self.state.lists.get(&key).cloned().unwrap_or_default())
-            }
+            Op::Read { key } => (
+                ClientReply::Read(self.state.lists.get(&key).cloned().unwrap_or_default()),
+                self.list_hashes.get(&key).copied().unwrap_or_default(),
+            ),
         };
+        let r = reply_hash(&reply, || list_sum);
         self.digest = self
             .digest
-            .wrapping_add(session_hash(cmd.client, cmd.request_id, &reply));
-        if let Some((old_id, old_reply)) = self
+            .wrapping_add(session_hash(cmd.client, cmd.request_id, r));
+        let old_r = self.reply_hashes.insert(cmd.client, r);
+        if let Some((old_id, _)) = self
             .state
             .sessions
             .insert(cmd.client, (cmd.request_id, reply.clone()))
         {
+            let old_r = old_r.expect("every session has its reply hash");
             self.digest = self
                 .digest
-                .wrapping_sub(session_hash(cmd.client, old_id, &old_reply));
+                .wrapping_sub(session_hash(cmd.client, old_id, old_r));
         }
         reply
     }
@@ -191,5 +243,20 @@ mod tests {
         let mut swapped = sm.state.clone();
         swapped.lists.get_mut(&0).unwrap().swap(0, 1);
         assert_ne!(swapped.digest(), sm.digest(), "list order counts");
+        let mut other_read = sm.state.clone();
+        let read = other_read
+            .sessions
+            .values_mut()
+            .find_map(|(_, r)| match r {
+                super::ClientReply::Read(values) if values.len() > 1 => Some(values),
+                _ => None,
+            })
+            .expect("some client's latest reply is a read of two values or more");
+        read.swap(0, 1);
+        assert_ne!(
+            other_read.digest(),
+            sm.digest(),
+            "a cached read's order counts"
+        );
     }
 }
