@@ -25,29 +25,37 @@ pub fn run_recorded(sc: &Scenario, rec: &mut crate::timeline::Recording) -> RunR
 }
 
 fn run_with(sc: &Scenario, rec: Option<&mut crate::timeline::Recording>) -> RunResult {
-    match catch_unwind(AssertUnwindSafe(|| World::with_recorder(sc, rec).run())) {
-        Ok(r) => r,
+    let mut world = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        world.insert(World::with_recorder(sc, rec)).drive();
+    }));
+    match outcome {
+        Ok(()) => world.take().expect("the world was built").finish(),
         Err(payload) => {
             let msg = payload
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "non-string panic".into());
-            failed_run("panic", msg)
+            // The world is not finished (its state may break its own rules), but its
+            // clock still says when the panic came.
+            let (now_ms, events) = world.as_ref().map_or((0, 0), World::clock);
+            failed_run("panic", msg, now_ms, events)
         }
     }
 }
 
-/// The result of a run that could not produce one: only its violation.
-fn failed_run(invariant: &str, detail: String) -> RunResult {
+/// The result of a run that could not produce one: only its violation, at virtual
+/// time `now_ms` after `events` events.
+fn failed_run(invariant: &str, detail: String, now_ms: u64, events: u64) -> RunResult {
     RunResult {
         violation: Some(Found {
             invariant: invariant.into(),
             detail,
-            virtual_time_ms: 0,
+            virtual_time_ms: now_ms,
         }),
-        events: 0,
-        virtual_time_ms: 0,
+        events,
+        virtual_time_ms: now_ms,
         faults: FaultCounts::default(),
         trace_hash: 0,
         ops_ok: 0,
@@ -317,7 +325,7 @@ pub fn run_seeds(
 }
 
 fn invalid_scenario(detail: String) -> RunResult {
-    failed_run("invalid_scenario", detail)
+    failed_run("invalid_scenario", detail, 0, 0)
 }
 
 /// Runs each scenario on up to `jobs` threads; the results come in the order given

@@ -108,6 +108,9 @@ pub struct Limits {
 pub struct Shrunk {
     pub scenario: Scenario,
     pub invariant: String,
+    /// What every candidate had to fail with ([`failure_of`]): the invariant, and for a
+    /// panic its message too.
+    pub failure: String,
     pub before: Size,
     pub after: Size,
     /// Candidate runs counted against the budget.
@@ -132,14 +135,14 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         ));
     };
     let before = Size::of(sc, &r);
-    let invariant = v.invariant.clone();
+    let failure = failure_of(&v.invariant, &v.detail);
     // Two orders of the same passes, the smaller result kept: each ends in a local
     // minimum, and which one is smaller depends on the case. A calm network last
     // keeps what a removal needs of the random schedule; a calm network first makes
     // removals disturb less. The second gets what the first left of the budget.
     let mut run = |calm_first: bool, budget: u64| {
         let mut ev = Eval {
-            invariant: invariant.clone(),
+            failure: failure.clone(),
             current: sc.clone(),
             result: r.clone(),
             runs: 0,
@@ -167,7 +170,8 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         before,
         runs,
         budget_spent: spent,
-        invariant,
+        invariant: invariant_of(&failure).to_string(),
+        failure,
         scenario,
     })
 }
@@ -180,6 +184,7 @@ fn passes(ev: &mut Eval, calm_first: bool) {
         if calm_first {
             greedy(ev, &calmer);
         }
+        greedy(ev, &fewer_nodes);
         shrink_faults(ev);
         shrink_clients(ev);
         shrink_ops(ev);
@@ -192,7 +197,8 @@ fn passes(ev: &mut Eval, calm_first: bool) {
 
 /// The current smallest failing scenario and the budget.
 struct Eval<'a> {
-    invariant: String,
+    /// The failure key ([`failure_of`]) a candidate must reproduce.
+    failure: String,
     current: Scenario,
     /// The run of `current`.
     result: RunResult,
@@ -227,7 +233,7 @@ impl Eval<'_> {
             let hit = results.iter().position(|r| {
                 r.violation
                     .as_ref()
-                    .is_some_and(|v| v.invariant == self.invariant)
+                    .is_some_and(|v| failure_of(&v.invariant, &v.detail) == self.failure)
             });
             match hit {
                 Some(k) => {
@@ -262,6 +268,35 @@ impl Eval<'_> {
         let size = Size::of(&self.current, &self.result);
         (self.progress)(self.runs, &size);
     }
+}
+
+/// What "fails the same way" compares: the invariant's name, and for a panic also its
+/// message with every number blanked (`#`), so that a shrink of one assertion's
+/// failure cannot wander off to another assertion, while the values it printed (an
+/// index, a term) may change as the scenario shrinks.
+pub fn failure_of(invariant: &str, detail: &str) -> String {
+    if invariant != "panic" {
+        return invariant.to_string();
+    }
+    let mut key = String::from("panic: ");
+    let mut in_number = false;
+    for ch in detail.chars() {
+        if ch.is_ascii_digit() {
+            if !in_number {
+                key.push('#');
+            }
+            in_number = true;
+        } else {
+            key.push(ch);
+            in_number = false;
+        }
+    }
+    key
+}
+
+/// The invariant named by a failure key of [`failure_of`].
+fn invariant_of(failure: &str) -> &str {
+    failure.split(':').next().unwrap_or(failure)
 }
 
 /// A fixed 64-bit hash of a scenario's JSON (never a randomly seeded hasher).
@@ -424,7 +459,7 @@ fn shrink_ops_keeping(ev: &mut Eval, keep_times: bool) {
 fn simplify(ev: &mut Eval) {
     // A liveness or convergence verdict is about the window itself: shortening it
     // would only find the trivial failure of a window too short to commit anything.
-    let window = !matches!(ev.invariant.as_str(), "liveness" | "convergence");
+    let window = !matches!(invariant_of(&ev.failure), "liveness" | "convergence");
     greedy(ev, &|sc| simplifications(sc, window));
 }
 
@@ -436,6 +471,50 @@ fn greedy(ev: &mut Eval, make: &dyn Fn(&Scenario) -> Vec<Scenario>) {
             break;
         }
     }
+}
+
+/// The scenario with one node fewer (the highest numbered one), with every fault on
+/// that node dropped and partition sides and blank sets without it; then with the
+/// ZooKeeper ensemble down to one server, if no fault names another. A person reads
+/// a two-node counterexample faster than a five-node one.
+fn fewer_nodes(sc: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    if sc.nodes > 1 {
+        let gone = sc.nodes - 1;
+        let mut c = sc.clone();
+        c.nodes = gone;
+        c.faults.retain_mut(|f| match &mut f.fault {
+            Fault::Crash { node, .. }
+            | Fault::Wipe { node, .. }
+            | Fault::Pause { node, .. }
+            | Fault::ZkCutOff { node, .. }
+            | Fault::ZkPin { node, .. } => *node != gone,
+            Fault::Partition { side, .. } => {
+                side.retain(|n| *n != gone);
+                !side.is_empty()
+            }
+            Fault::TotalLoss { blank, .. } => {
+                blank.retain(|n| *n != gone);
+                true
+            }
+            _ => true,
+        });
+        out.push(c);
+    }
+    if let Some(z) = &sc.options.zk {
+        let names_a_server = sc
+            .faults
+            .iter()
+            .any(|f| matches!(f.fault, Fault::ZkLag { .. } | Fault::ZkPin { .. }));
+        if z.servers > 1 && !names_a_server {
+            let mut c = sc.clone();
+            if let Some(z) = c.options.zk.as_mut() {
+                z.servers = 1;
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A calmer network and disk, tried before ddmin: with fixed latencies and no loss,
@@ -494,6 +573,18 @@ fn simplifications(sc: &Scenario, window: bool) -> Vec<Scenario> {
     if window {
         with(&|c| c.options.liveness_ms = (c.options.liveness_ms / 2).max(1));
     }
+    // Smaller protocol options: a failure that needs a snapshot, a WAL publication or
+    // a long append then needs fewer client operations to build the log up to it.
+    with(&|c| {
+        c.options.raft.snapshot_every_entries = (c.options.raft.snapshot_every_entries / 2).max(1)
+    });
+    with(&|c| c.options.raft.max_entries_per_append = 1);
+    with(&|c| {
+        c.options.raft.max_entries_per_append = (c.options.raft.max_entries_per_append / 2).max(1)
+    });
+    with(&|c| {
+        c.options.wal.publish_every_entries = (c.options.wal.publish_every_entries / 2).max(1)
+    });
     out
 }
 
@@ -644,6 +735,9 @@ pub fn command(a: ShrinkArgs) -> Result<i32, String> {
     }
     std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     println!("invariant: {}", s.invariant);
+    if s.failure != s.invariant {
+        println!("failure:   {}", s.failure);
+    }
     println!("before: {}", s.before);
     println!("after:  {}", s.after);
     println!(
@@ -658,4 +752,85 @@ pub fn command(a: ShrinkArgs) -> Result<i32, String> {
     println!("wrote {}", path.display());
     println!("replay: zkwal-sim replay --scenario {}", path.display());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{failure_of, fewer_nodes, invariant_of};
+    use crate::scenario::{Fault, Scenario, TimedFault, Variant};
+
+    #[test]
+    fn a_panic_is_the_same_failure_only_with_the_same_message() {
+        let a = failure_of("panic", "term never decreases: 5 -> 3");
+        assert_eq!(a, failure_of("panic", "term never decreases: 12 -> 7"));
+        assert_ne!(
+            a,
+            failure_of("panic", "entries are applied in order, each once")
+        );
+        assert_eq!(invariant_of(&a), "panic");
+        assert_eq!(
+            failure_of("election_safety", "n0 and n1 in term 4"),
+            "election_safety"
+        );
+    }
+
+    #[test]
+    fn one_node_fewer_drops_its_faults_and_keeps_the_others() {
+        let mut sc = Scenario::generate_with(1, Variant::Seed, 3, true);
+        let at = |fault| TimedFault { at_ms: 10, fault };
+        sc.faults = vec![
+            at(Fault::Crash {
+                node: 2,
+                down_ms: 5,
+            }),
+            at(Fault::Crash {
+                node: 0,
+                down_ms: 5,
+            }),
+            at(Fault::Partition {
+                side: vec![2],
+                one_way: false,
+                ms: 5,
+            }),
+            at(Fault::Partition {
+                side: vec![1, 2],
+                one_way: false,
+                ms: 5,
+            }),
+            at(Fault::TotalLoss {
+                down_ms: 5,
+                blank: vec![0, 2],
+            }),
+            at(Fault::CrashLeader { down_ms: 5 }),
+        ];
+        let cands = fewer_nodes(&sc);
+        let two = &cands[0];
+        assert_eq!(two.nodes, 2);
+        assert_eq!(
+            two.faults
+                .iter()
+                .map(|f| f.fault.clone())
+                .collect::<Vec<_>>(),
+            vec![
+                Fault::Crash {
+                    node: 0,
+                    down_ms: 5
+                },
+                Fault::Partition {
+                    side: vec![1],
+                    one_way: false,
+                    ms: 5
+                },
+                Fault::TotalLoss {
+                    down_ms: 5,
+                    blank: vec![0]
+                },
+                Fault::CrashLeader { down_ms: 5 },
+            ]
+        );
+        assert!(two.validate().is_ok());
+        // And one ZooKeeper server, since no fault names a server.
+        assert_eq!(cands[1].options.zk.as_ref().unwrap().servers, 1);
+        assert_eq!(cands[1].nodes, 3);
+    }
 }

@@ -313,6 +313,18 @@ impl<'s> World<'s> {
 
     /// Runs the scenario to its verdict.
     pub fn run(mut self) -> RunResult {
+        self.drive();
+        self.finish()
+    }
+
+    /// Virtual time now and the events processed so far: what a run that panicked
+    /// still tells (the shrinker cuts a panicking scenario's horizon with it).
+    pub fn clock(&self) -> (u64, u64) {
+        (self.now_ms, self.events)
+    }
+
+    /// Processes events until the run is done (or its event budget is spent).
+    pub fn drive(&mut self) {
         // The budget is per 30 virtual seconds of scenario (a 10 s swarm seed and its
         // 20 s of healing): an hour-long churn seed gets 120 times as many events.
         let o = &self.sc.options;
@@ -333,6 +345,10 @@ impl<'s> World<'s> {
         if self.violation.is_none() {
             self.check_history();
         }
+    }
+
+    /// The verdict and figures of a run that [`World::drive`] took to its end.
+    pub fn finish(mut self) -> RunResult {
         if let Some(r) = self.recorder.as_deref_mut() {
             r.history(self.clients.iter().flat_map(|c| c.history.iter().cloned()));
         }
