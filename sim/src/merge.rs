@@ -586,10 +586,19 @@ fn table_rows(d: &Value, sweep: bool) -> Vec<(String, Value)> {
             })
             .unwrap_or_default()
     } else {
-        d["variants"]
+        // A JSON object's keys come back sorted by name: the table shows the variants
+        // in the report's own order (Variant::ALL), the one `report` prints.
+        let mut rows: Vec<(String, Value)> = d["variants"]
             .as_object()
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        rows.sort_by_key(|(name, _)| {
+            crate::scenario::Variant::ALL
+                .iter()
+                .position(|v| v.name() == name)
+                .unwrap_or(usize::MAX)
+        });
+        rows
     }
 }
 

@@ -242,6 +242,40 @@ impl TimeAxis {
     }
 }
 
+/// The pauses of each lane, as (from, until) windows in virtual ms.
+fn pause_windows(rec: &Recording) -> Vec<(Lane, u64, u64)> {
+    rec.all_events()
+        .into_iter()
+        .filter_map(|e| match &e.what {
+            What::Fault {
+                lanes,
+                until_ms: Some(until),
+                holds_inputs: true,
+                ..
+            } => Some(lanes.iter().map(move |l| (*l, e.at_ms, *until))),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// When a message that arrives at `to` at `at` is handled: a paused process handles
+/// nothing until its pause ends (the world defers its inputs), and pauses may follow
+/// one another, so the windows are applied until none holds it (at most once each).
+fn handled_at(windows: &[(Lane, u64, u64)], to: Lane, at: u64) -> u64 {
+    let mut t = at;
+    for _ in 0..windows.len() {
+        match windows
+            .iter()
+            .find(|(l, from, until)| *l == to && *from <= t && t < *until)
+        {
+            Some((_, _, until)) => t = *until,
+            None => break,
+        }
+    }
+    t
+}
+
 fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
     let lanes = lanes(rec);
     let x_of = |l: Lane| {
@@ -268,11 +302,13 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
         .filter(|e| e.at_ms >= t0 && e.seq <= v_seq && !matches!(e.what, What::Status { .. }))
         .collect();
     let clip = |t: u64| t.clamp(t0, v_ms);
+    let held = pause_windows(rec);
+    let handled = |to: Lane, at: u64| handled_at(&held, to, at);
     let mut times: Vec<u64> = vec![t0, v_ms];
     for m in drawn {
         times.push(m.at_ms);
-        times.extend(m.arrive_ms.map(clip));
-        times.extend(m.again_ms.map(clip));
+        times.extend(m.arrive_ms.map(|a| clip(handled(m.to, a))));
+        times.extend(m.again_ms.map(|a| clip(handled(m.to, a))));
     }
     for e in &events {
         times.push(e.at_ms);
@@ -300,6 +336,10 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
                 (Some(a), Some(b)) => format!(" (arrives {a} ms and again {b} ms)"),
             }
         );
+        let title = match m.arrive_ms.map(|a| (a, handled(m.to, a))) {
+            Some((a, h)) if h > a => format!("{title}, held by a pause until {h} ms"),
+            _ => title,
+        };
         match m.arrive_ms {
             None => arrows.push(Arrow {
                 x1,
@@ -311,6 +351,7 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
             }),
             Some(a) => {
                 for at in std::iter::once(a).chain(m.again_ms) {
+                    let at = handled(m.to, at);
                     let late = at > v_ms;
                     arrows.push(Arrow {
                         x1,
@@ -359,6 +400,18 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
                 class: "heal",
                 title,
             }),
+            // The service's own notices (a session expired, its ephemerals deleted)
+            // belong to the ensemble: a dot on each ZooKeeper lane.
+            What::Session { .. } if e.lane.is_none() => {
+                for l in lanes.iter().filter(|l| matches!(l, Lane::Zk(_))) {
+                    dots.push(Dot {
+                        x: x_of(*l),
+                        y: y(e.at_ms),
+                        class: "zkev",
+                        title: title.clone(),
+                    });
+                }
+            }
             w => {
                 let Some(lane) = e.lane else { continue };
                 let class = match w {

@@ -125,6 +125,9 @@ pub enum What {
         text: String,
         lanes: Vec<Lane>,
         until_ms: Option<u64>,
+        /// A pause: the lanes' processes handle no input until `until_ms`, so messages
+        /// that arrive meanwhile are handled then (the diagram draws them so).
+        holds_inputs: bool,
     },
     Down {
         wipe: bool,
@@ -327,6 +330,7 @@ impl Recording {
                 text,
                 lanes,
                 until_ms: span.map(|s| now + s),
+                holds_inputs: matches!(f, Fault::Pause { .. } | Fault::PauseLeader { .. }),
             },
         );
     }
