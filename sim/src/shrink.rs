@@ -20,13 +20,14 @@
 //! the winner are counted, so the result and the run count are what a sequential
 //! shrink gives, whatever `--jobs` is.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::regress::Case;
-use crate::runner::{run_each, run_scenario};
+use crate::runner::{run_each, run_recorded, run_scenario};
 use crate::scenario::{unique_value, ClientOpKind, ClientStep, Fault, Scenario};
+use crate::timeline::{Lane, Recording, What};
 use crate::trace::TraceHash;
 use crate::world::RunResult;
 
@@ -185,6 +186,7 @@ fn passes(ev: &mut Eval, calm_first: bool) {
             greedy(ev, &calmer);
         }
         greedy(ev, &fewer_nodes);
+        concretize(ev);
         shrink_faults(ev);
         shrink_clients(ev);
         shrink_ops(ev);
@@ -380,6 +382,69 @@ fn drop_unfired_faults(ev: &mut Eval) {
     if ev.current.faults.iter().any(|f| f.at_ms >= d) {
         let mut c = ev.current.clone();
         c.faults.retain(|f| f.at_ms < d);
+        ev.first(vec![c]);
+    }
+}
+
+/// Leader-targeted faults (crash, isolate or pause whoever leads) become the same
+/// fault on the node that led when it fired, and one that found no leader is dropped.
+/// The run is the same (the world applies the same fault to the same node), but later
+/// removals no longer retarget it: dropping an earlier fault that changed who leads
+/// would otherwise move every later leader fault to another node.
+fn concretize(ev: &mut Eval) {
+    let targeted = |f: &Fault| {
+        matches!(
+            f,
+            Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
+        )
+    };
+    if ev.spent() || !ev.current.faults.iter().any(|f| targeted(&f.fault)) {
+        return;
+    }
+    let mut rec = Recording::default();
+    run_recorded(&ev.current, &mut rec);
+    ev.runs += 1;
+    let mut led: BTreeMap<usize, Option<u32>> = BTreeMap::new();
+    for e in &rec.major {
+        if let What::Fault { idx, lanes, .. } = &e.what {
+            let node = lanes.iter().find_map(|l| match l {
+                Lane::Node(n) => Some(*n),
+                _ => None,
+            });
+            led.insert(*idx, node);
+        }
+    }
+    let mut c = ev.current.clone();
+    let mut keep = Vec::with_capacity(c.faults.len());
+    for (i, f) in c.faults.iter().enumerate() {
+        let concrete = match (&f.fault, led.get(&i)) {
+            (_, None) => Some(f.fault.clone()), // never fired
+            (fault, Some(_)) if !targeted(fault) => Some(f.fault.clone()),
+            (_, Some(None)) => None, // no leader: it did nothing
+            (Fault::CrashLeader { down_ms }, Some(Some(node))) => Some(Fault::Crash {
+                node: *node,
+                down_ms: *down_ms,
+            }),
+            (Fault::IsolateLeader { ms }, Some(Some(node))) => Some(Fault::Partition {
+                side: vec![*node],
+                one_way: false,
+                ms: *ms,
+            }),
+            (Fault::PauseLeader { ms }, Some(Some(node))) => Some(Fault::Pause {
+                node: *node,
+                ms: *ms,
+            }),
+            (other, _) => Some(other.clone()),
+        };
+        if let Some(fault) = concrete {
+            keep.push(crate::scenario::TimedFault {
+                at_ms: f.at_ms,
+                fault,
+            });
+        }
+    }
+    c.faults = keep;
+    if c != ev.current {
         ev.first(vec![c]);
     }
 }
