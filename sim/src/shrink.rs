@@ -141,31 +141,45 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
     // minimum, and which one is smaller depends on the case. A calm network last
     // keeps what a removal needs of the random schedule; a calm network first makes
     // removals disturb less. The second gets what the first left of the budget.
-    let mut run = |calm_first: bool, budget: u64| {
+    // Then, from the smaller, the passes again with leader-targeted faults made
+    // concrete ([`concretize`]): that helps when removals retarget later leader
+    // faults, and hurts when they follow the leader on purpose, so it is tried last,
+    // on what is left of the budget, and kept only if smaller.
+    let mut run = |start: &(Scenario, RunResult), calm_first: bool, concrete: bool, budget: u64| {
         let mut ev = Eval {
             failure: failure.clone(),
-            current: sc.clone(),
-            result: r.clone(),
+            current: start.0.clone(),
+            result: start.1.clone(),
             runs: 0,
             max_runs: budget,
             jobs: lim.jobs.max(1),
             tried: BTreeSet::new(),
             progress: &mut *progress,
         };
-        ev.tried.insert(fingerprint(sc));
-        passes(&mut ev, calm_first);
+        ev.tried.insert(fingerprint(&start.0));
+        passes(&mut ev, calm_first, concrete);
         let spent = ev.spent();
-        (ev.current, ev.result, ev.runs, spent)
+        ((ev.current, ev.result), ev.runs, spent)
     };
-    let a = run(false, lim.max_runs);
-    let b = run(true, lim.max_runs - a.2);
-    let size = |x: &(Scenario, RunResult, u64, bool)| {
+    let size = |x: &(Scenario, RunResult)| {
         let s = Size::of(&x.0, &x.1);
         (s.faults + s.ops, s.faults, s.events, s.virtual_time_ms)
     };
-    let runs = a.2 + b.2;
-    let spent = a.3 || b.3;
-    let (scenario, result, _, _) = if size(&b) < size(&a) { b } else { a };
+    let origin = (sc.clone(), r.clone());
+    let a = run(&origin, false, false, lim.max_runs);
+    let b = run(&origin, true, false, lim.max_runs - a.1);
+    let mut runs = a.1 + b.1;
+    let mut spent = a.2 || b.2;
+    let mut best = if size(&b.0) < size(&a.0) { b.0 } else { a.0 };
+    if runs < lim.max_runs {
+        let c = run(&best, true, true, lim.max_runs - runs);
+        runs += c.1;
+        spent |= c.2;
+        if size(&c.0) < size(&best) {
+            best = c.0;
+        }
+    }
+    let (scenario, result) = best;
     Ok(Shrunk {
         after: Size::of(&scenario, &result),
         before,
@@ -177,8 +191,9 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
     })
 }
 
-/// The passes, round after round, until a round changes nothing or the budget is spent.
-fn passes(ev: &mut Eval, calm_first: bool) {
+/// The passes, round after round, until a round changes nothing or the budget is spent
+/// (`concrete`: leader-targeted faults are made concrete first, each round).
+fn passes(ev: &mut Eval, calm_first: bool, concrete: bool) {
     loop {
         let start = fingerprint(&ev.current);
         horizon(ev);
@@ -186,7 +201,9 @@ fn passes(ev: &mut Eval, calm_first: bool) {
             greedy(ev, &calmer);
         }
         greedy(ev, &fewer_nodes);
-        concretize(ev);
+        if concrete {
+            concretize(ev);
+        }
         shrink_faults(ev);
         shrink_clients(ev);
         shrink_ops(ev);
@@ -392,18 +409,29 @@ fn drop_unfired_faults(ev: &mut Eval) {
 /// removals no longer retarget it: dropping an earlier fault that changed who leads
 /// would otherwise move every later leader fault to another node.
 fn concretize(ev: &mut Eval) {
-    let targeted = |f: &Fault| {
-        matches!(
-            f,
-            Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
-        )
-    };
-    if ev.spent() || !ev.current.faults.iter().any(|f| targeted(&f.fault)) {
+    if ev.spent() || !ev.current.faults.iter().any(|f| leader_targeted(&f.fault)) {
         return;
     }
+    let c = concretized(&ev.current);
+    ev.runs += 1; // the recorded run that found the leaders
+    if c != ev.current {
+        ev.first(vec![c]);
+    }
+}
+
+fn leader_targeted(f: &Fault) -> bool {
+    matches!(
+        f,
+        Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
+    )
+}
+
+/// `sc` with each leader-targeted fault that fired replaced by the same fault on the
+/// node that led then (found by one recorded run), and those that found no leader
+/// dropped; faults that never fired are kept as they are.
+pub fn concretized(sc: &Scenario) -> Scenario {
     let mut rec = Recording::default();
-    run_recorded(&ev.current, &mut rec);
-    ev.runs += 1;
+    run_recorded(sc, &mut rec);
     let mut led: BTreeMap<usize, Option<u32>> = BTreeMap::new();
     for e in &rec.major {
         if let What::Fault { idx, lanes, .. } = &e.what {
@@ -414,39 +442,36 @@ fn concretize(ev: &mut Eval) {
             led.insert(*idx, node);
         }
     }
-    let mut c = ev.current.clone();
-    let mut keep = Vec::with_capacity(c.faults.len());
-    for (i, f) in c.faults.iter().enumerate() {
-        let concrete = match (&f.fault, led.get(&i)) {
-            (_, None) => Some(f.fault.clone()), // never fired
-            (fault, Some(_)) if !targeted(fault) => Some(f.fault.clone()),
-            (_, Some(None)) => None, // no leader: it did nothing
-            (Fault::CrashLeader { down_ms }, Some(Some(node))) => Some(Fault::Crash {
-                node: *node,
-                down_ms: *down_ms,
-            }),
-            (Fault::IsolateLeader { ms }, Some(Some(node))) => Some(Fault::Partition {
-                side: vec![*node],
-                one_way: false,
-                ms: *ms,
-            }),
-            (Fault::PauseLeader { ms }, Some(Some(node))) => Some(Fault::Pause {
-                node: *node,
-                ms: *ms,
-            }),
-            (other, _) => Some(other.clone()),
-        };
-        if let Some(fault) = concrete {
-            keep.push(crate::scenario::TimedFault {
+    let mut c = sc.clone();
+    c.faults = sc
+        .faults
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let fault = match (&f.fault, led.get(&i)) {
+                (fault, Some(None)) if leader_targeted(fault) => return None, // no leader: no effect
+                (Fault::CrashLeader { down_ms }, Some(Some(node))) => Fault::Crash {
+                    node: *node,
+                    down_ms: *down_ms,
+                },
+                (Fault::IsolateLeader { ms }, Some(Some(node))) => Fault::Partition {
+                    side: vec![*node],
+                    one_way: false,
+                    ms: *ms,
+                },
+                (Fault::PauseLeader { ms }, Some(Some(node))) => Fault::Pause {
+                    node: *node,
+                    ms: *ms,
+                },
+                (other, _) => other.clone(),
+            };
+            Some(crate::scenario::TimedFault {
                 at_ms: f.at_ms,
                 fault,
-            });
-        }
-    }
-    c.faults = keep;
-    if c != ev.current {
-        ev.first(vec![c]);
-    }
+            })
+        })
+        .collect();
+    c
 }
 
 fn shrink_faults(ev: &mut Eval) {

@@ -214,3 +214,39 @@ fn cli_shrink_writes_a_loadable_case_and_refuses_bad_input() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Making leader-targeted faults concrete changes nothing in the run: the same events
+/// (but for the dropped faults that found no leader), the same verdict and outcomes,
+/// and, when nothing was dropped, the same trace hash.
+#[test]
+fn concrete_leader_faults_replay_the_same_run() {
+    use zkwal_sim::scenario::Fault;
+    use zkwal_sim::shrink::concretized;
+    let mut replaced = 0;
+    for seed in 0..6 {
+        let sc = Scenario::generate(seed, Variant::Raft, 3);
+        let c = concretized(&sc);
+        let targeted = |f: &Fault| {
+            matches!(
+                f,
+                Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
+            )
+        };
+        replaced += sc.faults.iter().filter(|f| targeted(&f.fault)).count();
+        let (a, b) = (run_scenario(&sc), run_scenario(&c));
+        let dropped = (sc.faults.len() - c.faults.len()) as u64;
+        assert_eq!(a.events, b.events + dropped, "seed {seed}");
+        assert_eq!(regress::verdict(&a), regress::verdict(&b), "seed {seed}");
+        assert_eq!((a.ops_ok, a.ops_failed), (b.ops_ok, b.ops_failed));
+        if dropped == 0 {
+            assert_eq!(a.trace_hash, b.trace_hash, "seed {seed}");
+        }
+        assert!(
+            !c.faults
+                .iter()
+                .any(|f| targeted(&f.fault) && f.at_ms < sc.options.duration_ms),
+            "seed {seed}: every leader fault that fired is concrete"
+        );
+    }
+    assert!(replaced > 0, "the seeds drew leader-targeted faults");
+}
