@@ -4,7 +4,7 @@
 //! The passes, repeated until a whole round changes nothing (or the budget of
 //! candidate runs is spent):
 //! 1. the horizon: stop the fault phase just after the violation (nothing before it
-//!    changes), or halve it;
+//!    changes), or halve it; then one node fewer, and one ZooKeeper server;
 //! 2. (in one of the two orders tried, see [`shrink`]) a calmer network and disk (no
 //!    loss, duplication or reordering, fixed latencies), each kept if it still fails;
 //! 3. ddmin (Zeller's delta debugging) over the faults, then over whole clients, then
@@ -12,7 +12,13 @@
 //! 4. one-step simplifications, the first that still fails kept each time: calmer
 //!    network and disk, fewer keys, shorter pauses, partitions and outages, faults and
 //!    operations earlier, smaller partition sides and blank sets, a shorter liveness
-//!    window (not for a liveness or convergence verdict, which that window defines).
+//!    window (not for a liveness or convergence verdict, which that window defines),
+//!    smaller snapshot, append and WAL publication options.
+//!
+//! The rounds run in two orders (a calm network first or last), the smaller result
+//! kept, then once more from it with leader-targeted faults made concrete
+//! ([`concretize`]). "The same failure" is [`failure_of`]: the invariant, and for a
+//! panic its message too.
 //!
 //! Deterministic: candidates are tried in a fixed order and the first that fails the
 //! same way wins. Runs of a batch go to several threads (`runner::run_each`), but a
