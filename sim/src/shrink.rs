@@ -147,10 +147,10 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
     // minimum, and which one is smaller depends on the case. A calm network last
     // keeps what a removal needs of the random schedule; a calm network first makes
     // removals disturb less. The second gets what the first left of the budget.
-    // Then, from the smaller, the passes again with leader-targeted faults made
-    // concrete ([`concretize`]): that helps when removals retarget later leader
-    // faults, and hurts when they follow the leader on purpose, so it is tried last,
-    // on what is left of the budget, and kept only if smaller.
+    // Then the passes with leader-targeted faults made concrete ([`concretize`]):
+    // that helps when removals retarget later leader faults, and hurts when they
+    // follow the leader on purpose, so it is tried after the others, on what is left
+    // of the budget, and kept only if smaller.
     let mut run = |start: &(Scenario, RunResult), calm_first: bool, concrete: bool, budget: u64| {
         let mut ev = Eval {
             failure: failure.clone(),
@@ -177,8 +177,19 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
     let mut runs = a.1 + b.1;
     let mut spent = a.2 || b.2;
     let mut best = if size(&b.0) < size(&a.0) { b.0 } else { a.0 };
-    if runs < lim.max_runs {
-        let c = run(&best, true, true, lim.max_runs - runs);
+    // The concrete passes, from the better result, then from the start (the order
+    // that starts with them is sometimes the one that gets furthest), each on what
+    // is left of the budget.
+    for from_best in [true, false] {
+        if runs >= lim.max_runs {
+            break;
+        }
+        let start = if from_best {
+            best.clone()
+        } else {
+            origin.clone()
+        };
+        let c = run(&start, from_best, true, lim.max_runs - runs);
         runs += c.1;
         spent |= c.2;
         if size(&c.0) < size(&best) {
