@@ -98,6 +98,18 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
+    #[command(flatten)]
+    pub case: CaseArgs,
+    /// Write the run as a self-contained HTML space-time diagram to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+/// Which scenario a command runs (`replay`, `shrink`): a seed, generated for a
+/// variant, group size, profile and options, or a saved scenario file.
+#[derive(clap::Args, Debug)]
+pub struct CaseArgs {
+    /// Design variant: raft, seed, seed-zk-quorum, fenced.
     #[arg(long, default_value = "raft")]
     pub variant: String,
     #[arg(long, default_value_t = 3)]
@@ -110,11 +122,23 @@ pub struct ReplayArgs {
     /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
-    /// Write the run as a self-contained HTML space-time diagram to this file.
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub spec: crate::profile::SpecArgs,
+}
+
+impl CaseArgs {
+    /// The scenario named: loaded from `--scenario`, or generated from `--seed`.
+    /// `command` names the subcommand in the error when neither is given.
+    pub fn scenario(&self, command: &str) -> Result<Scenario, String> {
+        match (&self.scenario, self.seed) {
+            (Some(path), _) => load_scenario(path),
+            (None, Some(seed)) => {
+                let v = parse_target(&self.variant, self.nodes)?;
+                self.spec.parse()?.scenario(seed, v, self.nodes, self.zk)
+            }
+            (None, None) => Err(format!("{command} needs --seed or --scenario")),
+        }
+    }
 }
 
 /// Parses and checks variant and node count: unknown or unbuilt variants are refused.
@@ -259,15 +283,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
 }
 
 fn replay(a: ReplayArgs) -> Result<i32, String> {
-    let sc = scenario_of(
-        "replay",
-        a.scenario.as_deref(),
-        a.seed,
-        &a.variant,
-        a.nodes,
-        a.zk,
-        &a.spec,
-    )?;
+    let sc = a.case.scenario("replay")?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_sim=debug"));
     let _ = tracing_subscriber::fmt()
@@ -311,25 +327,6 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
 }
 
 /// The scenario a command names: a saved file, or a seed with its target and options.
-pub(crate) fn scenario_of(
-    command: &str,
-    file: Option<&std::path::Path>,
-    seed: Option<u64>,
-    variant: &str,
-    nodes: u32,
-    zk: bool,
-    spec: &crate::profile::SpecArgs,
-) -> Result<Scenario, String> {
-    match (file, seed) {
-        (Some(path), _) => load_scenario(path),
-        (None, Some(seed)) => {
-            let v = parse_target(variant, nodes)?;
-            spec.parse()?.scenario(seed, v, nodes, zk)
-        }
-        (None, None) => Err(format!("{command} needs --seed or --scenario")),
-    }
-}
-
 /// A saved scenario file, either a bare Scenario or a `seeds/` case.
 fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

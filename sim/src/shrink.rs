@@ -39,19 +39,9 @@ use crate::world::RunResult;
 
 #[derive(clap::Args, Debug)]
 pub struct ShrinkArgs {
-    /// Design variant: raft, seed, seed-zk-quorum, fenced.
-    #[arg(long, default_value = "raft")]
-    pub variant: String,
-    #[arg(long, default_value_t = 3)]
-    pub nodes: u32,
-    #[arg(long, required_unless_present = "scenario")]
-    pub seed: Option<u64>,
-    /// Place a mock ZooKeeper ensemble on the network (with its faults).
-    #[arg(long)]
-    pub zk: bool,
-    /// A failing scenario (JSON, as `zkwal-sim scenario` prints it) or a `seeds/` case.
-    #[arg(long, conflicts_with = "seed")]
-    pub scenario: Option<PathBuf>,
+    /// The failing seed, or a saved scenario or `seeds/` case.
+    #[command(flatten)]
+    pub case: crate::cli::CaseArgs,
     /// Where to write the minimal scenario, as a regression case (default:
     /// `seeds/<variant>-n<N>-s<seed>[-zk]-<invariant>-shrunk.json`).
     #[arg(long)]
@@ -63,8 +53,6 @@ pub struct ShrinkArgs {
     /// not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
-    #[command(flatten)]
-    pub spec: crate::profile::SpecArgs,
 }
 
 /// How big a failing scenario is, and how long its run.
@@ -788,15 +776,7 @@ pub fn default_path(s: &Shrunk) -> PathBuf {
 
 /// The `shrink` command: load or generate the scenario, shrink, write the case.
 pub fn command(a: ShrinkArgs) -> Result<i32, String> {
-    let sc = crate::cli::scenario_of(
-        "shrink",
-        a.scenario.as_deref(),
-        a.seed,
-        &a.variant,
-        a.nodes,
-        a.zk,
-        &a.spec,
-    )?;
+    let sc = a.case.scenario("shrink")?;
     let jobs = match a.jobs {
         Some(0) => return Err("--jobs must be at least 1".into()),
         Some(j) => j,
