@@ -250,3 +250,24 @@ fn concrete_leader_faults_replay_the_same_run() {
     }
     assert!(replaced > 0, "the seeds drew leader-targeted faults");
 }
+
+/// A panic keeps its virtual time: the shrinker can cut the horizon of a panicking
+/// scenario, and the timeline and the diagram of a panic end where it happened (the
+/// diagram used to abort on a panic's time of 0, before the first message).
+#[test]
+fn a_panic_keeps_its_time_for_the_timeline_and_the_diagram() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../seeds/seed-zk-quorum-n2-s502-zk-panic-shrunk.json");
+    let sc = regress::load(&path).unwrap().scenario().unwrap();
+    let mut rec = Recording::default();
+    let r = run_recorded(&sc, &mut rec);
+    let v = r.violation.as_ref().expect("the case panics");
+    assert_eq!(v.invariant, "panic");
+    assert!(v.virtual_time_ms > 0 && v.virtual_time_ms == r.virtual_time_ms);
+    assert!(r.events > 0);
+    let text = timeline::render(&rec, &sc, &r, Default::default());
+    let at = format!("status at the violation ({} ms)", v.virtual_time_ms);
+    assert!(text.contains(&at), "{text}");
+    let html = zkwal_sim::replay_html::render(&rec, &sc, &r).unwrap();
+    assert!(html.contains("id=\"violation\"") && html.contains("<line class=\"msg"));
+}
