@@ -16,8 +16,8 @@
 //!    smaller snapshot, append and WAL publication options.
 //!
 //! The rounds run in two orders (a calm network first or last), the smaller result
-//! kept, then once more from it with leader-targeted faults made concrete
-//! ([`concretize`]). "The same failure" is [`failure_of`]: the invariant, and for a
+//! kept, then with leader-targeted faults made concrete ([`concretize`]), from that
+//! result and from the start, on what is left of the budget. "The same failure" is [`failure_of`]: the invariant, and for a
 //! panic its message too.
 //!
 //! Deterministic: candidates are tried in a fixed order and the first that fails the
