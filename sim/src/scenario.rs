@@ -188,6 +188,17 @@ pub enum Fault {
     },
 }
 
+impl Fault {
+    /// Whether the fault hits whichever node leads when it fires (and nothing when
+    /// none does), rather than a node named in the scenario.
+    pub fn aims_at_leader(&self) -> bool {
+        matches!(
+            self,
+            Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimedFault {
     pub at_ms: u64,

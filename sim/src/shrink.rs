@@ -414,7 +414,7 @@ fn drop_unfired_faults(ev: &mut Eval) {
 /// removals no longer retarget it: dropping an earlier fault that changed who leads
 /// would otherwise move every later leader fault to another node.
 fn concretize(ev: &mut Eval) {
-    if ev.spent() || !ev.current.faults.iter().any(|f| leader_targeted(&f.fault)) {
+    if ev.spent() || !ev.current.faults.iter().any(|f| f.fault.aims_at_leader()) {
         return;
     }
     let c = concretized(&ev.current);
@@ -422,13 +422,6 @@ fn concretize(ev: &mut Eval) {
     if c != ev.current {
         ev.first(vec![c]);
     }
-}
-
-fn leader_targeted(f: &Fault) -> bool {
-    matches!(
-        f,
-        Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
-    )
 }
 
 /// `sc` with each leader-targeted fault that fired replaced by the same fault on the
@@ -454,7 +447,7 @@ pub fn concretized(sc: &Scenario) -> Scenario {
         .enumerate()
         .filter_map(|(i, f)| {
             let fault = match (&f.fault, led.get(&i)) {
-                (fault, Some(None)) if leader_targeted(fault) => return None, // no leader: no effect
+                (fault, Some(None)) if fault.aims_at_leader() => return None, // no leader: no effect
                 (Fault::CrashLeader { down_ms }, Some(Some(node))) => Fault::Crash {
                     node: *node,
                     down_ms: *down_ms,

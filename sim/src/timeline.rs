@@ -310,10 +310,7 @@ impl Recording {
             Fault::ZkLeaderChange { unavailable_ms, .. } => (all_zk, Some(*unavailable_ms)),
         };
         let mut text = fault_text(f);
-        if matches!(
-            f,
-            Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
-        ) {
+        if f.aims_at_leader() {
             match lanes.first() {
                 Some(l) => {
                     let _ = write!(text, " -> {l}");

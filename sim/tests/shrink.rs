@@ -226,12 +226,7 @@ fn concrete_leader_faults_replay_the_same_run() {
     for seed in 0..6 {
         let sc = Scenario::generate(seed, Variant::Raft, 3);
         let c = concretized(&sc);
-        let targeted = |f: &Fault| {
-            matches!(
-                f,
-                Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } | Fault::PauseLeader { .. }
-            )
-        };
+        let targeted = Fault::aims_at_leader;
         replaced += sc.faults.iter().filter(|f| targeted(&f.fault)).count();
         let (a, b) = (run_scenario(&sc), run_scenario(&c));
         let dropped = (sc.faults.len() - c.faults.len()) as u64;

@@ -24,6 +24,7 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+#[derive(Default)]
 struct Tier {
     secs: f64,
     events: u64,
@@ -34,13 +35,7 @@ struct Tier {
 
 fn event_loop(scs: &[Scenario]) -> Tier {
     let t = Instant::now();
-    let mut r = Tier {
-        secs: 0.0,
-        events: 0,
-        messages: 0,
-        virtual_ms: 0,
-        violations: 0,
-    };
+    let mut r = Tier::default();
     for sc in scs {
         let out = run_scenario(sc);
         r.events += out.events;
@@ -53,13 +48,7 @@ fn event_loop(scs: &[Scenario]) -> Tier {
 
 fn madsim_tier(scs: &[Scenario]) -> Tier {
     let t = Instant::now();
-    let mut r = Tier {
-        secs: 0.0,
-        events: 0,
-        messages: 0,
-        virtual_ms: 0,
-        violations: 0,
-    };
+    let mut r = Tier::default();
     for sc in scs {
         let rt = madsim::runtime::Runtime::with_seed_and_config(sc.seed, Default::default());
         let out = rt.block_on(harness::run(sc.clone()));

@@ -41,7 +41,7 @@ impl SmState {
             }
         }
         for (&client, (request_id, reply)) in &self.sessions {
-            let r = reply_hash(reply, || list_hash(reply_values(reply)));
+            let r = reply_hash(reply, list_hash(reply_values(reply)));
             d = d.wrapping_add(session_hash(client, *request_id, r));
         }
         d
@@ -81,13 +81,13 @@ fn list_hash(values: &[u64]) -> u64 {
         .fold(0, |h, (pos, &v)| h.wrapping_add(read_element_hash(pos, v)))
 }
 
-/// The hash of a reply; `read_list_hash` gives [`list_hash`] of a read's values (from
-/// the values themselves, or from the state machine's running sum).
-fn reply_hash(reply: &ClientReply, read_list_hash: impl FnOnce() -> u64) -> u64 {
+/// The hash of a reply; `read_list_hash` is [`list_hash`] of a read's values (from the
+/// values themselves, or from the state machine's running sum; ignored for others).
+fn reply_hash(reply: &ClientReply, read_list_hash: u64) -> u64 {
     match reply {
         ClientReply::Appended => 0x6170_7064,
         ClientReply::Stale => 0x7374_616c,
-        ClientReply::Read(values) => mix(0x7265_6164 ^ values.len() as u64) ^ read_list_hash(),
+        ClientReply::Read(values) => mix(0x7265_6164 ^ values.len() as u64) ^ read_list_hash,
     }
 }
 
@@ -123,7 +123,7 @@ impl StateMachine {
             .sessions
             .iter()
             .map(|(&client, (_, reply))| {
-                (client, reply_hash(reply, || list_hash(reply_values(reply))))
+                (client, reply_hash(reply, list_hash(reply_values(reply))))
             })
             .collect();
         StateMachine {
@@ -174,7 +174,7 @@ impl StateMachine {
                 self.list_hashes.get(&key).copied().unwrap_or_default(),
             ),
         };
-        let r = reply_hash(&reply, || list_sum);
+        let r = reply_hash(&reply, list_sum);
         self.digest = self
             .digest
             .wrapping_add(session_hash(cmd.client, cmd.request_id, r));
