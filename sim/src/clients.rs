@@ -25,6 +25,14 @@ pub struct InFlight {
     pub refused: u64,
 }
 
+/// When one scripted operation ran (see [`Client::step_times`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTime {
+    pub invoke_ms: u64,
+    /// None: still in flight when the run stopped.
+    pub complete_ms: Option<u64>,
+}
+
 /// What the world must do for a client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientAction {
@@ -98,6 +106,31 @@ impl Client {
             .map_or(ClientAction::Idle, |s| ClientAction::Wake {
                 at_ms: s.think_ms,
             })
+    }
+
+    /// When each scripted operation that started ran: `(invoke_ms, complete_ms)` in
+    /// script order, the one still in flight with `None` (operations not started yet
+    /// are not listed). The shrinker keeps kept operations at these times.
+    pub fn step_times(&self) -> Vec<StepTime> {
+        let mut out: Vec<StepTime> = self
+            .history
+            .iter()
+            .map(|o| StepTime {
+                invoke_ms: o.invoke_ms,
+                complete_ms: Some(o.complete_ms),
+            })
+            .collect();
+        if let Some(cur) = &self.current {
+            out.push(StepTime {
+                invoke_ms: cur.invoke_ms,
+                complete_ms: None,
+            });
+        }
+        debug_assert!(
+            out.len() <= self.next,
+            "every started step is a scripted one"
+        );
+        out
     }
 
     pub fn is_done(&self) -> bool {

@@ -24,11 +24,31 @@ pub fn run_recorded(sc: &Scenario, rec: &mut crate::timeline::Recording) -> RunR
     run_with(sc, Some(rec))
 }
 
+/// As [`run_scenario`], with when each scripted operation that started ran (by
+/// client, in script order; a panic keeps what ran before it).
+pub fn run_timed(sc: &Scenario) -> (RunResult, Vec<Vec<crate::clients::StepTime>>) {
+    let mut times = Vec::new();
+    let r = run_with_then(sc, None, &mut |w| times = w.step_times());
+    (r, times)
+}
+
 fn run_with(sc: &Scenario, rec: Option<&mut crate::timeline::Recording>) -> RunResult {
+    run_with_then(sc, rec, &mut |_| {})
+}
+
+/// Runs `sc`, then shows the world (finished or not) to `then` before its verdict.
+fn run_with_then(
+    sc: &Scenario,
+    rec: Option<&mut crate::timeline::Recording>,
+    then: &mut dyn FnMut(&World),
+) -> RunResult {
     let mut world = None;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         world.insert(World::with_recorder(sc, rec)).drive();
     }));
+    if let Some(w) = &world {
+        then(w);
+    }
     match outcome {
         Ok(()) => world.take().expect("the world was built").finish(),
         Err(payload) => {

@@ -8,7 +8,9 @@
 //! 2. (in one of the two orders tried, see [`shrink`]) a calmer network and disk (no
 //!    loss, duplication or reordering, fixed latencies), each kept if it still fails;
 //! 3. ddmin (Zeller's delta debugging) over the faults, then over whole clients, then
-//!    over the client operations;
+//!    over the client operations (three ways: later ones move earlier; think times
+//!    summed; and pinned, each kept operation started when it started in the current
+//!    run, which keeps the operation in flight at a takeover where the race needs it);
 //! 4. one-step simplifications, the first that still fails kept each time: calmer
 //!    network and disk, fewer keys, shorter pauses, partitions and outages, faults and
 //!    operations earlier, smaller partition sides and blank sets, a shorter liveness
@@ -17,8 +19,11 @@
 //!
 //! The rounds run in two orders (a calm network first or last), the smaller result
 //! kept, then with leader-targeted faults made concrete ([`concretize`]), from that
-//! result and from the start, on what is left of the budget. "The same failure" is [`failure_of`]: the invariant, and for a
-//! panic its message too.
+//! result and from the start, on what is left of the budget; last, the same again
+//! with every candidate also tried under [`RESEEDS`] other seeds (a race that a
+//! removal's shifted schedule loses is often won under another). Each phase's result
+//! is kept only if smaller. "The same failure" is [`failure_of`]: the invariant, and
+//! for a panic its message too.
 //!
 //! Deterministic: candidates are tried in a fixed order and the first that fails the
 //! same way wins. Runs of a batch go to several threads (`runner::run_each`), but a
@@ -30,8 +35,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use crate::clients::StepTime;
 use crate::regress::Case;
-use crate::runner::{run_each, run_recorded, run_scenario};
+use crate::runner::{run_each, run_recorded, run_scenario, run_timed};
 use crate::scenario::{unique_value, ClientOpKind, ClientStep, Fault, Scenario};
 use crate::timeline::{Lane, Recording, What};
 use crate::trace::TraceHash;
@@ -47,7 +53,7 @@ pub struct ShrinkArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// At most this many candidate runs.
-    #[arg(long, default_value_t = 4_000)]
+    #[arg(long, default_value_t = 20_000)]
     pub max_runs: u64,
     /// Worker threads for a batch of candidates (default: all cores). The result does
     /// not depend on it.
@@ -102,6 +108,9 @@ pub struct Limits {
 #[derive(Clone, Debug)]
 pub struct Shrunk {
     pub scenario: Scenario,
+    /// The seed of the scenario that was shrunk (the minimal one may run under
+    /// another, see [`Eval::reseeds`]): it names the case.
+    pub origin_seed: u64,
     pub invariant: String,
     /// What every candidate had to fail with ([`failure_of`]): the invariant, and for a
     /// panic its message too.
@@ -139,7 +148,11 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
     // that helps when removals retarget later leader faults, and hurts when they
     // follow the leader on purpose, so it is tried after the others, on what is left
     // of the budget, and kept only if smaller.
-    let mut run = |start: &(Scenario, RunResult), calm_first: bool, concrete: bool, budget: u64| {
+    let mut run_passes = |start: &(Scenario, RunResult),
+                          calm_first: bool,
+                          concrete: bool,
+                          reseeds: u64,
+                          budget: u64| {
         let mut ev = Eval {
             failure: failure.clone(),
             current: start.0.clone(),
@@ -147,6 +160,8 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
             runs: 0,
             max_runs: budget,
             jobs: lim.jobs.max(1),
+            reseeds,
+            origin_duration_ms: sc.options.duration_ms,
             tried: BTreeSet::new(),
             progress: &mut *progress,
         };
@@ -160,8 +175,8 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         (s.faults + s.ops, s.faults, s.events, s.virtual_time_ms)
     };
     let origin = (sc.clone(), r.clone());
-    let a = run(&origin, false, false, lim.max_runs);
-    let b = run(&origin, true, false, lim.max_runs - a.1);
+    let a = run_passes(&origin, false, false, 0, lim.max_runs);
+    let b = run_passes(&origin, true, false, 0, lim.max_runs - a.1);
     let mut runs = a.1 + b.1;
     let mut spent = a.2 || b.2;
     let mut best = if size(&b.0) < size(&a.0) { b.0 } else { a.0 };
@@ -177,7 +192,27 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         } else {
             origin.clone()
         };
-        let c = run(&start, from_best, true, lim.max_runs - runs);
+        let c = run_passes(&start, from_best, true, 0, lim.max_runs - runs);
+        runs += c.1;
+        spent |= c.2;
+        if size(&c.0) < size(&best) {
+            best = c.0;
+        }
+    }
+    // Last, the same passes with every candidate also tried under other seeds
+    // ([`Eval::reseeds`]): a race at a takeover that one removal's shifted schedule
+    // loses is often won again under another random schedule, so the operations and
+    // faults that only held the race in place can go too.
+    for from_best in [true, false] {
+        if runs >= lim.max_runs {
+            break;
+        }
+        let start = if from_best {
+            best.clone()
+        } else {
+            origin.clone()
+        };
+        let c = run_passes(&start, true, true, RESEEDS, lim.max_runs - runs);
         runs += c.1;
         spent |= c.2;
         if size(&c.0) < size(&best) {
@@ -192,6 +227,7 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         budget_spent: spent,
         invariant: invariant_of(&failure).to_string(),
         failure,
+        origin_seed: sc.seed,
         scenario,
     })
 }
@@ -229,6 +265,15 @@ struct Eval<'a> {
     runs: u64,
     max_runs: u64,
     jobs: usize,
+    /// Each candidate is also tried under this many other seeds ([`reseeded`]), right
+    /// after itself: the scenario's seed only drives the run's random streams
+    /// (network, disk, election jitter), so a candidate under another seed is as
+    /// readable, and it is kept if it fails the same way.
+    reseeds: u64,
+    /// The fault phase of the scenario that was shrunk: a reseeded candidate gets it
+    /// back, since under another schedule the violation may come later than the
+    /// horizon the current one was cut to (the horizon pass cuts it again).
+    origin_duration_ms: u64,
     /// Fingerprints of candidates already run (they are not run or counted again).
     tried: BTreeSet<u64>,
     progress: Progress<'a>,
@@ -244,8 +289,16 @@ impl Eval<'_> {
     fn first(&mut self, cands: Vec<Scenario>) -> Option<usize> {
         let mut fresh: Vec<(usize, Scenario)> = Vec::new();
         for (i, c) in cands.into_iter().enumerate() {
-            if c.validate().is_ok() && self.tried.insert(fingerprint(&c)) {
-                fresh.push((i, c));
+            if c.validate().is_err() {
+                continue;
+            }
+            let others: Vec<Scenario> = (1..=self.reseeds)
+                .map(|k| reseeded(&c, k, self.origin_duration_ms))
+                .collect();
+            for c in std::iter::once(c).chain(others) {
+                if self.tried.insert(fingerprint(&c)) {
+                    fresh.push((i, c));
+                }
             }
         }
         let mut queue = fresh.into_iter().peekable();
@@ -292,6 +345,22 @@ impl Eval<'_> {
         let size = Size::of(&self.current, &self.result);
         (self.progress)(self.runs, &size);
     }
+}
+
+/// How many other seeds the last phase of [`shrink`] tries each candidate under.
+const RESEEDS: u64 = 7;
+
+/// `sc` under its `k`-th other seed, a fixed function of its seed and `k` (SplitMix64's
+/// finaliser), so that a shrink stays deterministic; its fault phase back to at least
+/// `duration_ms`.
+fn reseeded(sc: &Scenario, k: u64, duration_ms: u64) -> Scenario {
+    let mut z = sc.seed.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    let mut c = sc.clone();
+    c.seed = z ^ (z >> 31);
+    c.options.duration_ms = c.options.duration_ms.max(duration_ms);
+    c
 }
 
 /// What "fails the same way" compares: the invariant's name, and for a panic also its
@@ -510,6 +579,57 @@ fn renumber_values(sc: &mut Scenario) {
 fn shrink_ops(ev: &mut Eval) {
     shrink_ops_keeping(ev, false);
     shrink_ops_keeping(ev, true);
+    shrink_ops_pinned(ev);
+}
+
+/// ddmin over the operations that started, each kept one started as it did in the
+/// current run: its think time becomes the gap, in that run, between the end of the
+/// previous kept operation of its client and its own start. Unlike the think-time
+/// sums of [`shrink_ops_keeping`], this holds the operation that is in flight at a
+/// takeover where it was, which is what a race under load needs; operations that
+/// never started go with every candidate.
+fn shrink_ops_pinned(ev: &mut Eval) {
+    if ev.spent() {
+        return;
+    }
+    let ops = started_ops(&ev.current);
+    ev.runs += 1; // the timed run
+    ddmin(ev, ops, &pinned_ops);
+}
+
+/// The operations of `sc` that start in its run: (client, when it ran, step).
+fn started_ops(sc: &Scenario) -> Vec<(usize, StepTime, ClientStep)> {
+    let (_, times) = run_timed(sc);
+    sc.clients
+        .iter()
+        .enumerate()
+        .flat_map(|(c, steps)| {
+            let started = times.get(c).map_or(&[][..], Vec::as_slice);
+            steps
+                .iter()
+                .zip(started)
+                .map(move |(s, t)| (c, *t, s.clone()))
+        })
+        .collect()
+}
+
+/// `sc` with only the operations `keep` (client, when it ran, step), in order, each
+/// with the think time that starts it when it started, if the operation before it
+/// ends when it did.
+fn pinned_ops(sc: &Scenario, keep: &[(usize, StepTime, ClientStep)]) -> Scenario {
+    let mut c = sc.clone();
+    for steps in c.clients.iter_mut() {
+        steps.clear();
+    }
+    let mut free_ms = vec![0u64; c.clients.len()];
+    for (client, t, step) in keep {
+        let mut step = step.clone();
+        step.think_ms = t.invoke_ms.saturating_sub(free_ms[*client]);
+        // An operation still in flight is the last that started: nothing follows.
+        free_ms[*client] = t.complete_ms.unwrap_or(t.invoke_ms);
+        c.clients[*client].push(step);
+    }
+    c
 }
 
 fn shrink_ops_keeping(ev: &mut Eval, keep_times: bool) {
@@ -741,8 +861,13 @@ pub fn case_of(s: &Shrunk) -> Case {
         expect: s.invariant.clone(),
         trace_hash: None,
         note: format!(
-            "shrunk by zkwal-sim shrink (seed {}, {}, {} nodes): {} faults, {} ops -> {} faults, {} ops; violates {}",
-            s.scenario.seed,
+            "shrunk by zkwal-sim shrink (seed {}{}, {}, {} nodes): {} faults, {} ops -> {} faults, {} ops; violates {}",
+            s.origin_seed,
+            if s.scenario.seed == s.origin_seed {
+                String::new()
+            } else {
+                format!(", now run under seed {}", s.scenario.seed)
+            },
             s.scenario.variant.name(),
             s.scenario.nodes,
             s.before.faults,
@@ -762,7 +887,7 @@ pub fn default_path(s: &Shrunk) -> PathBuf {
         "{}-n{}-s{}{zk}-{}-shrunk.json",
         sc.variant.name(),
         sc.nodes,
-        sc.seed,
+        s.origin_seed,
         s.invariant
     ))
 }
@@ -836,8 +961,57 @@ pub fn command(a: ShrinkArgs) -> Result<i32, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{failure_of, fewer_nodes, invariant_of};
+    use super::{failure_of, fewer_nodes, invariant_of, pinned_ops, reseeded, started_ops};
+    use crate::runner::run_timed;
     use crate::scenario::{Fault, Scenario, TimedFault, Variant};
+
+    #[test]
+    fn pinning_every_started_operation_replays_the_same_run() {
+        // The pinned think times are the gaps the run had, so keeping every started
+        // operation (and dropping those that never started) starts and ends each
+        // when it did, with the same verdict. (The trace hash may differ: a client
+        // with operations left after the fault phase is done later.)
+        for seed in 0..4 {
+            let sc = Scenario::generate_with(seed, Variant::Seed, 2, true);
+            let ops = started_ops(&sc);
+            assert!(ops.len() > 10, "seed {seed}: a run with load");
+            let pinned = pinned_ops(&sc, &ops);
+            let ((a, ta), (b, tb)) = (run_timed(&sc), run_timed(&pinned));
+            assert_eq!(ta, tb, "seed {seed}");
+            assert_eq!(a.violation, b.violation, "seed {seed}");
+            assert_eq!(
+                (a.ops_ok, a.ops_failed, a.ops_indeterminate),
+                (b.ops_ok, b.ops_failed, b.ops_indeterminate),
+                "seed {seed}"
+            );
+            // Dropping a client's first operation leaves its second starting when it
+            // did (the run's first wake is at the think time itself).
+            let c0 = ops[0].0;
+            let second = ops.iter().filter(|o| o.0 == c0).nth(1).expect("two ops").1;
+            let (_, t) = run_timed(&pinned_ops(&sc, &ops[1..]));
+            assert_eq!(t[c0][0].invoke_ms, second.invoke_ms, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn another_seed_is_a_fixed_function_of_the_seed_and_changes_nothing_else() {
+        let mut sc = Scenario::generate_with(7, Variant::SeedZkQuorum, 2, true);
+        sc.options.duration_ms = 1_000;
+        let a = reseeded(&sc, 1, 10_000);
+        assert_eq!(a, reseeded(&sc, 1, 10_000));
+        assert_ne!(a.seed, sc.seed);
+        assert_ne!(a.seed, reseeded(&sc, 2, 10_000).seed);
+        assert_eq!(a.options.duration_ms, 10_000, "the horizon comes back");
+        assert_eq!(
+            reseeded(&sc, 1, 500).options.duration_ms,
+            1_000,
+            "never shorter"
+        );
+        let mut back = a.clone();
+        back.seed = sc.seed;
+        back.options.duration_ms = sc.options.duration_ms;
+        assert_eq!(back, sc);
+    }
 
     #[test]
     fn a_panic_is_the_same_failure_only_with_the_same_message() {

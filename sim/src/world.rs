@@ -323,6 +323,15 @@ impl<'s> World<'s> {
         (self.now_ms, self.events)
     }
 
+    /// When each scripted client's started operations ran, by client (the liveness
+    /// probe is not scripted and not listed).
+    pub fn step_times(&self) -> Vec<Vec<crate::clients::StepTime>> {
+        self.clients[..self.probe]
+            .iter()
+            .map(Client::step_times)
+            .collect()
+    }
+
     /// Processes events until the run is done (or its event budget is spent).
     pub fn drive(&mut self) {
         // The budget is per 30 virtual seconds of scenario (a 10 s swarm seed and its
