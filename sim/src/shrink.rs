@@ -148,35 +148,37 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
     // that helps when removals retarget later leader faults, and hurts when they
     // follow the leader on purpose, so it is tried after the others, on what is left
     // of the budget, and kept only if smaller.
-    let mut run_passes = |start: &(Scenario, RunResult),
-                          calm_first: bool,
-                          concrete: bool,
-                          reseeds: u64,
-                          budget: u64| {
-        let mut ev = Eval {
-            failure: failure.clone(),
-            current: start.0.clone(),
-            result: start.1.clone(),
-            runs: 0,
-            max_runs: budget,
-            jobs: lim.jobs.max(1),
-            reseeds,
-            origin_duration_ms: sc.options.duration_ms,
-            tried: BTreeSet::new(),
-            progress: &mut *progress,
+    let mut run_phase =
+        |start: &(Scenario, RunResult), work: &dyn Fn(&mut Eval), reseeds: u64, budget: u64| {
+            let mut ev = Eval {
+                failure: failure.clone(),
+                current: start.0.clone(),
+                result: start.1.clone(),
+                runs: 0,
+                max_runs: budget,
+                jobs: lim.jobs.max(1),
+                reseeds,
+                origin_duration_ms: sc.options.duration_ms,
+                tried: BTreeSet::new(),
+                progress: &mut *progress,
+            };
+            ev.tried.insert(fingerprint(&start.0));
+            work(&mut ev);
+            let spent = ev.spent();
+            ((ev.current, ev.result), ev.runs, spent)
         };
-        ev.tried.insert(fingerprint(&start.0));
-        passes(&mut ev, calm_first, concrete);
-        let spent = ev.spent();
-        ((ev.current, ev.result), ev.runs, spent)
-    };
     let size = |x: &(Scenario, RunResult)| {
         let s = Size::of(&x.0, &x.1);
         (s.faults + s.ops, s.faults, s.events, s.virtual_time_ms)
     };
     let origin = (sc.clone(), r.clone());
-    let a = run_passes(&origin, false, false, 0, lim.max_runs);
-    let b = run_passes(&origin, true, false, 0, lim.max_runs - a.1);
+    let a = run_phase(&origin, &|ev| passes(ev, false, false), 0, lim.max_runs);
+    let b = run_phase(
+        &origin,
+        &|ev| passes(ev, true, false),
+        0,
+        lim.max_runs - a.1,
+    );
     let mut runs = a.1 + b.1;
     let mut spent = a.2 || b.2;
     let mut best = if size(&b.0) < size(&a.0) { b.0 } else { a.0 };
@@ -192,7 +194,12 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         } else {
             origin.clone()
         };
-        let c = run_passes(&start, from_best, true, 0, lim.max_runs - runs);
+        let c = run_phase(
+            &start,
+            &|ev| passes(ev, from_best, true),
+            0,
+            lim.max_runs - runs,
+        );
         runs += c.1;
         spent |= c.2;
         if size(&c.0) < size(&best) {
@@ -212,7 +219,23 @@ pub fn shrink(sc: &Scenario, lim: Limits, progress: Progress) -> Result<Shrunk, 
         } else {
             origin.clone()
         };
-        let c = run_passes(&start, true, true, RESEEDS, lim.max_runs - runs);
+        let c = run_phase(
+            &start,
+            &|ev| passes(ev, true, true),
+            RESEEDS,
+            lim.max_runs - runs,
+        );
+        runs += c.1;
+        spent |= c.2;
+        if size(&c.0) < size(&best) {
+            best = c.0;
+        }
+    }
+    // Then, on whatever budget is left, each fault and each operation removed alone
+    // under many more seeds ([`single_removals`]): for a failure as rare as the
+    // Figure 8 pattern, one schedule in a few hundred still fails without it.
+    if runs < lim.max_runs {
+        let c = run_phase(&best, &single_removals, DEEP_RESEEDS, lim.max_runs - runs);
         runs += c.1;
         spent |= c.2;
         if size(&c.0) < size(&best) {
@@ -347,8 +370,37 @@ impl Eval<'_> {
     }
 }
 
-/// How many other seeds the last phase of [`shrink`] tries each candidate under.
+/// How many other seeds the reseeded phase of [`shrink`] tries each candidate under.
 const RESEEDS: u64 = 7;
+
+/// How many other seeds [`single_removals`] tries each removal under.
+const DEEP_RESEEDS: u64 = 255;
+
+/// Each fault, then each operation that started (pinned, [`pinned_ops`]), removed
+/// alone, each removal tried under [`Eval::reseeds`] other seeds, the first that fails
+/// the same way kept (then the horizon is cut again), until none does or the budget
+/// is spent. Only removals: every step makes the scenario smaller.
+fn single_removals(ev: &mut Eval) {
+    while !ev.spent() {
+        let ops = started_ops(&ev.current);
+        ev.runs += 1; // the timed run
+        let mut cands = Vec::new();
+        for i in 0..ev.current.faults.len() {
+            let mut c = ev.current.clone();
+            c.faults.remove(i);
+            cands.push(c);
+        }
+        for j in 0..ops.len() {
+            let mut keep = ops.clone();
+            keep.remove(j);
+            cands.push(pinned_ops(&ev.current, &keep));
+        }
+        if ev.first(cands).is_none() {
+            break;
+        }
+        horizon(ev);
+    }
+}
 
 /// `sc` under its `k`-th other seed, a fixed function of its seed and `k` (SplitMix64's
 /// finaliser), so that a shrink stays deterministic; its fault phase back to at least
@@ -437,6 +489,14 @@ fn ddmin<T: Clone>(ev: &mut Eval, items: Vec<T>, build: &dyn Fn(&Scenario, &[T])
 }
 
 fn horizon(ev: &mut Eval) {
+    // Never under other seeds: a reseeded candidate gets the longer horizon back,
+    // which would undo the cut being tried.
+    let reseeds = std::mem::take(&mut ev.reseeds);
+    horizon_cut(ev);
+    ev.reseeds = reseeds;
+}
+
+fn horizon_cut(ev: &mut Eval) {
     let o = &ev.current.options;
     let mut cands = Vec::new();
     if let Some(v) = &ev.result.violation {

@@ -65,6 +65,45 @@ fn shrinking_is_deterministic_whatever_the_threads() {
 }
 
 #[test]
+fn every_phase_runs_to_its_end_the_same_whatever_the_threads() {
+    // An already minimal case, with a budget large enough that no phase is cut
+    // short: the reseeded phases and the single removals under 255 seeds run too,
+    // and give the same file and the same run count on one thread and on three.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../seeds/seed-n2-s193-zk-election_safety-shrunk.json");
+    let sc = regress::load(&path).unwrap().scenario().unwrap();
+    let go = |jobs| {
+        shrink(
+            &sc,
+            Limits {
+                max_runs: 20_000,
+                jobs,
+            },
+            &mut |_, _| {},
+        )
+        .unwrap()
+    };
+    let (one, three) = (go(1), go(3));
+    assert!(!one.budget_spent, "every phase ended: {} runs", one.runs);
+    // The single removals alone try each of the faults under 256 seeds.
+    assert!(
+        one.runs > 256 * one.after.faults as u64,
+        "{} runs",
+        one.runs
+    );
+    assert_eq!(one.runs, three.runs);
+    assert_eq!(
+        serde_json::to_string_pretty(&case_of(&one)).unwrap(),
+        serde_json::to_string_pretty(&case_of(&three)).unwrap()
+    );
+    assert!(one.after.faults + one.after.ops <= one.before.faults + one.before.ops);
+    assert_eq!(
+        regress::verdict(&run_scenario(&one.scenario)),
+        "election_safety"
+    );
+}
+
+#[test]
 fn a_passing_scenario_is_refused() {
     let sc = Scenario::generate(0, Variant::Raft, 3);
     assert!(run_scenario(&sc).violation.is_none(), "raft seed 0 passes");
