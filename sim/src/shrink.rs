@@ -21,8 +21,11 @@
 //! kept, then with leader-targeted faults made concrete ([`concretize`]), from that
 //! result and from the start, on what is left of the budget; last, the same again
 //! with every candidate also tried under [`RESEEDS`] other seeds (a race that a
-//! removal's shifted schedule loses is often won under another). Each phase's result
-//! is kept only if smaller. "The same failure" is [`failure_of`]: the invariant, and
+//! removal's shifted schedule loses is often won under another); and last of all
+//! [`single_removals`]: each fault and each started operation removed alone, under up
+//! to [`DEEP_RESEEDS`] seeds, for a race as rare as Figure 8's. The horizon pass never
+//! reseeds (another seed's run fails at another time and would get the horizon back).
+//! Each phase's result is kept only if smaller. "The same failure" is [`failure_of`]: the invariant, and
 //! for a panic its message too.
 //!
 //! Deterministic: candidates are tried in a fixed order and the first that fails the
