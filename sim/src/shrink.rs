@@ -19,14 +19,14 @@
 //!
 //! The rounds run in two orders (a calm network first or last), the smaller result
 //! kept, then with leader-targeted faults made concrete ([`concretize`]), from that
-//! result and from the start, on what is left of the budget; last, the same again
+//! result and from the start, on what is left of the budget; then the same again
 //! with every candidate also tried under [`RESEEDS`] other seeds (a race that a
-//! removal's shifted schedule loses is often won under another); and last of all
+//! removal's shifted schedule loses is often won under another); last,
 //! [`single_removals`]: each fault and each started operation removed alone, under up
 //! to [`DEEP_RESEEDS`] seeds, for a race as rare as Figure 8's. The horizon pass never
 //! reseeds (another seed's run fails at another time and would get the horizon back).
-//! Each phase's result is kept only if smaller. "The same failure" is [`failure_of`]: the invariant, and
-//! for a panic its message too.
+//! Each phase's result is kept only if smaller. "The same failure" is [`failure_of`]:
+//! the invariant, and for a panic its message too.
 //!
 //! Deterministic: candidates are tried in a fixed order and the first that fails the
 //! same way wins. Runs of a batch go to several threads (`runner::run_each`), but a
