@@ -147,7 +147,7 @@ pub struct RangeInfo<'a> {
 
 impl RangeInfo<'_> {
     /// The fields that say which seeds ran and how the run ended, added to the JSON
-    /// summary of [`crate::report::run_json`]: `seeds_done` (`A..C`: the seeds that
+    /// summary of [`crate::outcome::run_json`]: `seeds_done` (`A..C`: the seeds that
     /// ran, all of them), `interrupted`, `shard` (`{index, count, of}` or null),
     /// `check_determinism`, `determinism_mismatch` (`{seed, first_hash, second_hash}`
     /// or null).
@@ -227,7 +227,7 @@ impl Summary<'_> {
         ));
         let faults: Vec<String> = t.faults.iter().map(|(k, n)| format!("{k}={n}")).collect();
         out.push_str(&format!("faults injected: {}\n", faults.join(" ")));
-        out.push_str(&crate::report::figures_line(&t.figures));
+        out.push_str(&crate::outcome::figures_line(&t.figures));
         out.push('\n');
         let replay = |seed| {
             crate::profile::replay_command(self.variant, self.nodes, seed, self.zk, self.spec)

@@ -23,11 +23,12 @@ use clap::Args;
 use rand::Rng;
 use serde::Serialize;
 
-use crate::cli::parse_range;
+use crate::args::parse_range;
 use crate::profile::Spec;
 use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
-use crate::runner::{quiet_panics, run_scenario, Stopwatch};
+use crate::run::{quiet_panics, run_scenario};
+use crate::runner::Stopwatch;
 use crate::scenario::Variant;
 
 /// The standard scenario's seeds: 10–30 s on one core of the 2-core development
@@ -249,8 +250,8 @@ pub fn bench(a: BenchArgs) -> Result<i32, String> {
     let r = run_bench(start, end);
     if let Some(p) = &a.json {
         let text = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
-        crate::report::write_file(p, "--json", &(text + "\n"))?;
+        crate::output::write_file(p, "--json", &(text + "\n"))?;
     }
-    crate::report::print_out(&r.text());
+    crate::output::print_out(&r.text());
     Ok(0)
 }

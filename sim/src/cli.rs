@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::args::{parse_range, parse_target, CaseArgs, SpecArgs};
 use crate::batch;
 use crate::regress;
-use crate::runner::{quiet_panics, run_scenario};
-use crate::scenario::{not_built, Scenario, Variant, MAX_NODES};
+use crate::run::{quiet_panics, run_scenario};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,7 +62,7 @@ pub struct Target {
     #[arg(long)]
     pub zk: bool,
     #[command(flatten)]
-    pub spec: crate::profile::SpecArgs,
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]
@@ -93,7 +93,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub check_determinism: bool,
     #[command(flatten)]
-    pub spec: crate::profile::SpecArgs,
+    pub spec: SpecArgs,
 }
 
 #[derive(Args, Debug)]
@@ -103,72 +103,6 @@ pub struct ReplayArgs {
     /// Write the run as a self-contained HTML space-time diagram to this file.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-}
-
-/// Which scenario a command runs (`replay`, `shrink`): a seed, generated for a
-/// variant, group size, profile and options, or a saved scenario file.
-#[derive(clap::Args, Debug)]
-pub struct CaseArgs {
-    /// Design variant: raft, seed, seed-zk-quorum, fenced.
-    #[arg(long, default_value = "raft")]
-    pub variant: String,
-    #[arg(long, default_value_t = 3)]
-    pub nodes: u32,
-    #[arg(long, required_unless_present = "scenario")]
-    pub seed: Option<u64>,
-    /// Place a mock ZooKeeper ensemble on the network (with its faults).
-    #[arg(long)]
-    pub zk: bool,
-    /// A saved scenario (JSON, as printed by `zkwal-sim scenario`) or a `seeds/` case.
-    #[arg(long, conflicts_with = "seed")]
-    pub scenario: Option<PathBuf>,
-    #[command(flatten)]
-    pub spec: crate::profile::SpecArgs,
-}
-
-impl CaseArgs {
-    /// The scenario named: loaded from `--scenario`, or generated from `--seed`.
-    /// `command` names the subcommand in the error when neither is given.
-    pub fn scenario(&self, command: &str) -> Result<Scenario, String> {
-        match (&self.scenario, self.seed) {
-            (Some(path), _) => load_scenario(path),
-            (None, Some(seed)) => {
-                let v = parse_target(&self.variant, self.nodes)?;
-                self.spec.parse()?.scenario(seed, v, self.nodes, self.zk)
-            }
-            (None, None) => Err(format!("{command} needs --seed or --scenario")),
-        }
-    }
-}
-
-/// Parses and checks variant and node count: unknown or unbuilt variants are refused.
-pub fn parse_target(variant: &str, nodes: u32) -> Result<Variant, String> {
-    let v = Variant::parse(variant)?;
-    if !v.is_built() {
-        return Err(not_built(v));
-    }
-    if nodes == 0 || nodes > MAX_NODES {
-        return Err(format!("--nodes must be in 1..={MAX_NODES}, got {nodes}"));
-    }
-    Ok(v)
-}
-
-pub fn parse_range(s: &str) -> Result<(u64, u64), String> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| format!("--seeds must look like A..B, got '{s}'"))?;
-    let a: u64 = a
-        .trim()
-        .parse()
-        .map_err(|_| format!("--seeds: '{a}' is not a seed number"))?;
-    let b: u64 = b
-        .trim()
-        .parse()
-        .map_err(|_| format!("--seeds: '{b}' is not a seed number"))?;
-    if a >= b {
-        return Err(format!("--seeds: empty range {a}..{b}"));
-    }
-    Ok((a, b))
 }
 
 /// Runs the CLI; returns the exit code, or a one-line error (exit 2).
@@ -236,7 +170,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
     };
     if let Some(path) = &a.json {
         let mut doc =
-            crate::report::run_json(variant, a.nodes, start, end, a.zk, &spec, &b.totals, b.secs);
+            crate::outcome::run_json(variant, a.nodes, start, end, a.zk, &spec, &b.totals, b.secs);
         info.annotate(
             &mut doc,
             b.done_end,
@@ -285,7 +219,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
 fn replay(a: ReplayArgs) -> Result<i32, String> {
     let sc = a.case.scenario("replay")?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_sim=debug"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_model=debug"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .without_time()
@@ -293,7 +227,7 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         .try_init();
     quiet_panics();
     let mut rec = crate::timeline::Recording::default();
-    let r = crate::runner::run_recorded(&sc, &mut rec);
+    let r = crate::run::run_recorded(&sc, &mut rec);
     println!(
         "seed={} variant={} nodes={} events={} virtual_time_ms={} ops ok={} failed={} indeterminate={}",
         sc.seed,
@@ -316,7 +250,7 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
     if r.violation.is_some() {
         print!(
             "{}",
-            crate::timeline::render(&rec, &sc, &r, Default::default())
+            crate::counterexample::render(&rec, &sc, &r, Default::default())
         );
     }
     if let Some(path) = &a.html {
@@ -324,20 +258,6 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         println!("html: {}", path.display());
     }
     Ok(if r.violation.is_none() { 0 } else { 1 })
-}
-
-/// The scenario a command names: a saved file, or a seed with its target and options.
-/// A saved scenario file, either a bare Scenario or a `seeds/` case.
-fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Ok(sc) = serde_json::from_str::<Scenario>(&text) {
-        sc.validate()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(sc);
-    }
-    regress::load(path)?
-        .scenario()
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn regress_all(dir: &std::path::Path) -> Result<i32, String> {

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::metrics::Dist;
-use crate::report::{Outcome, Table};
+use crate::outcome::{Outcome, Table};
 
 const TEMPLATE: &str = include_str!("../templates/page.html");
 const W: u32 = 960;

@@ -1,47 +1,41 @@
-//! `zkwal-sim`: the deterministic simulator.
+//! `zkwal-sim`: the simulator's commands and their outputs, over the model
+//! ([`zkwal_model`], re-exported here: [`scenario`], [`world`], [`run`], ...). Arrows
+//! run one way: these modules use the model, the model never uses them, and no two
+//! modules here import each other in a circle (`sim/tests/tidy.rs` checks both).
 //!
-//! - [`scenario`]: a seed becomes plain data (options, client scripts, timed faults);
-//! - [`world`]: the event loop that runs a scenario (nodes, disks, network, clients);
-//! - [`queue`], [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`]: the
-//!   world's parts;
-//! - [`runner`]: runs one seed (catching panics as violations) or many in parallel;
-//! - [`metrics`]: the figures measured from the clients' side (downtime per failover,
-//!   availability, latency, ZooKeeper cost), mergeable across runs;
+//! From the bottom up:
+//! - [`runner`], [`progress`], [`shard`]: many seeds across threads, their totals, the
+//!   progress line and Ctrl-C, `--shard K/N`;
 //! - [`regress`]: the regression cases in `seeds/`;
-//! - [`profile`]: fault profiles (`swarm`, `churn`) and scenario options set by name;
-//! - [`report`], [`html`]: the `report` and `sweep` commands, their tables, JSON and HTML;
-//! - [`batch`], [`progress`], [`shard`]: a range of seeds as the commands run it (all
-//!   cores, progress, Ctrl-C, failures saved as found, `--check-determinism`,
-//!   `--shard K/N`);
-//! - [`merge`]: the `merge` command (shards' JSON summaries into one);
-//! - [`bench`]: the `bench` command (the standard scenario against an empty event loop);
-//! - [`shrink`]: delta debugging of a failing scenario down to a minimal one;
-//! - [`replay_html`]: the replay's space-time diagram as a self-contained HTML page;
-//! - [`timeline`]: what a replay records, and the counterexample timeline printed from it;
+//! - [`args`], [`output`]: the arguments several commands share, and where outputs go;
+//! - [`outcome`]: one range's outcome as the commands show it (JSON summary, figures
+//!   line, side-by-side tables);
+//! - [`batch`]: a range of seeds as the commands run it (all cores, progress, Ctrl-C,
+//!   failures saved as found, `--check-determinism`, `--shard K/N`);
+//! - [`html`], [`replay_html`], [`counterexample`]: the report's HTML page, the
+//!   replay's space-time diagram, the counterexample timeline printed from a replay;
+//! - [`report`] (`report`, `sweep`), [`merge`], [`bench`], [`shrink`]: the commands
+//!   beyond `run` and `replay`;
 //! - [`cli`]: the `zkwal-sim` command line.
 
+pub use zkwal_model::{
+    clients, disk, faults, metrics, network, profile, queue, rng, run, scenario, timeline, trace,
+    world, zookeeper,
+};
+
+pub mod args;
 pub mod batch;
 pub mod bench;
 pub mod cli;
-pub mod clients;
-pub mod disk;
-pub mod faults;
+pub mod counterexample;
 pub mod html;
 pub mod merge;
-pub mod metrics;
-pub mod network;
-pub mod profile;
+pub mod outcome;
+pub mod output;
 pub mod progress;
-pub mod queue;
 pub mod regress;
 pub mod replay_html;
 pub mod report;
-pub mod rng;
 pub mod runner;
-pub mod scenario;
 pub mod shard;
 pub mod shrink;
-pub mod timeline;
-pub mod trace;
-pub mod world;
-pub mod zookeeper;

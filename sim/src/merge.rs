@@ -27,10 +27,10 @@ use serde_json::{json, Value};
 use crate::batch::{check_output_file, Summary};
 use crate::faults::{FaultCounts, FaultKind};
 use crate::metrics::Figures;
+use crate::outcome::{failure_lines, run_json, side_by_side, Outcome};
+use crate::output::{print_out, write_file};
 use crate::profile::{parse_assignment, Profile, Spec};
-use crate::report::{
-    failure_lines, print_out, run_json, same_seeds_note, side_by_side, write_file, Outcome,
-};
+use crate::report::same_seeds_note;
 use crate::runner::{Mismatch, Totals, ViolationReport};
 use crate::scenario::Variant;
 
@@ -682,7 +682,7 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
     Ok(code(&ms))
 }
 
-fn print_table(title: &str, table: &crate::report::Table, failures: &[String], ms: &[&Part]) {
+fn print_table(title: &str, table: &crate::outcome::Table, failures: &[String], ms: &[&Part]) {
     let mut out = format!("{title}\n");
     out.push_str(&table.text());
     for f in failures {

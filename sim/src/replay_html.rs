@@ -17,6 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 use zkwal_invariants::history::{Op, OpKind, Outcome};
 
+use crate::counterexample;
 use crate::scenario::Scenario;
 use crate::timeline::{self, Lane, Recording, What};
 use crate::world::RunResult;
@@ -173,12 +174,12 @@ pub fn render(rec: &Recording, sc: &Scenario, r: &RunResult) -> Result<String, S
         ),
         diagram: diagram(rec, r),
         history: history_chart(rec),
-        status: timeline::status_at(rec, u64::MAX)
+        status: counterexample::status_at(rec, u64::MAX)
             .iter()
             .enumerate()
             .map(|(n, s)| status_row(n, s.as_ref()))
             .collect(),
-        timeline: timeline::render(rec, sc, r, Default::default()),
+        timeline: counterexample::render(rec, sc, r, Default::default()),
     };
     crate::html::render_template("replay.html", TEMPLATE, &page)
 }
@@ -368,7 +369,7 @@ fn diagram(rec: &Recording, r: &RunResult) -> Diagram {
     let mut bands = Vec::new();
     let mut dots = Vec::new();
     for e in &events {
-        let title = format!("{} ms: {}", e.at_ms, timeline::describe(&e.what));
+        let title = format!("{} ms: {}", e.at_ms, counterexample::describe(&e.what));
         match &e.what {
             What::Fault {
                 lanes: hit,

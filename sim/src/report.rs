@@ -6,19 +6,19 @@
 //! Exit codes as `run`: 0 no violation, 1 some seed of some variant (or value)
 //! violated an invariant, 2 bad input, refused before anything runs.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::args::{parse_range, parse_target, SpecArgs};
 use crate::batch::{check_output_file, exit_code, run_batch, BatchSpec};
-use crate::cli::{parse_range, parse_target};
 use crate::html;
-use crate::metrics::{Figures, Quantiles, Summary};
-use crate::profile::{replay_command, Profile, Spec, SpecArgs};
-use crate::runner::{all_cores, quiet_panics, Totals};
+use crate::outcome::{failure_lines, run_json, side_by_side, Outcome};
+use crate::output::{print_out, write_file};
+use crate::profile::{Profile, Spec};
+use crate::run::quiet_panics;
+use crate::runner::all_cores;
 use crate::scenario::Variant;
 use crate::shard::{shard_range, Shard};
 
@@ -80,18 +80,6 @@ pub struct SweepArgs {
     /// Run only part K of N of the seed range (K from 0; contiguous blocks; `merge`).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-}
-
-/// One range of seeds run for one variant (and, in a sweep, one value).
-pub struct Outcome {
-    pub variant: Variant,
-    pub spec: Spec,
-    pub totals: Totals,
-    pub secs: f64,
-    /// Seeds `start..done_end` ran: the whole range unless interrupted.
-    pub done_end: u64,
-    /// Stopped by Ctrl-C before the end of its range.
-    pub interrupted: bool,
 }
 
 /// The shared part of `report` and `sweep`: seeds, group size, ZooKeeper, threads.
@@ -245,238 +233,6 @@ impl Plan {
     }
 }
 
-/// Violations grouped by invariant: how many seeds, the first, its replay command.
-#[derive(Clone, Debug, Serialize)]
-pub struct InvariantViolations {
-    pub seeds: u64,
-    pub first_seed: u64,
-    pub replay: String,
-}
-
-pub fn by_invariant(
-    totals: &Totals,
-    variant: Variant,
-    nodes: u32,
-    zk: bool,
-    spec: &Spec,
-) -> BTreeMap<String, InvariantViolations> {
-    let mut out: BTreeMap<String, InvariantViolations> = BTreeMap::new();
-    for v in &totals.violations {
-        out.entry(v.invariant.clone())
-            .and_modify(|e| {
-                e.seeds += 1;
-                if v.seed < e.first_seed {
-                    e.first_seed = v.seed;
-                    e.replay = replay_command(variant, nodes, v.seed, zk, spec);
-                }
-            })
-            .or_insert_with(|| InvariantViolations {
-                seeds: 1,
-                first_seed: v.seed,
-                replay: replay_command(variant, nodes, v.seed, zk, spec),
-            });
-    }
-    out
-}
-
-/// The JSON summary of one range of seeds: the fields of `run --json`, the figures
-/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`),
-/// `violations_by_invariant`, and `figures_aggregate` (the whole [`Figures`],
-/// histograms included, which `merge` adds up exactly). The callers add which seeds
-/// ran (`batch::RangeInfo::annotate`).
-#[allow(clippy::too_many_arguments)]
-pub fn run_json(
-    variant: Variant,
-    nodes: u32,
-    start: u64,
-    end: u64,
-    zk: bool,
-    spec: &Spec,
-    totals: &Totals,
-    secs: f64,
-) -> Value {
-    let faults: serde_json::Map<String, Value> = totals
-        .faults
-        .iter()
-        .map(|(k, n)| (k.to_string(), json!(n)))
-        .collect();
-    let mut doc = json!({
-        "variant": variant.name(),
-        "nodes": nodes,
-        "seeds": format!("{start}..{end}"),
-        "profile": spec.profile.name(),
-        "options_set": spec.sets.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>(),
-        "zk": zk,
-        "pause_monitor": spec.pause_monitor,
-        "seeds_run": totals.seeds_run,
-        "violations": totals.violations,
-        "seeds_per_sec": totals.seeds_run as f64 / secs,
-        "events": totals.events,
-        "events_per_sec": totals.events as f64 / secs,
-        "elapsed_s": secs,
-        "virtual_time_ms": totals.virtual_time_ms,
-        "busiest_seed": {"seed": totals.busiest_seed.0, "events": totals.busiest_seed.1},
-        "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
-        "faults": faults,
-        "violations_by_invariant": by_invariant(totals, variant, nodes, zk, spec),
-        "figures_aggregate": totals.figures,
-        "zkwal_sim_version": env!("CARGO_PKG_VERSION"),
-    });
-    let figures = serde_json::to_value(totals.figures.summary()).expect("plain data");
-    if let (Value::Object(d), Value::Object(f)) = (&mut doc, figures) {
-        d.extend(f);
-    }
-    doc
-}
-
-fn q3(q: Quantiles) -> String {
-    let f = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-    if q.max.is_none() {
-        return "-".into();
-    }
-    format!("{} / {} / {}", f(q.p50), f(q.p99), f(q.max))
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or("-".into(), |a| format!("{:.3}%", 100.0 * a))
-}
-
-fn latency(s: &Summary) -> String {
-    match (s.write_latency_ms.p50, s.write_latency_ms.p99) {
-        (Some(a), Some(b)) => format!("{a} / {b}"),
-        _ => "-".into(),
-    }
-}
-
-fn num(v: Option<f64>) -> String {
-    v.map_or("-".into(), |x| format!("{x:.1}"))
-}
-
-/// The figures of one range as one line (for `run`).
-pub fn figures_line(f: &Figures) -> String {
-    let s = f.summary();
-    format!(
-        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={}",
-        s.failovers,
-        q3(s.unavailability_ms),
-        pct(s.availability),
-        latency(&s),
-        num(s.zk_ops_per_write),
-        num(s.zk_bytes_per_write),
-        s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
-        s.total_losses,
-        q3(s.total_loss_recovery_ms),
-    )
-}
-
-/// A table: a header row and rows of cells (text and HTML are drawn from it).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Table {
-    pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// Aligned columns: the first left-aligned, the others right-aligned.
-    pub fn text(&self) -> String {
-        let cols = self.header.len();
-        let mut width = vec![0; cols];
-        for row in std::iter::once(&self.header).chain(&self.rows) {
-            for (i, c) in row.iter().enumerate().take(cols) {
-                width[i] = width[i].max(c.chars().count());
-            }
-        }
-        let mut out = String::new();
-        for row in std::iter::once(&self.header).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, c) in row.iter().enumerate().take(cols) {
-                if i == 0 {
-                    line.push_str(&format!("{c:<w$}", w = width[i]));
-                } else {
-                    line.push_str(&format!("  {c:>w$}", w = width[i]));
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
-    }
-}
-
-/// The figures rows of an outcome, in table order, with their labels.
-fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
-    let t = &o.totals;
-    let s = t.figures.summary();
-    vec![
-        ("seeds run", t.seeds_run.to_string()),
-        ("violations (seeds)", t.violations.len().to_string()),
-        (
-            "seeds measured (no violation)",
-            s.seeds_measured.to_string(),
-        ),
-        ("failovers", s.failovers.to_string()),
-        ("unavailability p50 / p99 / max ms", q3(s.unavailability_ms)),
-        ("availability", pct(s.availability)),
-        ("write latency p50 / p99 ms", latency(&s)),
-        ("writes acknowledged", s.writes_acked.to_string()),
-        ("zk ops per write", num(s.zk_ops_per_write)),
-        ("zk bytes per write", num(s.zk_bytes_per_write)),
-        (
-            "zk bytes held at most",
-            s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
-        ),
-        ("total losses", s.total_losses.to_string()),
-        (
-            "total-loss recovery p50 / p99 / max ms",
-            q3(s.total_loss_recovery_ms),
-        ),
-        (
-            "  of which after a return p50 / p99 / max",
-            q3(s.total_loss_return_to_write_ms),
-        ),
-        ("leader changes", s.leader_changes.to_string()),
-        (
-            "client ops ok / failed / indeterminate",
-            format!("{} / {} / {}", t.ops_ok, t.ops_failed, t.ops_indeterminate),
-        ),
-        ("seeds/s", format!("{:.0}", t.seeds_run as f64 / o.secs)),
-    ]
-}
-
-/// Outcomes as columns (headed by `labels`), figures as rows; `corner` heads the
-/// column of figure names.
-pub(crate) fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table {
-    let mut header = vec![corner.to_string()];
-    header.extend(labels.iter().cloned());
-    let cells: Vec<Vec<(&str, String)>> = outcomes.iter().map(figure_cells).collect();
-    let rows = (0..cells.first().map_or(0, Vec::len))
-        .map(|r| {
-            let mut row = vec![cells[0][r].0.to_string()];
-            row.extend(cells.iter().map(|c| c[r].1.clone()));
-            row
-        })
-        .collect();
-    Table { header, rows }
-}
-
-/// One line per (outcome, invariant): `FAIL ... replay: ...`.
-pub(crate) fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: bool) -> Vec<String> {
-    let mut out = Vec::new();
-    for (label, o) in outcomes {
-        for (inv, v) in by_invariant(&o.totals, o.variant, nodes, zk, &o.spec) {
-            out.push(format!(
-                "FAIL {label} invariant={inv} seeds={} first seed={} replay: {}",
-                v.seeds, v.first_seed, v.replay
-            ));
-        }
-    }
-    out
-}
-
-pub(crate) fn write_file(path: &std::path::Path, what: &str, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("{what} {}: {e}", path.display()))
-}
-
 pub fn report(a: ReportArgs) -> Result<i32, String> {
     let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs, a.shard.as_deref())?;
     let spec = a.spec.parse()?;
@@ -550,12 +306,6 @@ pub fn same_seeds_note(p: Profile) -> &'static str {
         Profile::Swarm => "the same seeds for every variant; the ZooKeeper-WAL variants' seeds also draw ZooKeeper and WAL faults",
         Profile::Churn => "the same seeds and node faults for every variant; ZooKeeper lag only where there is a ZooKeeper",
     }
-}
-
-/// Prints to stdout, ignoring a closed pipe (files were written before).
-pub(crate) fn print_out(s: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
 
 /// A session timeout the ZooKeeper service clamps to [2, 20] ticks runs as the clamped

@@ -40,7 +40,8 @@ use std::path::PathBuf;
 
 use crate::clients::StepTime;
 use crate::regress::Case;
-use crate::runner::{run_each, run_recorded, run_scenario, run_timed};
+use crate::run::{run_recorded, run_scenario, run_timed};
+use crate::runner::run_each;
 use crate::scenario::{unique_value, ClientOpKind, ClientStep, Fault, Scenario};
 use crate::timeline::{Lane, Recording, What};
 use crate::trace::TraceHash;
@@ -50,7 +51,7 @@ use crate::world::RunResult;
 pub struct ShrinkArgs {
     /// The failing seed, or a saved scenario or `seeds/` case.
     #[command(flatten)]
-    pub case: crate::cli::CaseArgs,
+    pub case: crate::args::CaseArgs,
     /// Where to write the minimal scenario, as a regression case (default:
     /// `seeds/<variant>-n<N>-s<seed>[-zk]-<invariant>-shrunk.json`).
     #[arg(long)]
@@ -966,7 +967,7 @@ pub fn command(a: ShrinkArgs) -> Result<i32, String> {
     if a.max_runs == 0 {
         return Err("--max-runs must be at least 1".into());
     }
-    crate::runner::quiet_panics();
+    crate::run::quiet_panics();
     let terminal = std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::new(a.max_runs);
     if terminal {
@@ -1025,7 +1026,7 @@ pub fn command(a: ShrinkArgs) -> Result<i32, String> {
 #[cfg(test)]
 mod tests {
     use super::{failure_of, fewer_nodes, invariant_of, pinned_ops, reseeded, started_ops};
-    use crate::runner::run_timed;
+    use crate::run::run_timed;
     use crate::scenario::{Fault, Scenario, TimedFault, Variant};
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use zkwal_sim::runner::run_seed;
+use zkwal_sim::run::run_seed;
 use zkwal_sim::scenario::{Scenario, Variant};
 
 #[test]
@@ -44,8 +44,8 @@ fn scenario_round_trips_through_json() {
     let text = serde_json::to_string(&sc).unwrap();
     let back: Scenario = serde_json::from_str(&text).unwrap();
     assert_eq!(sc, back);
-    let a = zkwal_sim::runner::run_scenario(&sc);
-    let b = zkwal_sim::runner::run_scenario(&back);
+    let a = zkwal_sim::run::run_scenario(&sc);
+    let b = zkwal_sim::run::run_scenario(&back);
     assert_eq!(a.trace_hash, b.trace_hash);
 }
 
@@ -53,8 +53,8 @@ fn scenario_round_trips_through_json() {
 fn zookeeper_runs_are_deterministic_too() {
     for seed in 0..40u64 {
         let sc = Scenario::generate_with(seed, Variant::Raft, 3, true);
-        let a = zkwal_sim::runner::run_scenario(&sc);
-        let b = zkwal_sim::runner::run_scenario(&sc);
+        let a = zkwal_sim::run::run_scenario(&sc);
+        let b = zkwal_sim::run::run_scenario(&sc);
         assert_eq!(
             (a.trace_hash, a.events, &a.faults),
             (b.trace_hash, b.events, &b.faults),

@@ -1,8 +1,9 @@
-//! The figures (sim/src/metrics.rs): merging the figures of two seed ranges gives
+//! The figures (sim/model/src/metrics.rs): merging the figures of two seed ranges gives
 //! exactly the figures of one run over both, whatever the threads; and a run's figures
 //! say what its record and its clients saw.
 
-use zkwal_sim::runner::{run_range, run_seed, Target};
+use zkwal_sim::run::{run_seed, Target};
+use zkwal_sim::runner::run_range;
 use zkwal_sim::scenario::Variant;
 
 fn target(variant: Variant, zk: bool) -> Target {

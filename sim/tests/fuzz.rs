@@ -2,7 +2,8 @@
 //! swarm mix of faults) must violate nothing. The CLI runs millions the same way.
 
 use zkwal_sim::faults::FaultKind;
-use zkwal_sim::runner::{run_range, Target};
+use zkwal_sim::run::Target;
+use zkwal_sim::runner::run_range;
 use zkwal_sim::scenario::Variant;
 
 /// Runs the seeds on one thread and asserts that none violated anything.

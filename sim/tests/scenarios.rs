@@ -2,7 +2,7 @@
 //! checking that the fault really fired and that the cluster stayed safe and live.
 
 use zkwal_sim::faults::FaultKind;
-use zkwal_sim::runner::run_scenario;
+use zkwal_sim::run::run_scenario;
 use zkwal_sim::scenario::{Fault, Scenario, TimedFault, Variant};
 
 /// A generated scenario with the network made quiet and the faults replaced.

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use zkwal_sim::regress;
-use zkwal_sim::runner::run_scenario;
+use zkwal_sim::run::run_scenario;
 
 #[test]
 fn every_regression_case_replays_to_its_verdict() {

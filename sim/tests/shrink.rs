@@ -6,11 +6,12 @@
 use std::path::Path;
 use std::process::Command;
 
+use zkwal_sim::counterexample;
 use zkwal_sim::regress;
-use zkwal_sim::runner::{run_recorded, run_scenario};
+use zkwal_sim::run::{run_recorded, run_scenario};
 use zkwal_sim::scenario::{Scenario, Variant};
 use zkwal_sim::shrink::{case_of, shrink, Limits, Shrunk};
-use zkwal_sim::timeline::{self, Recording};
+use zkwal_sim::timeline::Recording;
 
 /// A fast failing case: seed variant, 2 nodes, a committed prefix rewritten.
 const CASE: &str = "seed-n2-s37-zk-committed_prefix.json";
@@ -127,7 +128,7 @@ fn timeline_and_html_show_the_violation() {
     // Recording changes nothing about the run.
     assert_eq!(r.trace_hash, run_scenario(&sc).trace_hash);
     let v = r.violation.as_ref().expect("the case fails");
-    let text = timeline::render(&rec, &sc, &r, Default::default());
+    let text = counterexample::render(&rec, &sc, &r, Default::default());
     assert!(text.contains("VIOLATION committed_prefix"), "{text}");
     assert!(text.contains("FAULT #"), "every fault is listed: {text}");
     assert!(text.contains("status at the violation"), "{text}");
@@ -299,7 +300,7 @@ fn a_panic_keeps_its_time_for_the_timeline_and_the_diagram() {
     assert_eq!(v.invariant, "panic");
     assert!(v.virtual_time_ms > 0 && v.virtual_time_ms == r.virtual_time_ms);
     assert!(r.events > 0);
-    let text = timeline::render(&rec, &sc, &r, Default::default());
+    let text = counterexample::render(&rec, &sc, &r, Default::default());
     let at = format!("status at the violation ({} ms)", v.virtual_time_ms);
     assert!(text.contains(&at), "{text}");
     let html = zkwal_sim::replay_html::render(&rec, &sc, &r).unwrap();

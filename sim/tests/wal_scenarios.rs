@@ -4,7 +4,7 @@
 //! table of verdicts cites these tests by name.
 
 use zkwal_sim::faults::FaultKind;
-use zkwal_sim::runner::{run_scenario, PAUSE_MONITOR};
+use zkwal_sim::run::{run_scenario, PAUSE_MONITOR};
 use zkwal_sim::scenario::{Fault, Scenario, TimedFault, Variant};
 use zkwal_sim::world::RunResult;
 

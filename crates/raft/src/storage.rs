@@ -2,7 +2,7 @@
 //!
 //! Writes are applied by storage in the order they were issued; [`crate::RaftNode::persisted`]
 //! reports the highest write id that is durable. A crash loses every write not yet
-//! reported durable. The simulator's disk (sim/src/disk.rs) implements exactly this.
+//! reported durable. The simulator's disk (sim/model/src/disk.rs) implements exactly this.
 
 use crate::log::Log;
 use crate::types::{Entry, Index, NodeId, Snapshot, Term};

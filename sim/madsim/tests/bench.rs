@@ -1,6 +1,6 @@
 //! Side-by-side speed of the two tiers on the same workload: the same `Scenario`s
 //! (cluster size, virtual duration, fault rates and client scripts) run once in the
-//! event loop (`zkwal_sim::runner::run_scenario`) and once on madsim through the async
+//! event loop (`zkwal_model::run::run_scenario`) and once on madsim through the async
 //! driver, one seed at a time on one thread each. Prints seeds/s and events/s for
 //! each tier (madsim also messages/s), and the ratio.
 //!
@@ -13,9 +13,9 @@
 
 use std::time::Instant;
 
+use zkwal_model::run::run_scenario;
+use zkwal_model::scenario::{Scenario, Variant};
 use zkwal_node::harness;
-use zkwal_sim::runner::run_scenario;
-use zkwal_sim::scenario::{Scenario, Variant};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -97,7 +97,7 @@ fn report(name: &str, scs: &[Scenario]) {
 #[test]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 fn tiers_side_by_side() {
-    zkwal_sim::runner::quiet_panics();
+    zkwal_model::run::quiet_panics();
     let seeds = env("BENCH_SEEDS", 300);
     let nodes = env("BENCH_NODES", 3) as u32;
     // The swarm: the event loop's generated scenarios, faults and clients included.

@@ -131,7 +131,7 @@ pub struct Options {
     pub pause_monitor: Option<PauseMonitor>,
 }
 
-/// The ZooKeeper ensemble placed on the simulated network (`sim/src/zookeeper.rs`).
+/// The ZooKeeper ensemble placed on the simulated network (`zookeeper.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZkOptions {
     pub servers: u32,

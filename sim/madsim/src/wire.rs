@@ -11,8 +11,8 @@ use std::io;
 use std::net::SocketAddr;
 
 use madsim::net::Endpoint;
-use zkwal_sim::network::Party;
-use zkwal_sim::world::NetMsg;
+use zkwal_model::network::NetMsg;
+use zkwal_model::network::Party;
 
 /// The one tag every message of this crate uses.
 pub const TAG: u64 = 0x7a6b_7761_6c00;

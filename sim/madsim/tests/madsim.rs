@@ -5,8 +5,8 @@
 //! `RUSTFLAGS="--cfg madsim"`; see README.md, "The madsim tier".
 #![cfg(madsim)]
 
+use zkwal_model::scenario::Variant;
 use zkwal_node::harness::check_seed;
-use zkwal_sim::scenario::Variant;
 
 #[madsim::test]
 async fn raft_2_nodes() {
@@ -45,7 +45,7 @@ fn a_seed_replays_exactly() {
     for (seed, nodes) in [(3u64, 2u32), (11, 3), (12, 5)] {
         let once = || {
             let rt = madsim::runtime::Runtime::with_seed_and_config(seed, Default::default());
-            let sc = zkwal_sim::scenario::Scenario::generate(seed, Variant::Raft, nodes);
+            let sc = zkwal_model::scenario::Scenario::generate(seed, Variant::Raft, nodes);
             let o = rt.block_on(zkwal_node::harness::run(sc));
             (
                 o.counts.events,

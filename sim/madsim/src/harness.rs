@@ -1,5 +1,5 @@
 //! The madsim tier's harness (only under `--cfg madsim`): runs one
-//! [`Scenario`](zkwal_sim::scenario::Scenario) of the event loop's generator on
+//! [`Scenario`](zkwal_model::scenario::Scenario) of the event loop's generator on
 //! madsim's runtime. Every node, client and the ZooKeeper ensemble is a madsim node
 //! with its own IP; crashes are `Handle::kill` / `Handle::restart` (the node's tasks
 //! are dropped, its store loses the writes not yet durable), pauses are
@@ -18,9 +18,9 @@ use std::sync::Arc;
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::time::{sleep_until, Duration};
-use zkwal_sim::faults::{FaultCounts, FaultKind};
-use zkwal_sim::scenario::{Fault, Scenario, Variant};
-use zkwal_sim::world::Found;
+use zkwal_model::faults::{FaultCounts, FaultKind};
+use zkwal_model::scenario::{Fault, Scenario, Variant};
+use zkwal_model::world::Found;
 
 use crate::driver::{run_client, run_node, run_zk};
 use crate::world::{Addrs, Counts, Shared};
@@ -293,7 +293,7 @@ impl Run {
         }
     }
 
-    fn act(&mut self, act: Act, faults: &[zkwal_sim::scenario::TimedFault]) {
+    fn act(&mut self, act: Act, faults: &[zkwal_model::scenario::TimedFault]) {
         let now = self.sh.now_ms();
         match act {
             Act::Restart(node) => self.restart(node),

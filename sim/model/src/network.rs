@@ -5,6 +5,9 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use zkwal_raft::{ClientReply, Command, Message, MsgBody, NodeId};
+use zkwal_zk::{ClientMsg, ServerMsg};
+
 use crate::faults::{FaultCounts, FaultKind};
 use crate::scenario::NetOptions;
 
@@ -123,5 +126,49 @@ impl Network {
     pub fn heal_all(&mut self) {
         self.heal_partitions();
         self.healed = true;
+    }
+}
+
+/// What travels between parties: Raft messages, client requests and replies, and a
+/// node's ZooKeeper session traffic.
+#[derive(Clone, Debug)]
+pub enum NetMsg {
+    Raft(Message),
+    ClientReq {
+        client: u32,
+        attempt: u32,
+        command: Command,
+    },
+    ClientResp {
+        request_id: u64,
+        attempt: u32,
+        result: Result<ClientReply, Option<NodeId>>,
+    },
+    /// A node's ZooKeeper session to the ensemble.
+    ToZk(Box<ClientMsg>),
+    /// The ensemble to a node's ZooKeeper session.
+    FromZk(Box<ServerMsg>),
+}
+
+/// A message body without the bulky parts (snapshot state, entry payloads).
+pub struct BodyView<'a>(pub &'a MsgBody);
+
+impl std::fmt::Debug for BodyView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            MsgBody::AppendEntries { prev_index, prev_term, entries, leader_commit } => write!(
+                f,
+                "AppendEntries prev=({prev_index},{prev_term}) entries={}..{} commit={leader_commit}",
+                entries.first().map_or(0, |e| e.index),
+                entries.last().map_or(0, |e| e.index)
+            ),
+            MsgBody::InstallSnapshot { snapshot } => {
+                write!(f, "InstallSnapshot ({},{})", snapshot.last_index, snapshot.last_term)
+            }
+            MsgBody::RecoveryResp { snapshot, entries } => {
+                write!(f, "RecoveryResp snapshot={} entries={}", snapshot.last_index, entries.len())
+            }
+            other => write!(f, "{other:?}"),
+        }
     }
 }

@@ -15,14 +15,14 @@ use rand_chacha::ChaCha8Rng;
 use tracing::{debug, enabled, Level};
 use zkwal_invariants::history::{self, History};
 use zkwal_invariants::raft::{RaftChecks, Violation};
-use zkwal_raft::{ClientReply, Command, Config, Message, MsgBody, NodeId, Role, WriteId};
+use zkwal_raft::{Config, MsgBody, Role, WriteId};
 use zkwal_wal::{Node, NodeConfig, NodeOutput, WalEvent, ZkClientOptions};
-use zkwal_zk::{ClientMsg, Ensemble, EnsembleConfig, Notice, ServerMsg};
+use zkwal_zk::{Ensemble, EnsembleConfig, Notice};
 
 use crate::clients::{Client, ClientAction};
 use crate::disk::Disk;
 use crate::faults::{FaultCounts, FaultKind};
-use crate::network::{Delivery, Network, Party};
+use crate::network::{BodyView, Delivery, NetMsg, Network, Party};
 use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
@@ -38,25 +38,6 @@ pub const MAX_EVENTS_PER_RUN: u64 = 2_000_000;
 const ZK_CHECK_EVERY: u64 = 16;
 /// How often the end phase checks whether every node has caught up.
 const CONVERGENCE_POLL_MS: u64 = 25;
-
-#[derive(Clone, Debug)]
-pub enum NetMsg {
-    Raft(Message),
-    ClientReq {
-        client: u32,
-        attempt: u32,
-        command: Command,
-    },
-    ClientResp {
-        request_id: u64,
-        attempt: u32,
-        result: Result<ClientReply, Option<NodeId>>,
-    },
-    /// A node's ZooKeeper session to the ensemble.
-    ToZk(Box<ClientMsg>),
-    /// The ensemble to a node's ZooKeeper session.
-    FromZk(Box<ServerMsg>),
-}
 
 #[derive(Clone, Debug)]
 enum Ev {
@@ -1386,29 +1367,6 @@ impl<'s> World<'s> {
     fn trace_line(&mut self, args: std::fmt::Arguments<'_>) {
         if enabled!(Level::DEBUG) {
             debug!(t = self.now_ms, "{}", args);
-        }
-    }
-}
-
-/// A message body without the bulky parts (snapshot state, entry payloads).
-pub(crate) struct BodyView<'a>(pub(crate) &'a MsgBody);
-
-impl std::fmt::Debug for BodyView<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            MsgBody::AppendEntries { prev_index, prev_term, entries, leader_commit } => write!(
-                f,
-                "AppendEntries prev=({prev_index},{prev_term}) entries={}..{} commit={leader_commit}",
-                entries.first().map_or(0, |e| e.index),
-                entries.last().map_or(0, |e| e.index)
-            ),
-            MsgBody::InstallSnapshot { snapshot } => {
-                write!(f, "InstallSnapshot ({},{})", snapshot.last_index, snapshot.last_term)
-            }
-            MsgBody::RecoveryResp { snapshot, entries } => {
-                write!(f, "RecoveryResp snapshot={} entries={}", snapshot.last_index, entries.len())
-            }
-            other => write!(f, "{other:?}"),
         }
     }
 }

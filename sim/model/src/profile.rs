@@ -250,42 +250,13 @@ pub fn parse_assignment(s: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// The command-line flags that shape a seed's scenario beyond variant, nodes and `--zk`.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct SpecArgs {
-    /// Fault profile: swarm (10 s of mixed faults) or churn (an hour of nodes dying and
-    /// returning).
-    #[arg(long, default_value = "swarm")]
-    pub profile: String,
-    /// Set a scenario option, NAME=VALUE (repeatable), e.g. zk.session_timeout_ms=4000.
-    #[arg(long = "set", value_name = "NAME=VALUE")]
-    pub set: Vec<String>,
-    /// Leaders that detect they were paused step down (Ratis' JvmPauseMonitor).
-    #[arg(long)]
-    pub pause_monitor: bool,
-}
-
-impl SpecArgs {
-    pub fn parse(&self) -> Result<Spec, String> {
-        Ok(Spec {
-            profile: Profile::parse(&self.profile)?,
-            sets: self
-                .set
-                .iter()
-                .map(|s| parse_assignment(s))
-                .collect::<Result<_, _>>()?,
-            pause_monitor: self.pause_monitor,
-        })
-    }
-}
-
 /// A profile, the pause monitor, and options set by name: with a seed, variant, node
 /// count and `--zk`, a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spec {
     pub profile: Profile,
     pub sets: Vec<(String, String)>,
-    /// `--pause-monitor` ([`crate::runner::PAUSE_MONITOR`]).
+    /// `--pause-monitor` ([`crate::run::PAUSE_MONITOR`]).
     pub pause_monitor: bool,
 }
 
@@ -309,7 +280,7 @@ impl Spec {
         nodes: u32,
         zk: bool,
     ) -> Result<Scenario, String> {
-        let target = crate::runner::Target {
+        let target = crate::run::Target {
             variant,
             nodes,
             zk,

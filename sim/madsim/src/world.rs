@@ -15,13 +15,14 @@ use tokio::sync::Notify;
 use zkwal_invariants::history::{self, History};
 use zkwal_invariants::raft::{RaftChecks, Violation};
 use zkwal_invariants::wal::WalChecks;
+use zkwal_model::clients::{Client, ClientAction};
+use zkwal_model::disk::Disk;
+use zkwal_model::faults::{FaultCounts, FaultKind};
+use zkwal_model::network::NetMsg;
+use zkwal_model::network::Party;
+use zkwal_model::scenario::{ClientOpKind, ClientStep, Scenario};
+use zkwal_model::world::Found;
 use zkwal_raft::{Config, Role, WriteId};
-use zkwal_sim::clients::{Client, ClientAction};
-use zkwal_sim::disk::Disk;
-use zkwal_sim::faults::{FaultCounts, FaultKind};
-use zkwal_sim::network::Party;
-use zkwal_sim::scenario::{ClientOpKind, ClientStep, Scenario};
-use zkwal_sim::world::{Found, NetMsg};
 use zkwal_wal::{Node, NodeConfig, NodeOutput, WalEvent, ZkClientOptions};
 use zkwal_zk::{Ensemble, EnsembleConfig, Notice};
 
@@ -183,7 +184,7 @@ impl World {
                 think_ms: 0,
                 op: ClientOpKind::Append {
                     key: 0,
-                    value: zkwal_sim::scenario::unique_value(probe, 0),
+                    value: zkwal_model::scenario::unique_value(probe, 0),
                 },
             }],
             sc.nodes,
@@ -193,7 +194,7 @@ impl World {
         let zk_party = n + clients.len();
         let mut zk_pins = vec![None; n];
         for f in &sc.faults {
-            if let (0, zkwal_sim::scenario::Fault::ZkPin { node, server }) = (f.at_ms, &f.fault) {
+            if let (0, zkwal_model::scenario::Fault::ZkPin { node, server }) = (f.at_ms, &f.fault) {
                 zk_pins[*node as usize] = Some(*server);
             }
         }
@@ -270,7 +271,7 @@ impl World {
         let i = node as usize;
         let o = &self.sc.options;
         let zk = o.zk.as_ref().map(|z| ZkClientOptions {
-            servers: zkwal_sim::zookeeper::server_order(node, z, &self.zk_pins),
+            servers: zkwal_model::zookeeper::server_order(node, z, &self.zk_pins),
             session_timeout_ms: z.session_timeout_ms,
         });
         let ncfg = NodeConfig {
@@ -730,7 +731,7 @@ impl World {
         if !(probe_ok && clients_done) {
             return false;
         }
-        let v = zkwal_sim::scenario::unique_value(self.probe, 0);
+        let v = zkwal_model::scenario::unique_value(self.probe, 0);
         let max_commit = self
             .nodes
             .iter()

@@ -8,9 +8,9 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
+use zkwal_model::scenario::{Scenario, Variant};
 use zkwal_node::driver::{run_client, run_node};
 use zkwal_node::world::{Addrs, Io, Shared};
-use zkwal_sim::scenario::{Scenario, Variant};
 
 /// Free local ports (bound, then released).
 fn free_addrs(k: usize) -> Vec<SocketAddr> {

@@ -1,0 +1,254 @@
+//! One range of seeds as the commands show it: its [`Outcome`], the JSON summary of
+//! `run --json` and of each range in `report`/`sweep` ([`run_json`]), the one-line
+//! figures of `run`, violations grouped by invariant with their replay commands, and the
+//! side-by-side [`Table`] that `report`, `sweep` and `merge` print (and `html` draws).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::metrics::{Figures, Quantiles, Summary};
+use crate::profile::{replay_command, Spec};
+use crate::runner::Totals;
+use crate::scenario::Variant;
+
+/// One range of seeds run for one variant (and, in a sweep, one value).
+pub struct Outcome {
+    pub variant: Variant,
+    pub spec: Spec,
+    pub totals: Totals,
+    pub secs: f64,
+    /// Seeds `start..done_end` ran: the whole range unless interrupted.
+    pub done_end: u64,
+    /// Stopped by Ctrl-C before the end of its range.
+    pub interrupted: bool,
+}
+
+/// Violations grouped by invariant: how many seeds, the first, its replay command.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvariantViolations {
+    pub seeds: u64,
+    pub first_seed: u64,
+    pub replay: String,
+}
+
+pub fn by_invariant(
+    totals: &Totals,
+    variant: Variant,
+    nodes: u32,
+    zk: bool,
+    spec: &Spec,
+) -> BTreeMap<String, InvariantViolations> {
+    let mut out: BTreeMap<String, InvariantViolations> = BTreeMap::new();
+    for v in &totals.violations {
+        out.entry(v.invariant.clone())
+            .and_modify(|e| {
+                e.seeds += 1;
+                if v.seed < e.first_seed {
+                    e.first_seed = v.seed;
+                    e.replay = replay_command(variant, nodes, v.seed, zk, spec);
+                }
+            })
+            .or_insert_with(|| InvariantViolations {
+                seeds: 1,
+                first_seed: v.seed,
+                replay: replay_command(variant, nodes, v.seed, zk, spec),
+            });
+    }
+    out
+}
+
+/// The JSON summary of one range of seeds: the fields of `run --json`, the figures
+/// (`unavailability_ms`, `failovers`, `availability`, ...; see `metrics::Summary`),
+/// `violations_by_invariant`, and `figures_aggregate` (the whole [`Figures`],
+/// histograms included, which `merge` adds up exactly). The callers add which seeds
+/// ran (`batch::RangeInfo::annotate`).
+#[allow(clippy::too_many_arguments)]
+pub fn run_json(
+    variant: Variant,
+    nodes: u32,
+    start: u64,
+    end: u64,
+    zk: bool,
+    spec: &Spec,
+    totals: &Totals,
+    secs: f64,
+) -> Value {
+    let faults: serde_json::Map<String, Value> = totals
+        .faults
+        .iter()
+        .map(|(k, n)| (k.to_string(), json!(n)))
+        .collect();
+    let mut doc = json!({
+        "variant": variant.name(),
+        "nodes": nodes,
+        "seeds": format!("{start}..{end}"),
+        "profile": spec.profile.name(),
+        "options_set": spec.sets.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>(),
+        "zk": zk,
+        "pause_monitor": spec.pause_monitor,
+        "seeds_run": totals.seeds_run,
+        "violations": totals.violations,
+        "seeds_per_sec": totals.seeds_run as f64 / secs,
+        "events": totals.events,
+        "events_per_sec": totals.events as f64 / secs,
+        "elapsed_s": secs,
+        "virtual_time_ms": totals.virtual_time_ms,
+        "busiest_seed": {"seed": totals.busiest_seed.0, "events": totals.busiest_seed.1},
+        "ops": {"ok": totals.ops_ok, "failed": totals.ops_failed, "indeterminate": totals.ops_indeterminate},
+        "faults": faults,
+        "violations_by_invariant": by_invariant(totals, variant, nodes, zk, spec),
+        "figures_aggregate": totals.figures,
+        "zkwal_sim_version": env!("CARGO_PKG_VERSION"),
+    });
+    let figures = serde_json::to_value(totals.figures.summary()).expect("plain data");
+    if let (Value::Object(d), Value::Object(f)) = (&mut doc, figures) {
+        d.extend(f);
+    }
+    doc
+}
+
+fn q3(q: Quantiles) -> String {
+    let f = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    if q.max.is_none() {
+        return "-".into();
+    }
+    format!("{} / {} / {}", f(q.p50), f(q.p99), f(q.max))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |a| format!("{:.3}%", 100.0 * a))
+}
+
+fn latency(s: &Summary) -> String {
+    match (s.write_latency_ms.p50, s.write_latency_ms.p99) {
+        (Some(a), Some(b)) => format!("{a} / {b}"),
+        _ => "-".into(),
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x:.1}"))
+}
+
+/// The figures of one range as one line (for `run`).
+pub fn figures_line(f: &Figures) -> String {
+    let s = f.summary();
+    format!(
+        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={}",
+        s.failovers,
+        q3(s.unavailability_ms),
+        pct(s.availability),
+        latency(&s),
+        num(s.zk_ops_per_write),
+        num(s.zk_bytes_per_write),
+        s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
+        s.total_losses,
+        q3(s.total_loss_recovery_ms),
+    )
+}
+
+/// A table: a header row and rows of cells (text and HTML are drawn from it).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Aligned columns: the first left-aligned, the others right-aligned.
+    pub fn text(&self) -> String {
+        let cols = self.header.len();
+        let mut width = vec![0; cols];
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            for (i, c) in row.iter().enumerate().take(cols) {
+                width[i] = width[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, c) in row.iter().enumerate().take(cols) {
+                if i == 0 {
+                    line.push_str(&format!("{c:<w$}", w = width[i]));
+                } else {
+                    line.push_str(&format!("  {c:>w$}", w = width[i]));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The figures rows of an outcome, in table order, with their labels.
+fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
+    let t = &o.totals;
+    let s = t.figures.summary();
+    vec![
+        ("seeds run", t.seeds_run.to_string()),
+        ("violations (seeds)", t.violations.len().to_string()),
+        (
+            "seeds measured (no violation)",
+            s.seeds_measured.to_string(),
+        ),
+        ("failovers", s.failovers.to_string()),
+        ("unavailability p50 / p99 / max ms", q3(s.unavailability_ms)),
+        ("availability", pct(s.availability)),
+        ("write latency p50 / p99 ms", latency(&s)),
+        ("writes acknowledged", s.writes_acked.to_string()),
+        ("zk ops per write", num(s.zk_ops_per_write)),
+        ("zk bytes per write", num(s.zk_bytes_per_write)),
+        (
+            "zk bytes held at most",
+            s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
+        ),
+        ("total losses", s.total_losses.to_string()),
+        (
+            "total-loss recovery p50 / p99 / max ms",
+            q3(s.total_loss_recovery_ms),
+        ),
+        (
+            "  of which after a return p50 / p99 / max",
+            q3(s.total_loss_return_to_write_ms),
+        ),
+        ("leader changes", s.leader_changes.to_string()),
+        (
+            "client ops ok / failed / indeterminate",
+            format!("{} / {} / {}", t.ops_ok, t.ops_failed, t.ops_indeterminate),
+        ),
+        ("seeds/s", format!("{:.0}", t.seeds_run as f64 / o.secs)),
+    ]
+}
+
+/// Outcomes as columns (headed by `labels`), figures as rows; `corner` heads the
+/// column of figure names.
+pub(crate) fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table {
+    let mut header = vec![corner.to_string()];
+    header.extend(labels.iter().cloned());
+    let cells: Vec<Vec<(&str, String)>> = outcomes.iter().map(figure_cells).collect();
+    let rows = (0..cells.first().map_or(0, Vec::len))
+        .map(|r| {
+            let mut row = vec![cells[0][r].0.to_string()];
+            row.extend(cells.iter().map(|c| c[r].1.clone()));
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// One line per (outcome, invariant): `FAIL ... replay: ...`.
+pub(crate) fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for (label, o) in outcomes {
+        for (inv, v) in by_invariant(&o.totals, o.variant, nodes, zk, &o.spec) {
+            out.push(format!(
+                "FAIL {label} invariant={inv} seeds={} first seed={} replay: {}",
+                v.seeds, v.first_seed, v.replay
+            ));
+        }
+    }
+    out
+}
