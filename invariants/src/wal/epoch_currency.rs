@@ -9,8 +9,9 @@
 //! - the epoch the writer acted under is, in `fenced`, the version of `/epoch` its
 //!   multi checked first (its own words); without that check, the epoch of what it
 //!   writes: a WAL entry the epoch in its WAL's header, a header or `/leader` the
-//!   epoch they carry, anything else the epoch the node last took office under in
-//!   ZooKeeper (its latest `/leader` or WAL header);
+//!   epoch they carry, anything else (a delete of the truncation too, whoever's WAL
+//!   it empties) the epoch the node last took office under in ZooKeeper (its latest
+//!   `/leader` or WAL header);
 //! - the current epoch is, in `fenced`, `/epoch`'s version; in the unfenced variants
 //!   (`seed`, `seed-zk-quorum`) the same rule runs under the Raft term: a write of a
 //!   leader of term t is stale once ZooKeeper has seen a leader of a higher term take
@@ -196,6 +197,39 @@ mod tests {
             }],
         );
         assert!(on_txn(&view, true, &member).is_ok());
+    }
+
+    /// A leader's truncation deletes entries of older WALs: judged under the
+    /// deleter's term, not the WAL's (found by the scripted `wal_scenarios`).
+    #[test]
+    fn a_current_leader_truncating_an_older_wal_is_not_stale() {
+        let mut view = ZkView::default();
+        let h = layout::encode(&WalHeader {
+            prev_index: 0,
+            prev_term: 0,
+            epoch: 3,
+        });
+        view.apply(
+            false,
+            &txn(
+                1,
+                0,
+                None,
+                vec![Change::Create {
+                    path: "/wal/00000000000000000003-n0",
+                    data: &h,
+                }],
+            ),
+        );
+        let truncate = txn(
+            2,
+            0,
+            None,
+            vec![Change::Delete {
+                path: "/wal/00000000000000000001-n1/00000000000000000001",
+            }],
+        );
+        assert!(on_txn(&view, false, &truncate).is_ok());
     }
 
     #[test]

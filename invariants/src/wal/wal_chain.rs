@@ -179,7 +179,7 @@ impl WalChain {
                 Violation::new(
                     NAME,
                     format!(
-                        "after zxid {} (t={} ms) the chain ZooKeeper holds {why}",
+                        "after zxid {} (t={} ms) the chain in ZooKeeper {why}",
                         t.zxid, t.time_ms
                     ),
                 )

@@ -188,8 +188,9 @@ pub struct ZkView {
 }
 
 impl ZkView {
-    /// The epoch a leader write at `place` acts under (None: not a leader write, or
-    /// nothing tells). `fenced` picks the ZooKeeper epoch over the Raft term.
+    /// The epoch a leader write at `place` acts under (None: nothing tells). `data`:
+    /// what a create or setData writes (None: a delete). `fenced` picks the
+    /// ZooKeeper epoch over the Raft term.
     pub fn writer_epoch(
         &self,
         fenced: bool,
@@ -202,6 +203,12 @@ impl ZkView {
                 return Some(v.max(0) as u64);
             }
         }
+        let acting = || t.node.and_then(|n| self.acting.get(&n).copied());
+        let Some(data) = data else {
+            // A delete (the truncation of a publication) is the deleter's act, not
+            // the act of the WAL's writer.
+            return acting();
+        };
         match place {
             Place::WalEntry(name, _) => {
                 if fenced {
@@ -212,7 +219,7 @@ impl ZkView {
             }
             Place::WalHeader(name) => {
                 if fenced {
-                    match data.and_then(layout::decode::<WalHeader>) {
+                    match layout::decode::<WalHeader>(data) {
                         Some(h) => Some(h.epoch),
                         None => self.wal_epochs.get(*name).copied(),
                     }
@@ -220,11 +227,11 @@ impl ZkView {
                     layout::parse_wal_name(name).map(|(term, _)| term)
                 }
             }
-            Place::Leader => match data.and_then(layout::decode::<LeaderInfo>) {
+            Place::Leader => match layout::decode::<LeaderInfo>(data) {
                 Some(info) => Some(if fenced { info.epoch } else { info.term }),
-                None => t.node.and_then(|n| self.acting.get(&n).copied()),
+                None => acting(),
             },
-            _ => t.node.and_then(|n| self.acting.get(&n).copied()),
+            _ => acting(),
         }
     }
 
