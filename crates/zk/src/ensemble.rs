@@ -172,8 +172,9 @@ pub struct Applied {
     pub zxid: Zxid,
     /// When the leader decided it (the Stat's ctime/mtime).
     pub time_ms: u64,
-    /// The client (`ConnId::client`) that owns the session that issued it; None for
-    /// a transaction of the service itself (a session expiry).
+    /// The client (`ConnId::client`) that owns the transaction's session (also for
+    /// the session's expiry, which the service decides); None only for a session
+    /// created before recording began and gone since.
     pub client: Option<u64>,
     pub op: TxnOp,
     /// The outcome every server reproduces (a failed multi is recorded too: it has a
