@@ -7,7 +7,8 @@
 
 //! - [`wal`]: checks of the ZooKeeper-WAL layer (durability of acknowledged writes,
 //!   one writer per epoch, entries recovered from a WAL), over the nodes' typed
-//!   WAL events and the ensemble's data tree.
+//!   WAL events and the ensemble's data tree; and over ZooKeeper's applied
+//!   transactions (epoch currency, monotonic metadata, a connected WAL chain).
 
 pub mod history;
 pub mod raft;

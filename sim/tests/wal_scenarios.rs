@@ -85,7 +85,8 @@ fn step_3_failover_after_leader_death() {
 /// from its follower (both still reach ZooKeeper). The follower takes over alone;
 /// the paused leader wakes believing it leads. Without fencing it commits through
 /// its WAL after the follower read that WAL: two different entries committed at one
-/// index (seed-zk-quorum). The fence makes the old leader's writes fail (fenced);
+/// index (seed-zk-quorum), caught first as ZooKeeper applies the old leader's WAL
+/// append after the new leader's term took office (`epoch_currency`). The fence makes the old leader's writes fail (fenced);
 /// a majority rule never lets either commit alone (seed).
 #[test]
 fn question_3_paused_leader_after_session_expiry() {
@@ -100,7 +101,7 @@ fn question_3_paused_leader_after_session_expiry() {
         assert!(r.faults.get(FaultKind::PauseLeader) == 1);
         assert!(r.faults.get(FaultKind::ZkSessionExpired) >= 1, "{v:?}");
         let expected = match v {
-            Variant::SeedZkQuorum => "committed_prefix",
+            Variant::SeedZkQuorum => "epoch_currency",
             _ => "pass",
         };
         assert_eq!(verdict(&r), expected, "{v:?}: {:?}", r.violation);

@@ -159,6 +159,29 @@ pub enum Notice {
 /// Most notices kept unpolled (oldest dropped first).
 const MAX_NOTICES: usize = 4096;
 
+/// Most applied transactions kept unpolled (oldest dropped first, and counted in
+/// [`Ensemble::applied_dropped`]): a driver that records them drains them after
+/// every call.
+const MAX_APPLIED: usize = 1 << 16;
+
+/// One transaction the ensemble committed, in zxid order: the ground truth of what
+/// ZooKeeper did, for checkers (the nodes' beliefs are not). Recorded only after
+/// [`Ensemble::record_applied`]; drained with [`Ensemble::poll_applied`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub zxid: Zxid,
+    /// When the leader decided it (the Stat's ctime/mtime).
+    pub time_ms: u64,
+    /// The client (`ConnId::client`) that owns the transaction's session (also for
+    /// the session's expiry, which the service decides); None only for a session
+    /// created before recording began and gone since.
+    pub client: Option<u64>,
+    pub op: TxnOp,
+    /// The outcome every server reproduces (a failed multi is recorded too: it has a
+    /// zxid and changes nothing).
+    pub result: TxnResult,
+}
+
 #[derive(Clone, Debug)]
 struct Txn {
     zxid: Zxid,
@@ -279,6 +302,11 @@ pub struct Ensemble {
     leader_change: Option<LeaderChange>,
     now_ms: u64,
     stats: EnsembleStats,
+    /// Committed transactions not yet polled; None: not recorded (the default).
+    applied: Option<VecDeque<Applied>>,
+    /// While recording: the client that owns each live session.
+    session_clients: BTreeMap<SessionId, u64>,
+    applied_dropped: u64,
 }
 
 fn bucket_ms(t_ms: u64, tick_ms: u64) -> u64 {
@@ -312,7 +340,34 @@ impl Ensemble {
             leader_change: None,
             now_ms,
             stats: EnsembleStats::default(),
+            applied: None,
+            session_clients: BTreeMap::new(),
+            applied_dropped: 0,
         }
+    }
+
+    /// From now on, record every committed transaction for [`Ensemble::poll_applied`].
+    /// Recording observes only: it changes no outcome, message or timing.
+    pub fn record_applied(&mut self) {
+        if self.applied.is_none() {
+            self.applied = Some(VecDeque::new());
+            for (session, entry) in &self.sessions {
+                if let Some(c) = entry.conn {
+                    self.session_clients.insert(*session, c.client);
+                }
+            }
+        }
+    }
+
+    /// Recorded transactions dropped because nobody polled them (a checker that sees a
+    /// gap in zxids can tell it from this).
+    pub fn applied_dropped(&self) -> u64 {
+        self.applied_dropped
+    }
+
+    /// The next committed transaction, in zxid order (None when not recording).
+    pub fn poll_applied(&mut self) -> Option<Applied> {
+        self.applied.as_mut()?.pop_front()
     }
 
     pub fn config(&self) -> &EnsembleConfig {
@@ -870,6 +925,9 @@ impl Ensemble {
                         let timeout_ms = self.cfg.negotiate_timeout_ms(requested_timeout_ms);
                         let session = SessionId(self.next_session);
                         self.next_session += 1;
+                        if self.applied.is_some() {
+                            self.session_clients.insert(session, cid.client);
+                        }
                         let (zxid, _) = self.commit(TxnOp::CreateSession {
                             session,
                             timeout_ms,
@@ -1125,6 +1183,31 @@ impl Ensemble {
         self.stats.held_bytes_max = self.stats.held_bytes_max.max(self.head.held_bytes());
         if let Some(last) = self.log.back() {
             debug_assert_eq!(last.zxid + 1, zxid);
+        }
+        if let Some(applied) = self.applied.as_mut() {
+            let session = match &op {
+                TxnOp::CreateSession { session, .. }
+                | TxnOp::CloseSession { session }
+                | TxnOp::Create { session, .. }
+                | TxnOp::Delete { session, .. }
+                | TxnOp::SetData { session, .. }
+                | TxnOp::Multi { session, .. } => *session,
+            };
+            let client = self.session_clients.get(&session).copied();
+            if let TxnOp::CloseSession { session } = &op {
+                self.session_clients.remove(session);
+            }
+            if applied.len() >= MAX_APPLIED {
+                applied.pop_front();
+                self.applied_dropped += 1;
+            }
+            applied.push_back(Applied {
+                zxid,
+                time_ms: self.now_ms,
+                client,
+                op: op.clone(),
+                result: result.clone(),
+            });
         }
         self.log.push_back(Txn {
             zxid,

@@ -42,7 +42,7 @@ pub use client::{
     SET_WATCHES_MAX_BYTES,
 };
 pub use ensemble::{
-    Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_COMMIT_LATENCY_MS,
+    Applied, Ensemble, EnsembleConfig, EnsembleStats, Notice, DEFAULT_COMMIT_LATENCY_MS,
     DEFAULT_MAX_PACKET_BYTES,
 };
 pub use error::ErrorCode;

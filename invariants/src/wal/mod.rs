@@ -2,21 +2,36 @@
 //! every node (`zkwal-wal`) and, where they need it, the ensemble's committed data
 //! tree (the leader's, so what is durable in ZooKeeper, not what a lagging server
 //! shows). [`WalChecks`] runs them all; the first violation stops the seed.
+//!
+//! With [`WalChecks::with_zookeeper`] they also see every transaction the ensemble
+//! committed, in zxid order ([`WalChecks::on_zk_applied`]): the ground truth of what
+//! ZooKeeper did, which `epoch_currency`, `zk_metadata` and `wal_chain` judge.
 
 mod acked_in_wal;
+mod epoch_currency;
 mod single_writer;
+mod wal_chain;
 mod wal_recovery;
+mod zk_metadata;
+mod zk_view;
 
 use std::collections::BTreeMap;
 
 use zkwal_raft::{Index, Term};
 use zkwal_wal::WalEvent;
-use zkwal_zk::DataTree;
+use zkwal_zk::{Applied, DataTree};
 
 use crate::raft::Violation;
 
 /// Names of every WAL check, for documentation and `seeds/` validation.
-pub const NAMES: [&str; 3] = [acked_in_wal::NAME, single_writer::NAME, wal_recovery::NAME];
+pub const NAMES: [&str; 6] = [
+    acked_in_wal::NAME,
+    single_writer::NAME,
+    wal_recovery::NAME,
+    epoch_currency::NAME,
+    zk_metadata::NAME,
+    wal_chain::NAME,
+];
 
 /// What every WAL check may consult: where each (index, term) was confirmed in a WAL,
 /// with the entry's digest.
@@ -30,9 +45,49 @@ pub struct WalChecks {
     ledger: WalLedger,
     writer: single_writer::SingleWriter,
     recovery: wal_recovery::WalRecovery,
+    /// The checks over ZooKeeper's applied transactions; None: not fed them.
+    zk: Option<ZkChecks>,
+}
+
+/// The checks fed ZooKeeper's applied transactions.
+#[derive(Default)]
+struct ZkChecks {
+    fenced: bool,
+    view: zk_view::ZkView,
+    metadata: zk_metadata::ZkMetadata,
+    chain: wal_chain::WalChain,
 }
 
 impl WalChecks {
+    /// The checks of ZooKeeper's applied transactions too: the caller feeds every
+    /// transaction the ensemble commits to [`WalChecks::on_zk_applied`], in zxid
+    /// order, interleaved in time with the nodes' events. `fenced`: the current epoch
+    /// is `/epoch`'s version (else the highest Raft term that took office).
+    pub fn with_zookeeper(fenced: bool) -> WalChecks {
+        WalChecks {
+            zk: Some(ZkChecks {
+                fenced,
+                ..ZkChecks::default()
+            }),
+            ..WalChecks::default()
+        }
+    }
+
+    /// One transaction the ensemble committed (ignored unless built
+    /// [`WalChecks::with_zookeeper`]).
+    pub fn on_zk_applied(&mut self, a: &Applied) -> Result<(), Violation> {
+        let Some(z) = self.zk.as_mut() else {
+            return Ok(());
+        };
+        let Some(t) = zk_view::decode(a) else {
+            return Ok(());
+        };
+        epoch_currency::on_txn(&z.view, z.fenced, &t)?;
+        z.metadata.on_txn(&z.view, z.fenced, &t)?;
+        z.view.apply(z.fenced, &t);
+        z.chain.on_txn(&t)
+    }
+
     /// One event; `tree` is the ensemble's committed tree (None: no ZooKeeper).
     pub fn on_event(&mut self, e: &WalEvent, tree: Option<&DataTree>) -> Result<(), Violation> {
         match e {
@@ -62,6 +117,9 @@ impl WalChecks {
                 self.writer.on_act(*node, *epoch, "acknowledged a write")?;
                 if wal_path.is_some() {
                     acked_in_wal::on_ack(&self.ledger, tree, *node, *index, *term, *digest)?;
+                    if let Some(z) = self.zk.as_mut() {
+                        z.chain.on_ack(*node, *index, *term, *digest)?;
+                    }
                 }
             }
             WalEvent::Recovered {

@@ -255,6 +255,7 @@ impl<'s> World<'s> {
             record: Default::default(),
             recorder,
         };
+        w.wal_checks = crate::zookeeper::wal_checks(sc.variant, w.zk.as_mut());
         if let Some(r) = w.recorder.as_deref_mut() {
             r.begin(sc);
         }
@@ -1104,6 +1105,7 @@ impl<'s> World<'s> {
         while let Some(m) = e.poll_output() {
             out.push(m);
         }
+        let applied = crate::zookeeper::feed_applied(e, &mut self.wal_checks);
         let mut expired = 0;
         while let Some(n) = e.poll_notice() {
             if let Some(r) = self.recorder.as_deref_mut() {
@@ -1137,6 +1139,9 @@ impl<'s> World<'s> {
         }
         if let Err(e) = check {
             self.fail("zk_model", format!("ZooKeeper ensemble: {e}"));
+        }
+        if let Err(v) = applied {
+            self.violated(v);
         }
     }
 

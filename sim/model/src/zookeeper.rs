@@ -5,8 +5,10 @@
 //! which servers a node's session may use (a `zk_pin` fault stages a session on a
 //! chosen, possibly lagging, server) and the WAL checkers it feeds.
 
+use zkwal_invariants::raft::Violation;
 pub use zkwal_invariants::wal::WalChecks;
 use zkwal_wal::WalEvent;
+use zkwal_zk::Ensemble;
 
 use crate::scenario::ZkOptions;
 
@@ -19,6 +21,29 @@ pub fn server_order(node: u32, opts: &ZkOptions, pins: &[Option<u32>]) -> Vec<u3
     (0..opts.servers)
         .map(|i| (i + node) % opts.servers)
         .collect()
+}
+
+/// The WAL checks of a run: in the WAL variants they also judge every transaction
+/// the ensemble commits, which it then records (recording observes only).
+pub fn wal_checks(variant: crate::scenario::Variant, zk: Option<&mut Ensemble>) -> WalChecks {
+    let v = variant.wal_variant();
+    match zk {
+        Some(e) if v.has_wal() => {
+            e.record_applied();
+            WalChecks::with_zookeeper(v.fenced())
+        }
+        _ => WalChecks::default(),
+    }
+}
+
+/// Hands the WAL checks what the ensemble committed since the last call, in zxid
+/// order. Called after every ensemble step, before its replies leave: a node's
+/// events come only after the transactions it could have heard of.
+pub fn feed_applied(e: &mut Ensemble, checks: &mut WalChecks) -> Result<(), Violation> {
+    while let Some(a) = e.poll_applied() {
+        checks.on_zk_applied(&a)?;
+    }
+    Ok(())
 }
 
 /// What the nodes' WAL layers did in a run, counted from their typed events: the
