@@ -5,8 +5,11 @@
 //! which servers a node's session may use (a `zk_pin` fault stages a session on a
 //! chosen, possibly lagging, server) and the WAL checkers it feeds.
 
+use zkwal_invariants::wal::NodeView;
 pub use zkwal_invariants::wal::WalChecks;
-use zkwal_wal::WalEvent;
+use zkwal_raft::Role;
+use zkwal_wal::{Node, WalEvent};
+use zkwal_zk::SessionState;
 
 use crate::scenario::ZkOptions;
 
@@ -19,6 +22,19 @@ pub fn server_order(node: u32, opts: &ZkOptions, pins: &[Option<u32>]) -> Vec<u3
     (0..opts.servers)
         .map(|i| (i + node) % opts.servers)
         .collect()
+}
+
+/// A node after one of its inputs, as the WAL checks of timely reactions see it.
+pub fn node_view(node: u32, core: &Node) -> NodeView {
+    let raft = core.raft();
+    NodeView {
+        node,
+        leader_term: (raft.role() == Role::Leader).then(|| raft.term()),
+        epoch: core.epoch(),
+        session_expired: core
+            .zk_session()
+            .is_some_and(|s| s.state() == SessionState::Expired),
+    }
 }
 
 /// What the nodes' WAL layers did in a run, counted from their typed events: the
@@ -51,6 +67,9 @@ impl WalCounts {
             WalEvent::Published { .. } => self.published += 1,
             WalEvent::SteppedDown { why, .. } if *why == "fenced" => self.fenced_out += 1,
             WalEvent::SteppedDown { .. } => self.pause_step_downs += 1,
+            WalEvent::BlankReadStarted { .. }
+            | WalEvent::BlankRecovered { .. }
+            | WalEvent::EpochCheckFailed { .. } => {}
         }
     }
 }
