@@ -14,6 +14,9 @@
 //! not what a lagging server shows) when that first request left: a reservation made
 //! while the read was in flight is not required (the node may not see it).
 //!
+//! An acknowledgement that carries term 0 (the node had compacted the entry into its
+//! snapshot when it answered) is matched by its payload digest alone.
+//!
 //! Ignores: entries at or below the recovered snapshot's index (the snapshot holds the
 //! state, not the entries: `state_agreement` compares states), reads and no-ops (never
 //! acknowledged), and what happens after the recovery (the Raft checks take over).
@@ -82,7 +85,9 @@ impl BlankRecovery {
                 .get((index - snapshot_index - 1) as usize)
                 .filter(|e| e.0 == index);
             match held {
-                Some(&(_, t, d)) if t == ack_term && d == digest => {}
+                // Term 0: the acknowledging node had already compacted the entry
+                // into its snapshot and no longer knew its term (the digest decides).
+                Some(&(_, t, d)) if (t == ack_term || ack_term == 0) && d == digest => {}
                 Some(&(_, t, _)) => {
                     return Err(Violation::new(
                         NAME,
