@@ -546,7 +546,11 @@ impl Node {
                         .and_then(|z| z.reqs.remove(&xid))
                         .unwrap_or(Req::Ignore);
                     let checked = self.zk.as_mut().and_then(|z| z.checked.remove(&xid));
-                    if let Some(checked) = checked.filter(|_| self.fenced_out(&result)) {
+                    // Op 0 of an epoch-checked multi is the check: ZooKeeper's answer,
+                    // classified here apart from the node's reaction to it.
+                    let check_failed =
+                        matches!(&result, Ok(r) if matches!(r.multi_failure(), Some((0, _))));
+                    if let Some(checked) = checked.filter(|_| check_failed) {
                         self.events.push(WalEvent::EpochCheckFailed {
                             node: self.raft.id(),
                             checked,
