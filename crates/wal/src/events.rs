@@ -43,4 +43,26 @@ pub enum WalEvent {
     },
     /// The leader stepped down: `why` is "pause monitor" or "fenced".
     SteppedDown { node: NodeId, why: &'static str },
+    /// A blank node's recovery read (step [4]) began: its first request to ZooKeeper
+    /// leaves the node in the input that emits this event.
+    BlankReadStarted { node: NodeId },
+    /// A blank node adopted what its recovery read assembled: `term` is the Raft term
+    /// it recovered in; the log is the snapshot up to `snapshot_index` (at
+    /// `snapshot_term`) and `entries`, each `(index, term, payload digest)`.
+    BlankRecovered {
+        node: NodeId,
+        term: Term,
+        snapshot_index: Index,
+        snapshot_term: Term,
+        entries: Vec<(Index, Term, u64)>,
+    },
+    /// fenced: ZooKeeper answered one of this node's epoch-checked writes with a failed
+    /// check (op 0 of the multi): `/epoch` has moved past `checked`, the epoch the write
+    /// was made under. `leading` is the epoch the node held when the answer arrived
+    /// (0: none), before it reacted.
+    EpochCheckFailed {
+        node: NodeId,
+        checked: u64,
+        leading: u64,
+    },
 }

@@ -125,6 +125,9 @@ struct Zk {
     session: ClientSession,
     client_id: u64,
     reqs: BTreeMap<Xid, Req>,
+    /// fenced: the epoch each epoch-checked request in flight was checked against
+    /// (only for the typed event of a failed check; the node decides from `Req`).
+    checked: BTreeMap<Xid, u64>,
 }
 
 /// One entry on its way through step A.
@@ -471,13 +474,26 @@ impl Node {
             session: ClientSession::new(cfg, now_ms),
             client_id,
             reqs: BTreeMap::new(),
+            checked: BTreeMap::new(),
         });
     }
 
     fn submit(&mut self, now_ms: u64, request: Request, req: Req) {
         let Some(z) = self.zk.as_mut() else { return };
+        let checked = match &request {
+            Request::Multi(ops) => match ops.first() {
+                Some(MultiOp::Check { path, version }) if path == layout::EPOCH => {
+                    Some(*version as u64)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
         let xid = z.session.submit(now_ms, request);
         z.reqs.insert(xid, req);
+        if let Some(epoch) = checked {
+            z.checked.insert(xid, epoch);
+        }
     }
 
     fn connected(&self) -> bool {
@@ -529,6 +545,18 @@ impl Node {
                         .as_mut()
                         .and_then(|z| z.reqs.remove(&xid))
                         .unwrap_or(Req::Ignore);
+                    let checked = self.zk.as_mut().and_then(|z| z.checked.remove(&xid));
+                    // Op 0 of an epoch-checked multi is the check: ZooKeeper's answer,
+                    // classified here apart from the node's reaction to it.
+                    let check_failed =
+                        matches!(&result, Ok(r) if matches!(r.multi_failure(), Some((0, _))));
+                    if let Some(checked) = checked.filter(|_| check_failed) {
+                        self.events.push(WalEvent::EpochCheckFailed {
+                            node: self.raft.id(),
+                            checked,
+                            leading: self.epoch,
+                        });
+                    }
                     if result == Err(ErrorCode::ConnectionLoss) && req.is_write() {
                         self.zk_unknown_outcomes += 1;
                     }
@@ -1255,6 +1283,11 @@ impl Node {
             return;
         }
         self.read_gen += 1;
+        if purpose == ReadPurpose::Blank {
+            self.events.push(WalEvent::BlankReadStarted {
+                node: self.raft.id(),
+            });
+        }
         let (min_term, base_commit) = match purpose {
             ReadPurpose::Blank => (0, 0),
             _ => (self.raft.log().last_term(), self.raft.commit_index()),
@@ -1336,6 +1369,18 @@ impl Node {
             // stale match index: a livelock, seed n2 seed 215).
             self.raft
                 .recover_external(now_ms, snapshot, entries, max_term + 1);
+            let log = self.raft.log();
+            self.events.push(WalEvent::BlankRecovered {
+                node: id,
+                term: self.raft.term(),
+                snapshot_index: log.snapshot_index(),
+                snapshot_term: log.snapshot.last_term,
+                entries: log
+                    .entries()
+                    .iter()
+                    .map(|e| (e.index, e.term, e.payload.digest()))
+                    .collect(),
+            });
             return;
         }
         if matches!(self.raft.role(), Role::Leader | Role::Recovering) {

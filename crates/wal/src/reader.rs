@@ -316,10 +316,18 @@ impl Reader {
             if log.term_at(prev) != Some(prev_term) || first.term < prev_term {
                 continue;
             }
-            if prev < log.last_index() {
-                log.truncate_from(prev + 1);
-            }
+            // As a Raft follower appends: an entry already held at the same (index,
+            // term) is the same entry (log matching) and stays, and so does what follows
+            // it; only a conflict truncates. A later WAL whose rewrite of its inherited
+            // tail stopped part way (its leader paused or died) must not cut the earlier
+            // WAL's acknowledged entries beyond it (found by `blank_recovery`: fenced,
+            // 2 nodes, seed 890).
             for e in run {
+                match log.term_at(e.index) {
+                    Some(t) if t == e.term && e.index <= log.last_index() => continue,
+                    Some(_) if e.index <= log.last_index() => log.truncate_from(e.index),
+                    _ => {}
+                }
                 if e.term < log.last_term() {
                     break;
                 }
@@ -333,5 +341,69 @@ impl Reader {
             .filter_map(|e| from.get(&e.index).map(|w| (w.clone(), *e)))
             .collect();
         (snapshot, entries, max_term, used)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkwal_raft::Payload;
+
+    fn wal(prev: (Index, Term), entries: &[(Index, Term)]) -> WalRead {
+        WalRead {
+            header: Some(WalHeader {
+                prev_index: prev.0,
+                prev_term: prev.1,
+                epoch: 1,
+            }),
+            entries: entries
+                .iter()
+                .map(|&(index, term)| {
+                    (
+                        index,
+                        Entry {
+                            index,
+                            term,
+                            payload: Payload::Noop,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn assembled(wals: Vec<(&str, WalRead)>) -> Vec<(Index, Term)> {
+        let (mut r, _) = Reader::start(1, ReadPurpose::Blank, 0, 0, true);
+        for (name, w) in wals {
+            r.wals.insert(name.to_string(), w);
+        }
+        let (_, entries, _, _) = r.assemble_blank();
+        entries.iter().map(|e| (e.index, e.term)).collect()
+    }
+
+    #[test]
+    fn a_later_wal_cut_short_keeps_the_earlier_wals_entries_beyond_it() {
+        // The leader of term 3 began rewriting its inherited tail from its commit index
+        // 0 and stopped after index 2: entries 3 and 4 of term 1 were acknowledged.
+        let got = assembled(vec![
+            (
+                &layout::wal_name(1, 0),
+                wal((0, 0), &[(1, 1), (2, 1), (3, 1), (4, 1)]),
+            ),
+            (&layout::wal_name(3, 1), wal((0, 0), &[(1, 1), (2, 1)])),
+        ]);
+        assert_eq!(got, vec![(1, 1), (2, 1), (3, 1), (4, 1)]);
+    }
+
+    #[test]
+    fn a_later_wal_replaces_a_conflicting_suffix() {
+        let got = assembled(vec![
+            (
+                &layout::wal_name(1, 0),
+                wal((0, 0), &[(1, 1), (2, 1), (3, 1)]),
+            ),
+            (&layout::wal_name(3, 1), wal((1, 1), &[(2, 3)])),
+        ]);
+        assert_eq!(got, vec![(1, 1), (2, 3)]);
     }
 }

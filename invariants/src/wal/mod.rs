@@ -8,7 +8,10 @@
 //! ZooKeeper did, which `epoch_currency`, `zk_metadata` and `wal_chain` judge.
 
 mod acked_in_wal;
+mod blank_recovery;
+mod deposed_leader;
 mod epoch_currency;
+mod leader_session;
 mod single_writer;
 mod wal_chain;
 mod wal_recovery;
@@ -17,21 +20,36 @@ mod zk_view;
 
 use std::collections::BTreeMap;
 
-use zkwal_raft::{Index, Term};
+use zkwal_raft::{Index, NodeId, Term};
 use zkwal_wal::WalEvent;
 use zkwal_zk::{Applied, DataTree};
 
 use crate::raft::Violation;
 
 /// Names of every WAL check, for documentation and `seeds/` validation.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 9] = [
     acked_in_wal::NAME,
     single_writer::NAME,
     wal_recovery::NAME,
     epoch_currency::NAME,
     zk_metadata::NAME,
     wal_chain::NAME,
+    blank_recovery::NAME,
+    deposed_leader::NAME,
+    leader_session::NAME,
 ];
+
+/// A node as the checks of timely reactions see it after each of its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    pub node: NodeId,
+    /// Some(term) while the node is Raft leader.
+    pub leader_term: Option<Term>,
+    /// The epoch it acts under (fenced: its ZooKeeper epoch, 0 for none).
+    pub epoch: u64,
+    /// Its ZooKeeper client knows its session expired.
+    pub session_expired: bool,
+}
 
 /// What every WAL check may consult: where each (index, term) was confirmed in a WAL,
 /// with the entry's digest.
@@ -45,6 +63,8 @@ pub struct WalChecks {
     ledger: WalLedger,
     writer: single_writer::SingleWriter,
     recovery: wal_recovery::WalRecovery,
+    blank: blank_recovery::BlankRecovery,
+    deposed: deposed_leader::DeposedLeader,
     /// The checks over ZooKeeper's applied transactions; None: not fed them.
     zk: Option<ZkChecks>,
 }
@@ -115,6 +135,7 @@ impl WalChecks {
                 wal_path,
             } => {
                 self.writer.on_act(*node, *epoch, "acknowledged a write")?;
+                self.blank.on_ack(*index, *term, *digest);
                 if wal_path.is_some() {
                     acked_in_wal::on_ack(&self.ledger, tree, *node, *index, *term, *digest)?;
                     if let Some(z) = self.zk.as_mut() {
@@ -137,9 +158,34 @@ impl WalChecks {
                     .entry((*index, *term))
                     .or_insert((path, *digest));
             }
+            WalEvent::BlankReadStarted { node } => {
+                self.blank
+                    .on_read_started(*node, blank_recovery::reserved_term(tree));
+            }
+            WalEvent::BlankRecovered {
+                node,
+                term,
+                snapshot_index,
+                entries,
+                ..
+            } => self
+                .blank
+                .on_recovered(*node, *term, *snapshot_index, entries)?,
+            WalEvent::EpochCheckFailed {
+                node,
+                checked,
+                leading,
+            } => self.deposed.on_check_failed(*node, *checked, *leading),
             WalEvent::Fenced { .. } | WalEvent::Published { .. } | WalEvent::SteppedDown { .. } => {
             }
         }
         Ok(())
+    }
+
+    /// After every input of a node, once its events went through [`WalChecks::on_event`]:
+    /// the checks of what a node must have done by then.
+    pub fn after_step(&mut self, v: &NodeView) -> Result<(), Violation> {
+        self.deposed.after_step(v)?;
+        leader_session::after_step(v)
     }
 }

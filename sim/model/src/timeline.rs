@@ -429,6 +429,32 @@ impl Recording {
                 WalEvent::SteppedDown { node, why } => {
                     (*node, false, format!("stepped down ({why})"))
                 }
+                WalEvent::BlankReadStarted { node } => {
+                    (*node, false, "blank disk: recovery read begins".to_string())
+                }
+                WalEvent::BlankRecovered {
+                    node,
+                    term,
+                    snapshot_index,
+                    entries,
+                    ..
+                } => (
+                    *node,
+                    false,
+                    format!(
+                        "blank disk recovered in term {term}: snapshot to {snapshot_index}, {} entries",
+                        entries.len()
+                    ),
+                ),
+                WalEvent::EpochCheckFailed {
+                    node,
+                    checked,
+                    leading,
+                } => (
+                    *node,
+                    false,
+                    format!("epoch check failed (written under {checked}, leading under {leading})"),
+                ),
             };
             self.push(now, Some(Lane::Node(node)), What::Wal { text, ack });
         }

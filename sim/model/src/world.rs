@@ -1067,8 +1067,12 @@ impl<'s> World<'s> {
             self.fail("zk_model", format!("node {node}'s ZooKeeper session: {e}"));
             return Err(());
         }
+        let view = crate::zookeeper::node_view(node, core);
         if self.wal_events.is_empty() {
-            return Ok(());
+            return self
+                .wal_checks
+                .after_step(&view)
+                .map_err(|v| self.violated(v));
         }
         let mut events = std::mem::take(&mut self.wal_events);
         let tree = self.zk.as_ref().map(|e| e.leader_tree());
@@ -1088,6 +1092,9 @@ impl<'s> World<'s> {
         }
         events.clear();
         self.wal_events = events;
+        if result.is_ok() {
+            result = self.wal_checks.after_step(&view);
+        }
         if let Err(v) = result {
             self.violated(v);
             return Err(());

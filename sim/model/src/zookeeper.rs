@@ -6,9 +6,11 @@
 //! chosen, possibly lagging, server) and the WAL checkers it feeds.
 
 use zkwal_invariants::raft::Violation;
+use zkwal_invariants::wal::NodeView;
 pub use zkwal_invariants::wal::WalChecks;
-use zkwal_wal::WalEvent;
-use zkwal_zk::Ensemble;
+use zkwal_raft::Role;
+use zkwal_wal::{Node, WalEvent};
+use zkwal_zk::{Ensemble, SessionState};
 
 use crate::scenario::ZkOptions;
 
@@ -46,6 +48,19 @@ pub fn feed_applied(e: &mut Ensemble, checks: &mut WalChecks) -> Result<(), Viol
     Ok(())
 }
 
+/// A node after one of its inputs, as the WAL checks of timely reactions see it.
+pub fn node_view(node: u32, core: &Node) -> NodeView {
+    let raft = core.raft();
+    NodeView {
+        node,
+        leader_term: (raft.role() == Role::Leader).then(|| raft.term()),
+        epoch: core.epoch(),
+        session_expired: core
+            .zk_session()
+            .is_some_and(|s| s.state() == SessionState::Expired),
+    }
+}
+
 /// What the nodes' WAL layers did in a run, counted from their typed events: the
 /// evidence that a scripted scenario's step really happened.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,6 +91,9 @@ impl WalCounts {
             WalEvent::Published { .. } => self.published += 1,
             WalEvent::SteppedDown { why, .. } if *why == "fenced" => self.fenced_out += 1,
             WalEvent::SteppedDown { .. } => self.pause_step_downs += 1,
+            WalEvent::BlankReadStarted { .. }
+            | WalEvent::BlankRecovered { .. }
+            | WalEvent::EpochCheckFailed { .. } => {}
         }
     }
 }
