@@ -107,7 +107,7 @@ impl SpecArgs {
 /// The scenario a command names: a saved file, or a seed with its target and options.
 /// A saved scenario file, either a bare Scenario or a `seeds/` case.
 fn load_scenario(path: &std::path::Path) -> Result<Scenario, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::output::read_input(path)?;
     if let Ok(sc) = serde_json::from_str::<Scenario>(&text) {
         sc.validate()
             .map_err(|e| format!("{}: {e}", path.display()))?;

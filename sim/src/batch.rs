@@ -85,8 +85,11 @@ pub fn run_batch(b: &BatchSpec) -> Batch {
 }
 
 /// Refuses, before anything runs, an output file that cannot be written (`flag` names
-/// it in the one-line error). An existing file is left as it is until the run writes
-/// it; a missing one is created and removed again.
+/// it in the one-line error). An existing regular file is removed once shown
+/// writable: a run killed before its end must not leave an earlier run's output at the
+/// path, which `merge` would take for this run's (the file is written whole at the
+/// end, see [`crate::output::write_file`]). A device (`/dev/null`) is kept; a missing
+/// file is created and removed again.
 pub fn check_output_file(flag: &str, path: &Path) -> Result<(), String> {
     let err = |e: std::io::Error| format!("{flag} {}: cannot be written: {e}", path.display());
     if path.is_dir() {
@@ -97,6 +100,9 @@ pub fn check_output_file(flag: &str, path: &Path) -> Result<(), String> {
             .append(true)
             .open(path)
             .map_err(err)?;
+        if path.is_file() {
+            std::fs::remove_file(path).map_err(err)?;
+        }
     } else {
         std::fs::OpenOptions::new()
             .write(true)
@@ -116,6 +122,35 @@ pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), String> {
     let probe = dir.join(format!(".zkwal-sim-probe-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(err)?;
     std::fs::remove_file(&probe).map_err(err)?;
+    Ok(())
+}
+
+/// Checks a command's outputs before anything runs: each file
+/// ([`check_output_file`]) and folder ([`check_output_dir`]) can be written, no two
+/// name one path, and none names one of `inputs` ([`crate::output::check_distinct`]).
+pub fn check_outputs(
+    files: &[(&str, Option<&Path>)],
+    dirs: &[(&str, Option<&Path>)],
+    inputs: &[&Path],
+) -> Result<(), String> {
+    let given = |v: &[(&str, Option<&Path>)]| -> Vec<(String, PathBuf)> {
+        v.iter()
+            .filter_map(|(f, p)| p.map(|p| (f.to_string(), p.to_path_buf())))
+            .collect()
+    };
+    let (files, dirs) = (given(files), given(dirs));
+    let all: Vec<(&str, &Path)> = files
+        .iter()
+        .chain(&dirs)
+        .map(|(f, p)| (f.as_str(), p.as_path()))
+        .collect();
+    crate::output::check_distinct(&all, inputs)?;
+    for (flag, p) in &dirs {
+        check_output_dir(flag, p)?;
+    }
+    for (flag, p) in &files {
+        check_output_file(flag, p)?;
+    }
     Ok(())
 }
 

@@ -244,14 +244,13 @@ impl BenchReport {
 
 pub fn bench(a: BenchArgs) -> Result<i32, String> {
     let (start, end) = parse_range(&a.seeds)?;
-    if let Some(p) = &a.json {
-        crate::batch::check_output_file("--json", p)?;
-    }
+    crate::batch::check_outputs(&[("--json", a.json.as_deref())], &[], &[])?;
     let r = run_bench(start, end);
+    let mut errors = Vec::new();
     if let Some(p) = &a.json {
         let text = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
-        crate::output::write_file(p, "--json", &(text + "\n"))?;
+        errors.extend(crate::output::write_file(p, "--json", &(text + "\n")).err());
     }
     crate::output::print_out(&r.text());
-    Ok(0)
+    Ok(crate::output::finish(0, &errors))
 }

@@ -3,7 +3,6 @@
 //! files), 130 stopped by Ctrl-C (or SIGTERM) with no violation found. Wall-clock time is read here only, to
 //! report speed; it never reaches a run.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,7 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::args::{parse_range, parse_target, CaseArgs, SpecArgs};
 use crate::batch;
 use crate::regress;
-use crate::run::{quiet_panics, run_scenario};
+use crate::run::quiet_panics;
+
+use crate::outln;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -107,13 +108,14 @@ pub struct ReplayArgs {
 
 /// Runs the CLI; returns the exit code, or a one-line error (exit 2).
 pub fn main_with(cli: Cli) -> Result<i32, String> {
+    crate::progress::plain_interval()?;
     match cli.command {
         Command::Run(a) => run(a),
         Command::Replay(a) => replay(a),
         Command::Scenario(t) => {
             let v = parse_target(&t.variant, t.nodes)?;
             let sc = t.spec.parse()?.scenario(t.seed, v, t.nodes, t.zk)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&sc).map_err(|e| e.to_string())?
             );
@@ -136,17 +138,12 @@ fn run(a: RunArgs) -> Result<i32, String> {
     let (shard, start, end) = crate::shard::shard_range(a.shard.as_deref(), whole.0, whole.1)?;
     let spec = a.spec.parse()?;
     spec.scenario(start, variant, a.nodes, a.zk)?; // bad options are refused before anything runs
-    let jobs = match a.jobs {
-        Some(0) => return Err("--jobs must be at least 1".into()),
-        Some(j) => j,
-        None => crate::runner::all_cores(),
-    };
-    if let Some(path) = &a.json {
-        batch::check_output_file("--json", path)?;
-    }
-    if let Some(dir) = &a.save_failures {
-        batch::check_output_dir("--save-failures", dir)?;
-    }
+    let jobs = crate::runner::jobs(a.jobs, end - start)?;
+    batch::check_outputs(
+        &[("--json", a.json.as_deref())],
+        &[("--save-failures", a.save_failures.as_deref())],
+        &[],
+    )?;
     quiet_panics();
     let scenario = |seed| spec.scenario(seed, variant, a.nodes, a.zk);
     let b = batch::run_batch(&batch::BatchSpec {
@@ -168,6 +165,8 @@ fn run(a: RunArgs) -> Result<i32, String> {
         start,
         end,
     };
+    // Failures not saved, then outputs not written: printed after the summary.
+    let mut errors = b.save_errors.clone();
     if let Some(path) = &a.json {
         let mut doc =
             crate::outcome::run_json(variant, a.nodes, start, end, a.zk, &spec, &b.totals, b.secs);
@@ -179,7 +178,9 @@ fn run(a: RunArgs) -> Result<i32, String> {
             a.check_determinism,
         );
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n").map_err(|e| format!("--json {}: {e}", path.display()))?;
+        if let Err(e) = crate::output::write_file(path, "--json", &(text + "\n")) {
+            errors.push(e);
+        }
     }
     let summary = batch::Summary {
         variant,
@@ -195,6 +196,9 @@ fn run(a: RunArgs) -> Result<i32, String> {
     };
     let mut text = summary.text();
     if let Some(dir) = &a.save_failures {
+        for p in &b.saved {
+            text.push_str(&format!("saved: {}\n", p.display()));
+        }
         text.push_str(&format!(
             "{} regression case(s) saved in {}\n",
             b.saved.len(),
@@ -202,33 +206,31 @@ fn run(a: RunArgs) -> Result<i32, String> {
         ));
     }
     // Files were written first: a closed pipe cannot lose them.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    if let Some(e) = b.save_errors.first() {
-        return Err(format!(
-            "{} failure(s) not saved; first: {e}",
-            b.save_errors.len()
-        ));
-    }
-    Ok(batch::exit_code(
+    crate::output::print_out(&text);
+    let code = batch::exit_code(
         b.totals.violations.len(),
         b.mismatch.is_some(),
         b.interrupted,
-    ))
+    );
+    Ok(crate::output::finish(code, &errors))
 }
 
 fn replay(a: ReplayArgs) -> Result<i32, String> {
     let sc = a.case.scenario("replay")?;
+    let input: Vec<&std::path::Path> = a.case.scenario.as_deref().into_iter().collect();
+    batch::check_outputs(&[("--html", a.html.as_deref())], &[], &input)?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("zkwal_model=debug"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .without_time()
         .with_target(false)
+        .with_writer(|| crate::output::QuietStdout)
         .try_init();
     quiet_panics();
     let mut rec = crate::timeline::Recording::default();
     let r = crate::run::run_recorded(&sc, &mut rec);
-    println!(
+    outln!(
         "seed={} variant={} nodes={} events={} virtual_time_ms={} ops ok={} failed={} indeterminate={}",
         sc.seed,
         sc.variant.name(),
@@ -240,45 +242,77 @@ fn replay(a: ReplayArgs) -> Result<i32, String> {
         r.ops_indeterminate
     );
     match &r.violation {
-        None => println!("verdict: pass"),
-        Some(v) => println!(
+        None => outln!("verdict: pass"),
+        Some(v) => outln!(
             "verdict: FAIL invariant={} at {} ms: {}",
-            v.invariant, v.virtual_time_ms, v.detail
+            v.invariant,
+            v.virtual_time_ms,
+            v.detail
         ),
     }
-    println!("trace hash: {:016x}", r.trace_hash);
+    outln!("trace hash: {:016x}", r.trace_hash);
     if r.violation.is_some() {
-        print!(
-            "{}",
-            crate::counterexample::render(&rec, &sc, &r, Default::default())
-        );
+        crate::output::print_out(&crate::counterexample::render(
+            &rec,
+            &sc,
+            &r,
+            Default::default(),
+        ));
     }
+    let mut errors = Vec::new();
     if let Some(path) = &a.html {
-        crate::replay_html::write(path, &rec, &sc, &r)?;
-        println!("html: {}", path.display());
+        match crate::replay_html::write(path, &rec, &sc, &r) {
+            Ok(()) => outln!("html: {}", path.display()),
+            Err(e) => errors.push(e),
+        }
     }
-    Ok(if r.violation.is_none() { 0 } else { 1 })
+    let code = if r.violation.is_none() { 0 } else { 1 };
+    Ok(crate::output::finish(code, &errors))
 }
 
+/// `regress`: replays every case in `dir`, never stopping at a bad one. A case passes
+/// when its verdict is the expected one and, if it pins a `trace_hash`, the run's hash
+/// is exactly that (a pin that is not 16 hex digits fails the case). Exit 0 when every
+/// case passed; 1 when any case failed or could not be read (each is named); 2 only
+/// when the folder cannot be listed, holds no case, or not one case could be read.
 fn regress_all(dir: &std::path::Path) -> Result<i32, String> {
     quiet_panics();
     let files = regress::case_files(dir)?;
-    let mut bad = 0;
-    for f in &files {
-        let case = regress::load(f)?;
-        let sc = case.scenario()?;
-        let r = run_scenario(&sc);
-        let got = regress::verdict(&r);
-        let ok = got == case.expect;
-        println!(
-            "{} {}: expected {}, got {}",
-            if ok { "ok  " } else { "FAIL" },
-            f.display(),
-            case.expect,
-            got
-        );
-        bad += usize::from(!ok);
+    if files.is_empty() {
+        return Err(format!("{}: no *.json regression case", dir.display()));
     }
-    println!("{} case(s), {} mismatch(es)", files.len(), bad);
-    Ok(if bad == 0 { 0 } else { 1 })
+    let (mut ok, mut failed, mut unreadable) = (0usize, 0usize, 0usize);
+    for f in &files {
+        let case = match regress::load(f) {
+            Ok(case) => case,
+            Err(e) => {
+                crate::output::print_out(&format!("UNREADABLE {e}\n"));
+                unreadable += 1;
+                continue;
+            }
+        };
+        let line = match regress::check(&case) {
+            Ok(line) => {
+                ok += 1;
+                format!("ok   {}: {line}\n", f.display())
+            }
+            Err(line) => {
+                failed += 1;
+                format!("FAIL {}: {line}\n", f.display())
+            }
+        };
+        crate::output::print_out(&line);
+    }
+    crate::output::print_out(&format!(
+        "{} case(s): {ok} ok, {failed} failed, {unreadable} unreadable\n",
+        files.len()
+    ));
+    if ok + failed == 0 {
+        return Err(format!(
+            "{}: not one of {} case(s) could be read",
+            dir.display(),
+            files.len()
+        ));
+    }
+    Ok(if failed + unreadable == 0 { 0 } else { 1 })
 }

@@ -24,7 +24,7 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::batch::{check_output_file, Summary};
+use crate::batch::{check_outputs, Summary};
 use crate::faults::{FaultCounts, FaultKind};
 use crate::metrics::Figures;
 use crate::outcome::{failure_lines, run_json, side_by_side, Outcome};
@@ -297,6 +297,61 @@ impl Part {
     }
 }
 
+/// Refuses parts whose counts would overflow when added (hand-edited or corrupt
+/// inputs): a merged total that wrapped would be a false figure.
+fn check_sums(parts: &[Part]) -> Result<(), String> {
+    let counts = |t: &Totals| -> Vec<(&'static str, u64)> {
+        let f = &t.figures;
+        let mut v = vec![
+            ("seeds_run", t.seeds_run),
+            ("events", t.events),
+            ("virtual_time_ms", t.virtual_time_ms),
+            ("ops.ok", t.ops_ok),
+            ("ops.failed", t.ops_failed),
+            ("ops.indeterminate", t.ops_indeterminate),
+            ("figures.runs", f.runs),
+            ("figures.leader_changes", f.leader_changes),
+            ("figures.available_ms", f.available_ms),
+            ("figures.observed_ms", f.observed_ms),
+            ("figures.writes_acked", f.writes_acked),
+            ("figures.total_losses", f.total_losses),
+            ("figures.zk_runs", f.zk_runs),
+            ("figures.zk_writes_acked", f.zk_writes_acked),
+            ("figures.zk_ops", f.zk_ops),
+            ("figures.zk_bytes", f.zk_bytes),
+            ("figures.unavailability_ms", f.unavailability_ms.count()),
+            ("figures.write_latency_ms", f.write_latency_ms.count()),
+            (
+                "figures.total_loss_recovery_ms",
+                f.total_loss_recovery_ms.count(),
+            ),
+            (
+                "figures.total_loss_return_to_write_ms",
+                f.total_loss_return_to_write_ms.count(),
+            ),
+        ];
+        v.extend(t.faults.iter());
+        v
+    };
+    let mut sums: Vec<(&'static str, u64)> = Vec::new();
+    for p in parts {
+        let c = counts(&p.totals);
+        if sums.is_empty() {
+            sums = c;
+            continue;
+        }
+        for ((name, sum), (_, n)) in sums.iter_mut().zip(c) {
+            *sum = sum.checked_add(n).ok_or_else(|| {
+                format!(
+                    "{}: {name} would overflow when added to the other inputs: refused",
+                    p.files[0]
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Merges parts of one range; refuses mismatched or overlapping ones.
 fn merge_parts(mut parts: Vec<Part>) -> Result<Part, String> {
     let first = parts.first().ok_or("nothing to merge")?;
@@ -327,6 +382,7 @@ fn merge_parts(mut parts: Vec<Part>) -> Result<Part, String> {
             ));
         }
     }
+    check_sums(&parts)?;
     let asked = union(parts.iter().flat_map(|p| p.asked.clone()).collect());
     let done = union(parts.iter().flat_map(|p| p.done.clone()).collect());
     let not_run = difference(&asked, &done);
@@ -432,7 +488,7 @@ fn kind_of(file: &str, v: &Value) -> Result<Kind, String> {
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::output::read_input(path)?;
     serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
 }
 
@@ -485,12 +541,12 @@ fn same_top(docs: &[(String, Value)], fields: &[&str]) -> Result<(), String> {
 }
 
 pub fn merge(a: MergeArgs) -> Result<i32, String> {
-    if let Some(p) = &a.json {
-        check_output_file("--json", p)?;
-    }
-    if let Some(p) = &a.html {
-        check_output_file("--html", p)?;
-    }
+    let inputs: Vec<&std::path::Path> = a.files.iter().map(|p| p.as_path()).collect();
+    check_outputs(
+        &[("--json", a.json.as_deref()), ("--html", a.html.as_deref())],
+        &[],
+        &inputs,
+    )?;
     let mut docs = Vec::new();
     for f in &a.files {
         docs.push((f.display().to_string(), read_json(f)?));
@@ -515,12 +571,17 @@ pub fn merge(a: MergeArgs) -> Result<i32, String> {
     }
 }
 
-fn write_json(path: &Option<PathBuf>, doc: &Value) -> Result<(), String> {
-    if let Some(p) = path {
-        let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
-        write_file(p, "--json", &(text + "\n"))?;
+/// Writes `--json` if asked; the error (if any) is returned to be printed after the
+/// summary (see [`crate::output::finish`]).
+fn write_json(path: &Option<PathBuf>, doc: &Value) -> Vec<String> {
+    let Some(p) = path else { return Vec::new() };
+    match serde_json::to_string_pretty(doc) {
+        Ok(text) => write_file(p, "--json", &(text + "\n"))
+            .err()
+            .into_iter()
+            .collect(),
+        Err(e) => vec![format!("--json {}: {e}", p.display())],
     }
-    Ok(())
 }
 
 fn merge_runs(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
@@ -529,7 +590,7 @@ fn merge_runs(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
         .map(|(f, d)| Part::read(f, d))
         .collect::<Result<Vec<_>, _>>()?;
     let m = merge_parts(parts)?;
-    write_json(&a.json, &m.json())?;
+    let errors = write_json(&a.json, &m.json());
     let mut out = Summary {
         variant: m.variant,
         nodes: m.nodes,
@@ -552,7 +613,7 @@ fn merge_runs(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
         out.push('\n');
     }
     print_out(&out);
-    Ok(code(&[&m]))
+    Ok(crate::output::finish(code(&[&m]), &errors))
 }
 
 fn code(ms: &[&Part]) -> i32 {
@@ -638,7 +699,7 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
         top["variants"] = Value::Object(rows.collect());
         "variant".to_string()
     };
-    write_json(&a.json, &top)?;
+    let mut errors = write_json(&a.json, &top);
     let outcomes: Vec<Outcome> = ms.iter().map(|m| m.outcome()).collect();
     let table = side_by_side(&corner, &labels, &outcomes);
     let row_label = |l: &str, o: &Outcome| match sweep {
@@ -676,10 +737,10 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
         (format!("{title} ({note})"), page)
     };
     if let Some(p) = &a.html {
-        write_file(p, "--html", &page)?;
+        errors.extend(write_file(p, "--html", &page).err());
     }
     print_table(&title, &table, &failures, &ms);
-    Ok(code(&ms))
+    Ok(crate::output::finish(code(&ms), &errors))
 }
 
 fn print_table(title: &str, table: &crate::outcome::Table, failures: &[String], ms: &[&Part]) {

@@ -51,14 +51,33 @@ pub fn interrupted() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Seconds between plain progress lines.
-fn plain_interval() -> Duration {
-    let secs = std::env::var("ZKWAL_PROGRESS_SECS")
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(5.0);
-    Duration::from_secs_f64(secs)
+/// The range `ZKWAL_PROGRESS_SECS` may take, in seconds: from 0.1 s (more often only
+/// floods a log) to a day (longer is no progress line at all).
+pub const PROGRESS_SECS_RANGE: std::ops::RangeInclusive<f64> = 0.1..=86_400.0;
+
+/// Seconds between plain progress lines: `ZKWAL_PROGRESS_SECS`, default 5. A value that
+/// is not a number in [`PROGRESS_SECS_RANGE`] is refused with a one-line error (the
+/// CLI calls this before anything runs).
+pub fn plain_interval() -> Result<Duration, String> {
+    let Some(raw) = std::env::var_os("ZKWAL_PROGRESS_SECS") else {
+        return Ok(Duration::from_secs(5));
+    };
+    let bad = || {
+        format!(
+            "ZKWAL_PROGRESS_SECS={}: must be a number of seconds in {}..={}",
+            raw.to_string_lossy(),
+            PROGRESS_SECS_RANGE.start(),
+            PROGRESS_SECS_RANGE.end()
+        )
+    };
+    let secs: f64 = raw
+        .to_str()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(bad)?;
+    if !PROGRESS_SECS_RANGE.contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 struct Counts {
@@ -127,7 +146,7 @@ impl Progress {
             };
         }
         let (tx, rx) = channel::<()>();
-        let every = plain_interval();
+        let every = plain_interval().unwrap_or(Duration::from_secs(5)); // checked up front by the CLI
         let (c, label) = (counts.clone(), label.to_string());
         let start = Instant::now();
         let handle = std::thread::spawn(move || {

@@ -68,7 +68,7 @@ impl Case {
 
 /// Loads one case file, with a one-line error naming the file.
 pub fn load(path: &Path) -> Result<Case, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::output::read_input(path)?;
     let case: Case = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not a valid case: {e}", path.display()))?;
     case.scenario()
@@ -87,6 +87,38 @@ pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// Replays `case` and compares it with what it pins: `Ok` with the verdict (and hash)
+/// when both match, else `Err` saying what differed. A pinned `trace_hash` that is not
+/// 16 hex digits is a failure: a pin that cannot match must not read as "ok".
+pub fn check(case: &Case) -> Result<String, String> {
+    let sc = case.scenario()?;
+    let pin = match &case.trace_hash {
+        None => None,
+        Some(h) if h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(u64::from_str_radix(h, 16).map_err(|e| e.to_string())?)
+        }
+        Some(h) => return Err(format!("pinned trace_hash '{h}' is not 16 hex digits")),
+    };
+    let r = crate::run::run_scenario(&sc);
+    let got = verdict(&r);
+    let mut diffs = Vec::new();
+    if got != case.expect {
+        diffs.push(format!("expected {}, got {got}", case.expect));
+    }
+    if let Some(pin) = pin.filter(|p| *p != r.trace_hash) {
+        diffs.push(format!(
+            "trace hash {:016x}, pinned {pin:016x}",
+            r.trace_hash
+        ));
+    }
+    let hash = pin.map_or(String::new(), |p| format!(", trace hash {p:016x}"));
+    if diffs.is_empty() {
+        Ok(format!("expected {}, got {got}{hash}", case.expect))
+    } else {
+        Err(diffs.join("; "))
+    }
+}
+
 /// The verdict name of a run: "pass" or the violated invariant.
 pub fn verdict(r: &crate::world::RunResult) -> &str {
     r.violation
@@ -94,18 +126,41 @@ pub fn verdict(r: &crate::world::RunResult) -> &str {
         .map_or("pass", |v| v.invariant.as_str())
 }
 
-/// Writes a regression case for a failing seed into `dir` (never overwriting): the
-/// whole scenario, so the case replays even after the generator changes.
+/// A content hash of a scenario (its JSON, through the trace's FNV-style hash):
+/// stable across machines and builds, so it can name a file.
+pub fn scenario_hash(sc: &Scenario) -> u64 {
+    let text = serde_json::to_string(sc).unwrap_or_default();
+    let mut h = crate::trace::TraceHash::default();
+    for chunk in text.as_bytes().chunks(8) {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        h.mix(u64::from_le_bytes(w));
+    }
+    h.value()
+}
+
+/// The most names [`save_failure`] tries for one case (`-2`, `-3`, ... after the
+/// first) before it reports the case as not saved.
+pub const MAX_NAME_TRIES: u32 = 100;
+
+/// Writes a regression case for a failing seed into `dir`: the whole scenario, so the
+/// case replays even after the generator changes. The name carries variant, nodes,
+/// seed, ZooKeeper, invariant and a content hash of the scenario (which covers
+/// profile, `--set` options and pause monitor), so two runs that differ in anything
+/// get two files. A file already there with the same content is this case (kept); one
+/// with other content is never overwritten nor counted as this case: the next free
+/// name (`-2`, `-3`, ...) is taken. Written whole or not at all (a temporary file,
+/// then linked to its name, which fails rather than replace a file made meanwhile).
 pub fn save_failure(dir: &Path, sc: &Scenario, invariant: &str) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let zk = if sc.options.zk.is_some() { "-zk" } else { "" };
-    let name = format!(
-        "{}-n{}-s{}{zk}-{invariant}.json",
+    let stem = format!(
+        "{}-n{}-s{}{zk}-{invariant}-{:016x}",
         sc.variant.name(),
         sc.nodes,
-        sc.seed
+        sc.seed,
+        scenario_hash(sc)
     );
-    let path = dir.join(name);
     let case = Case {
         variant: None,
         nodes: None,
@@ -118,17 +173,38 @@ pub fn save_failure(dir: &Path, sc: &Scenario, invariant: &str) -> Result<PathBu
             sc.seed, sc.nodes
         ),
     };
-    let text = serde_json::to_string_pretty(&case).map_err(|e| e.to_string())?;
-    if !path.exists() {
-        // Written whole or not at all (a second Ctrl-C may end the process at any
-        // point): a temporary file in the same folder, then renamed.
-        let tmp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        let err = |e: std::io::Error| format!("{}: {e}", path.display());
-        std::fs::write(&tmp, text + "\n").map_err(err)?;
-        std::fs::rename(&tmp, &path).map_err(err)?;
+    let text = serde_json::to_string_pretty(&case).map_err(|e| e.to_string())? + "\n";
+    let tmp = dir.join(format!(".{stem}.tmp-{}", std::process::id()));
+    let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    std::fs::write(&tmp, &text).map_err(|e| err(&tmp, e))?;
+    let mut result = Err(format!(
+        "{}: {MAX_NAME_TRIES} names taken by other content",
+        dir.join(format!("{stem}.json")).display()
+    ));
+    for k in 1..=MAX_NAME_TRIES {
+        let name = if k == 1 {
+            format!("{stem}.json")
+        } else {
+            format!("{stem}-{k}.json")
+        };
+        let path = dir.join(name);
+        match std::fs::hard_link(&tmp, &path) {
+            Ok(()) => {
+                result = Ok(path);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if std::fs::read(&path).is_ok_and(|b| b == text.as_bytes()) {
+                    result = Ok(path);
+                    break;
+                }
+            }
+            Err(e) => {
+                result = Err(err(&path, e));
+                break;
+            }
+        }
     }
-    Ok(path)
+    let _ = std::fs::remove_file(&tmp);
+    result
 }

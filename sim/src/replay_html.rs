@@ -147,7 +147,7 @@ struct Page {
 /// Writes the page of a recorded replay to `path`.
 pub fn write(path: &Path, rec: &Recording, sc: &Scenario, r: &RunResult) -> Result<(), String> {
     let html = render(rec, sc, r)?;
-    std::fs::write(path, html).map_err(|e| format!("--html {}: {e}", path.display()))
+    crate::output::write_file(path, "--html", &html)
 }
 
 /// The page of a recorded replay.

@@ -12,13 +12,12 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::args::{parse_range, parse_target, SpecArgs};
-use crate::batch::{check_output_file, exit_code, run_batch, BatchSpec};
+use crate::batch::{check_outputs, exit_code, run_batch, BatchSpec};
 use crate::html;
 use crate::outcome::{failure_lines, run_json, side_by_side, Outcome};
 use crate::output::{print_out, write_file};
 use crate::profile::{Profile, Spec};
 use crate::run::quiet_panics;
-use crate::runner::all_cores;
 use crate::scenario::Variant;
 use crate::shard::{shard_range, Shard};
 
@@ -105,11 +104,7 @@ impl Plan {
     ) -> Result<Plan, String> {
         let whole = parse_range(seeds)?;
         let (shard, start, end) = shard_range(shard, whole.0, whole.1)?;
-        let jobs = match jobs {
-            Some(0) => return Err("--jobs must be at least 1".into()),
-            Some(j) => j,
-            None => all_cores(),
-        };
+        let jobs = crate::runner::jobs(jobs, end - start)?;
         Ok(Plan {
             nodes,
             start,
@@ -222,15 +217,17 @@ impl Plan {
         }
     }
 
-    /// Refuses, before anything runs, `--json` and `--html` paths that cannot be written.
+    /// Refuses, before anything runs, `--json` and `--html` paths that cannot be
+    /// written or that name one file.
     fn check_outputs(json: Option<&PathBuf>, html: Option<&PathBuf>) -> Result<(), String> {
-        if let Some(p) = json {
-            check_output_file("--json", p)?;
-        }
-        if let Some(p) = html {
-            check_output_file("--html", p)?;
-        }
-        Ok(())
+        check_outputs(
+            &[
+                ("--json", json.map(|p| p.as_path())),
+                ("--html", html.map(|p| p.as_path())),
+            ],
+            &[],
+            &[],
+        )
     }
 }
 
@@ -264,6 +261,8 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
     let mut failures = failure_lines(&labelled, plan.nodes, plan.zk);
     let cut = plan.interrupted_note(&labelled);
     failures.extend(cut.clone());
+    // Outputs not written: printed after the summary (see `output::finish`).
+    let mut errors: Vec<String> = Vec::new();
     if let Some(path) = &a.json {
         let variants: serde_json::Map<String, Value> = outcomes
             .iter()
@@ -280,12 +279,14 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
             "variants": variants,
         });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        write_file(path, "--json", &(text + "\n"))?;
+        errors.extend(write_file(path, "--json", &(text + "\n")).err());
     }
     if let Some(path) = &a.html {
         let note = same_seeds_note(spec.profile);
-        let page = html::report_page(&title, note, &table, &failures, &outcomes)?;
-        write_file(path, "--html", &page)?;
+        match html::report_page(&title, note, &table, &failures, &outcomes) {
+            Ok(page) => errors.extend(write_file(path, "--html", &page).err()),
+            Err(e) => errors.push(format!("--html {}: {e}", path.display())),
+        }
     }
     let mut out = String::new();
     out.push_str(&title);
@@ -298,7 +299,10 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
     let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
-    Ok(exit_code(bad, false, cut.is_some()))
+    Ok(crate::output::finish(
+        exit_code(bad, false, cut.is_some()),
+        &errors,
+    ))
 }
 
 /// What "side by side" means for a profile.
@@ -391,6 +395,8 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let mut failures = failure_lines(&labelled, plan.nodes, plan.zk);
     let cut = plan.interrupted_note(&labelled);
     failures.extend(cut.clone());
+    // Outputs not written: printed after the summary (see `output::finish`).
+    let mut errors: Vec<String> = Vec::new();
     if let Some(path) = &a.json {
         let rows: Vec<Value> = values
             .iter()
@@ -414,11 +420,13 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
             "values": rows,
         });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        write_file(path, "--json", &(text + "\n"))?;
+        errors.extend(write_file(path, "--json", &(text + "\n")).err());
     }
     if let Some(path) = &a.html {
-        let page = html::sweep_page(&title, &notes, &name, &values, &table, &failures, &outcomes)?;
-        write_file(path, "--html", &page)?;
+        match html::sweep_page(&title, &notes, &name, &values, &table, &failures, &outcomes) {
+            Ok(page) => errors.extend(write_file(path, "--html", &page).err()),
+            Err(e) => errors.push(format!("--html {}: {e}", path.display())),
+        }
     }
     let mut out = String::new();
     out.push_str(&title);
@@ -434,5 +442,8 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
-    Ok(exit_code(bad, false, cut.is_some()))
+    Ok(crate::output::finish(
+        exit_code(bad, false, cut.is_some()),
+        &errors,
+    ))
 }

@@ -256,6 +256,24 @@ pub fn run_each(scenarios: &[Scenario], jobs: usize) -> Vec<RunResult> {
         .collect()
 }
 
+/// The most worker threads a command starts (`--jobs`): far above any machine's cores,
+/// low enough that starting them is quick and the first Ctrl-C is seen at once.
+pub const MAX_JOBS: usize = 1024;
+
+/// The worker threads for `tasks` independent tasks (seeds, shrink candidates):
+/// `--jobs` when given (refused unless in 1..=[`MAX_JOBS`]), else one per core; never
+/// more than the tasks.
+pub fn jobs(requested: Option<usize>, tasks: u64) -> Result<usize, String> {
+    let j = match requested {
+        Some(j) if j == 0 || j > MAX_JOBS => {
+            return Err(format!("--jobs must be in 1..={MAX_JOBS}, got {j}"))
+        }
+        Some(j) => j,
+        None => all_cores(),
+    };
+    Ok(j.min(usize::try_from(tasks).unwrap_or(usize::MAX)).max(1))
+}
+
 /// The default number of worker threads: one per core.
 pub fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

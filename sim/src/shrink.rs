@@ -44,7 +44,6 @@ use crate::run::{run_recorded, run_scenario, run_timed};
 use crate::runner::run_each;
 use crate::scenario::{unique_value, ClientOpKind, ClientStep, Fault, Scenario};
 use crate::timeline::{Lane, Recording, What};
-use crate::trace::TraceHash;
 use crate::world::RunResult;
 
 #[derive(clap::Args, Debug)]
@@ -307,8 +306,10 @@ struct Eval<'a> {
 }
 
 impl Eval<'_> {
+    /// The budget is spent, or Ctrl-C asked to stop: the current scenario (the
+    /// smallest failing one so far) is then the result, and is written.
     fn spent(&self) -> bool {
-        self.runs >= self.max_runs
+        self.runs >= self.max_runs || crate::progress::interrupted()
     }
 
     /// Runs the candidates in order and makes the first that violates the same
@@ -450,14 +451,7 @@ fn invariant_of(failure: &str) -> &str {
 
 /// A fixed 64-bit hash of a scenario's JSON (never a randomly seeded hasher).
 fn fingerprint(sc: &Scenario) -> u64 {
-    let text = serde_json::to_string(sc).unwrap_or_default();
-    let mut h = TraceHash::default();
-    for chunk in text.as_bytes().chunks(8) {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        h.mix(u64::from_le_bytes(w));
-    }
-    h.value()
+    crate::regress::scenario_hash(sc)
 }
 
 /// Classic ddmin over `items`: subsets, then complements, at growing granularity.
@@ -959,14 +953,25 @@ pub fn default_path(s: &Shrunk) -> PathBuf {
 /// The `shrink` command: load or generate the scenario, shrink, write the case.
 pub fn command(a: ShrinkArgs) -> Result<i32, String> {
     let sc = a.case.scenario("shrink")?;
-    let jobs = match a.jobs {
-        Some(0) => return Err("--jobs must be at least 1".into()),
-        Some(j) => j,
-        None => crate::runner::all_cores(),
-    };
     if a.max_runs == 0 {
         return Err("--max-runs must be at least 1".into());
     }
+    let jobs = crate::runner::jobs(a.jobs, a.max_runs)?;
+    // Checked before the work: `--out`, or the folder of the default path.
+    let input: Vec<&std::path::Path> = a.case.scenario.as_deref().into_iter().collect();
+    match &a.out {
+        Some(out) => {
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("--out {}: {e}", dir.display()))?;
+            }
+            crate::batch::check_outputs(&[("--out", Some(out))], &[], &input)?
+        }
+        None => crate::batch::check_output_dir("shrink", std::path::Path::new("seeds"))?,
+    }
+    // Ctrl-C ends the shrink at the next batch; the smallest failing scenario found so
+    // far is written as usual (a second Ctrl-C exits at once).
+    let stop = crate::progress::interrupt_flag();
     crate::run::quiet_panics();
     let terminal = std::io::stderr().is_terminal();
     let bar = indicatif::ProgressBar::new(a.max_runs);
@@ -999,28 +1004,36 @@ pub fn command(a: ShrinkArgs) -> Result<i32, String> {
     bar.finish_and_clear();
     let path = a.out.clone().unwrap_or_else(|| default_path(&s));
     let text = serde_json::to_string_pretty(&case_of(&s)).map_err(|e| e.to_string())?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("invariant: {}", s.invariant);
+    let written = crate::output::write_file(&path, "shrink", &(text + "\n"));
+    let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
+    crate::outln!("invariant: {}", s.invariant);
     if s.failure != s.invariant {
-        println!("failure:   {}", s.failure);
+        crate::outln!("failure:   {}", s.failure);
     }
-    println!("before: {}", s.before);
-    println!("after:  {}", s.after);
-    println!(
+    crate::outln!("before: {}", s.before);
+    crate::outln!("after:  {}", s.after);
+    crate::outln!(
         "{} candidate runs{}",
         s.runs,
-        if s.budget_spent {
+        if interrupted {
+            " (interrupted: the smallest failing scenario found so far)"
+        } else if s.budget_spent {
             " (budget spent: raise --max-runs to shrink further)"
         } else {
             ""
         }
     );
-    println!("wrote {}", path.display());
-    println!("replay: zkwal-sim replay --scenario {}", path.display());
-    Ok(0)
+    if written.is_ok() {
+        crate::outln!("wrote {}", path.display());
+        crate::outln!("replay: zkwal-sim replay --scenario {}", path.display());
+    }
+    let code = if interrupted {
+        crate::progress::EXIT_INTERRUPTED
+    } else {
+        0
+    };
+    let errors: Vec<String> = written.err().into_iter().collect();
+    Ok(crate::output::finish(code, &errors))
 }
 
 #[cfg(test)]

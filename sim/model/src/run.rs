@@ -40,9 +40,11 @@ fn run_with_then(
     then: &mut dyn FnMut(&World),
 ) -> RunResult {
     let mut world = None;
+    let was_in_run = IN_RUN.with(|f| f.replace(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         world.insert(World::with_recorder(sc, rec)).drive();
     }));
+    IN_RUN.with(|f| f.set(was_in_run));
     if let Some(w) = &world {
         then(w);
     }
@@ -119,8 +121,24 @@ impl Target {
     }
 }
 
-/// Silences the default panic message while seeds run: a panic is reported as that
-/// seed's violation instead. Call once, from the CLI or a test harness.
+thread_local! {
+    /// Whether this thread is inside a simulated run, where a panic becomes the seed's
+    /// `panic` violation (so [`quiet_panics`] keeps it quiet).
+    static IN_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Silences the panic message of a panic inside a simulated run (on any thread): it is
+/// reported as that seed's violation instead. A panic anywhere else (the tools
+/// themselves) still prints its message, through the hook that was installed before.
+/// Call once, from the CLI or a test harness (again is harmless: it stays one layer).
 pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let outer = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_RUN.with(|f| f.get()) {
+                outer(info);
+            }
+        }));
+    });
 }
