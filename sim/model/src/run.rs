@@ -57,9 +57,12 @@ fn run_with_then(
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "non-string panic".into());
             // The world is not finished (its state may break its own rules), but its
-            // clock still says when the panic came.
+            // clock still says when the panic came, and its running hash covers the
+            // events it ran (a panicking run is as deterministic as any other).
             let (now_ms, events) = world.as_ref().map_or((0, 0), World::clock);
-            failed_run("panic", msg, now_ms, events)
+            let mut r = failed_run("panic", msg, now_ms, events);
+            r.trace_hash = world.as_ref().map_or(0, World::trace_hash_so_far);
+            r
         }
     }
 }

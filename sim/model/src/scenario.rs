@@ -420,14 +420,12 @@ impl Scenario {
         self.options.zk = Some(zk);
     }
 
-    /// Refuses a scenario the simulator cannot run (a hand-edited or corrupt file).
+    /// Refuses a scenario the simulator cannot run faithfully (a hand-edited or corrupt
+    /// file, an option set out of range): one line naming the field, the value and its
+    /// valid range. The ranges keep every sum of virtual times far below `u64::MAX`, so
+    /// the model's time arithmetic cannot wrap into a false verdict (see [`MAX_SPAN_MS`]).
     pub fn validate(&self) -> Result<(), String> {
-        if self.nodes == 0 || self.nodes > MAX_NODES {
-            return Err(format!(
-                "nodes must be in 1..={MAX_NODES}, got {}",
-                self.nodes
-            ));
-        }
+        range("nodes", self.nodes as u64, 1, MAX_NODES as u64)?;
         if !self.variant.is_built() {
             return Err(not_built(self.variant));
         }
@@ -437,111 +435,307 @@ impl Scenario {
                 self.variant.name()
             ));
         }
-        if self.options.wal.publish_every_entries == 0
-            || self.options.wal.snapshot_chunk_bytes == 0
-            || self.options.wal.max_deletes_per_multi == 0
-        {
-            return Err("wal: publish_every_entries, snapshot_chunk_bytes and max_deletes_per_multi must be positive".into());
+        let o = &self.options;
+        range("options.duration_ms", o.duration_ms, 0, MAX_SPAN_MS)?;
+        range("options.liveness_ms", o.liveness_ms, 1, MAX_SPAN_MS)?;
+        range(
+            "options.net.latency_ms_min",
+            o.net.latency_ms_min,
+            1,
+            MAX_SPAN_MS,
+        )?;
+        range(
+            "options.net.latency_ms_max",
+            o.net.latency_ms_max,
+            o.net.latency_ms_min,
+            MAX_SPAN_MS,
+        )?;
+        for (name, ppm) in [
+            ("options.net.loss_ppm", o.net.loss_ppm),
+            ("options.net.dup_ppm", o.net.dup_ppm),
+            ("options.net.reorder_ppm", o.net.reorder_ppm),
+        ] {
+            range(name, ppm as u64, 0, 1_000_000)?;
         }
-        if let Some(p) = self.options.pause_monitor {
-            if p.check_interval_ms == 0 {
-                return Err("pause_monitor.check_interval_ms must be positive".into());
-            }
+        range(
+            "options.net.reorder_delay_ms_max",
+            o.net.reorder_delay_ms_max,
+            0,
+            MAX_SPAN_MS,
+        )?;
+        range(
+            "options.disk.fsync_ms_min",
+            o.disk.fsync_ms_min,
+            1,
+            MAX_SPAN_MS,
+        )?;
+        range(
+            "options.disk.fsync_ms_max",
+            o.disk.fsync_ms_max,
+            o.disk.fsync_ms_min,
+            MAX_SPAN_MS,
+        )?;
+        // Raft's randomised election timeout is drawn up to twice the minimum.
+        range(
+            "options.raft.election_timeout_ms_min",
+            o.raft.election_timeout_ms_min,
+            2,
+            MAX_SPAN_MS,
+        )?;
+        range(
+            "options.raft.heartbeat_interval_ms",
+            o.raft.heartbeat_interval_ms,
+            1,
+            o.raft.election_timeout_ms_min - 1,
+        )?;
+        range(
+            "options.raft.max_entries_per_append",
+            o.raft.max_entries_per_append as u64,
+            1,
+            MAX_BATCH_ENTRIES,
+        )?;
+        range(
+            "options.raft.snapshot_every_entries",
+            o.raft.snapshot_every_entries,
+            1,
+            MAX_BATCH_ENTRIES,
+        )?;
+        range(
+            "options.client.attempt_timeout_ms",
+            o.client.attempt_timeout_ms,
+            1,
+            MAX_SPAN_MS,
+        )?;
+        range(
+            "options.client.op_timeout_ms",
+            o.client.op_timeout_ms,
+            1,
+            MAX_SPAN_MS,
+        )?;
+        range(
+            "options.client.keys",
+            o.client.keys as u64,
+            1,
+            MAX_KEYS as u64,
+        )?;
+        if let Some(z) = &o.zk {
+            range(
+                "options.zk.servers",
+                z.servers as u64,
+                1,
+                MAX_ZK_SERVERS as u64,
+            )?;
+            range(
+                "options.zk.tick_time_ms",
+                z.tick_time_ms,
+                1,
+                MAX_TICK_TIME_MS,
+            )?;
+            range(
+                "options.zk.session_timeout_ms",
+                z.session_timeout_ms,
+                1,
+                MAX_SPAN_MS,
+            )?;
+        }
+        let w = &o.wal;
+        range(
+            "options.wal.publish_every_entries",
+            w.publish_every_entries,
+            1,
+            MAX_BATCH_ENTRIES,
+        )?;
+        // ZooKeeper refuses packets over 1 MB (jute.maxbuffer).
+        range(
+            "options.wal.snapshot_chunk_bytes",
+            w.snapshot_chunk_bytes as u64,
+            1,
+            1 << 20,
+        )?;
+        range(
+            "options.wal.max_deletes_per_multi",
+            w.max_deletes_per_multi as u64,
+            1,
+            MAX_BATCH_ENTRIES,
+        )?;
+        // 0 would retry a failed read at the same virtual instant, forever (a livelock).
+        range("options.wal.read_retry_ms", w.read_retry_ms, 1, MAX_SPAN_MS)?;
+        if let Some(p) = o.pause_monitor {
+            range(
+                "options.pause_monitor.check_interval_ms",
+                p.check_interval_ms,
+                1,
+                MAX_SPAN_MS,
+            )?;
+            range(
+                "options.pause_monitor.step_down_ms",
+                p.step_down_ms,
+                0,
+                MAX_SPAN_MS,
+            )?;
         }
         if self.clients.len() > MAX_CLIENTS {
             return Err(format!(
-                "at most {MAX_CLIENTS} clients, got {}",
+                "clients: at most {MAX_CLIENTS} clients, got {}",
                 self.clients.len()
             ));
         }
-        let o = &self.options;
-        if o.net.latency_ms_min == 0 || o.net.latency_ms_min > o.net.latency_ms_max {
-            return Err("net latency must satisfy 1 <= latency_ms_min <= latency_ms_max".into());
+        if self.faults.len() > MAX_FAULTS {
+            return Err(format!(
+                "faults: at most {MAX_FAULTS} faults, got {}",
+                self.faults.len()
+            ));
         }
-        if o.disk.fsync_ms_min == 0 || o.disk.fsync_ms_min > o.disk.fsync_ms_max {
-            return Err("disk latency must satisfy 1 <= fsync_ms_min <= fsync_ms_max".into());
+        for (i, f) in self.faults.iter().enumerate() {
+            self.validate_fault(i, f)?;
         }
-        if o.raft.election_timeout_ms_min == 0 || o.raft.heartbeat_interval_ms == 0 {
-            return Err("raft timeouts must be positive".into());
-        }
-        if o.raft.heartbeat_interval_ms >= o.raft.election_timeout_ms_min {
-            return Err("heartbeat_interval_ms must be below election_timeout_ms_min".into());
-        }
-        if o.raft.max_entries_per_append == 0 || o.raft.snapshot_every_entries == 0 {
-            return Err(
-                "max_entries_per_append and snapshot_every_entries must be positive".into(),
-            );
-        }
-        if o.client.keys == 0 || o.client.attempt_timeout_ms == 0 || o.client.op_timeout_ms == 0 {
-            return Err("client keys and timeouts must be positive".into());
-        }
-        for ppm in [o.net.loss_ppm, o.net.dup_ppm, o.net.reorder_ppm] {
-            if ppm > 1_000_000 {
-                return Err(format!(
-                    "a probability in ppm must be at most 1000000, got {ppm}"
-                ));
-            }
-        }
-        if let Some(z) = &o.zk {
-            if z.servers == 0 || z.servers > 9 || z.tick_time_ms == 0 || z.session_timeout_ms == 0 {
-                return Err(
-                    "zk: servers must be in 1..=9, tick_time_ms and session_timeout_ms positive"
-                        .into(),
-                );
-            }
-        }
-        if o.duration_ms > 3_600_000 || o.liveness_ms == 0 || o.liveness_ms > 3_600_000 {
-            return Err(
-                "duration_ms and liveness_ms must be within one virtual hour (liveness_ms > 0)"
-                    .into(),
-            );
-        }
-        for f in &self.faults {
-            let nodes_ok = match &f.fault {
-                Fault::Crash { node, .. }
-                | Fault::Wipe { node, .. }
-                | Fault::Pause { node, .. } => *node < self.nodes,
-                Fault::Partition { side, .. } => side.iter().all(|n| *n < self.nodes),
-                Fault::CrashLeader { .. } | Fault::IsolateLeader { .. } => true,
-                Fault::ZkCutOff { node, .. } => *node < self.nodes && self.options.zk.is_some(),
-                Fault::ZkOutage { .. } | Fault::ZkLeaderChange { .. } => self.options.zk.is_some(),
-                Fault::PauseLeader { .. } => true,
-                Fault::TotalLoss { blank, .. } => blank.iter().all(|n| *n < self.nodes),
-                Fault::ZkPin { node, server } => {
-                    *node < self.nodes
-                        && self
-                            .options
-                            .zk
-                            .as_ref()
-                            .is_some_and(|z| *server < z.servers)
-                }
-                Fault::ZkLag { server, .. } => self
-                    .options
-                    .zk
-                    .as_ref()
-                    .is_some_and(|z| *server < z.servers),
-            };
-            if !nodes_ok {
-                return Err(format!(
-                    "fault at {} ms names a node outside 0..{}",
-                    f.at_ms, self.nodes
-                ));
-            }
-        }
+        let mut appended = std::collections::BTreeMap::new();
         for (c, ops) in self.clients.iter().enumerate() {
-            for s in ops {
+            if ops.len() > MAX_CLIENT_STEPS {
+                return Err(format!(
+                    "clients[{c}]: at most {MAX_CLIENT_STEPS} operations, got {}",
+                    ops.len()
+                ));
+            }
+            for (k, s) in ops.iter().enumerate() {
+                range(
+                    &format!("clients[{c}][{k}].think_ms"),
+                    s.think_ms,
+                    0,
+                    MAX_SPAN_MS,
+                )?;
                 let key = match s.op {
                     ClientOpKind::Append { key, .. } | ClientOpKind::Read { key } => key,
                 };
                 if key >= o.client.keys {
                     return Err(format!(
-                        "client {c} uses key {key} but keys = {}",
+                        "clients[{c}][{k}]: key = {key} is outside 0..{} (options.client.keys)",
                         o.client.keys
                     ));
+                }
+                // The checkers identify an append by its value (the histories are
+                // checked as unique-value registers): a repeated value is bad input,
+                // not a malformed history of the design.
+                if let ClientOpKind::Append { value, .. } = s.op {
+                    if let Some((c0, k0)) = appended.insert(value, (c, k)) {
+                        return Err(format!(
+                            "clients[{c}][{k}]: append value = {value} is already appended by clients[{c0}][{k0}]; append values must be unique"
+                        ));
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// One fault's times in range, and the nodes and ZooKeeper servers it names present.
+    fn validate_fault(&self, i: usize, f: &TimedFault) -> Result<(), String> {
+        let at = format!("faults[{i}] (at {} ms)", f.at_ms);
+        range(&format!("faults[{i}].at_ms"), f.at_ms, 0, MAX_SPAN_MS)?;
+        let node = |n: u32| {
+            if n < self.nodes {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{at}: node = {n} is outside the group 0..{}",
+                    self.nodes
+                ))
+            }
+        };
+        let zk = || {
+            self.options.zk.as_ref().ok_or_else(|| {
+                format!("{at}: a ZooKeeper fault, but the scenario has no ZooKeeper (options.zk)")
+            })
+        };
+        let server = |s: u32| {
+            let z = zk()?;
+            if s < z.servers {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{at}: ZooKeeper server = {s} is outside the ensemble 0..{} (options.zk.servers)",
+                    z.servers
+                ))
+            }
+        };
+        let ms = |name: &str, v: u64| range(&format!("faults[{i}].{name}"), v, 0, MAX_SPAN_MS);
+        match &f.fault {
+            Fault::Crash { node: n, down_ms } | Fault::Wipe { node: n, down_ms } => {
+                node(*n)?;
+                ms("down_ms", *down_ms)
+            }
+            Fault::Pause { node: n, ms: d } => {
+                node(*n)?;
+                ms("ms", *d)
+            }
+            Fault::Partition { side, ms: d, .. } => {
+                side.iter().try_for_each(|n| node(*n))?;
+                ms("ms", *d)
+            }
+            Fault::CrashLeader { down_ms } => ms("down_ms", *down_ms),
+            Fault::IsolateLeader { ms: d } | Fault::PauseLeader { ms: d } => ms("ms", *d),
+            Fault::ZkOutage { ms: d } => {
+                zk()?;
+                ms("ms", *d)
+            }
+            Fault::ZkLag {
+                server: s,
+                lag_ms,
+                ms: d,
+            } => {
+                server(*s)?;
+                ms("lag_ms", *lag_ms)?;
+                ms("ms", *d)
+            }
+            Fault::ZkCutOff { node: n, ms: d } => {
+                node(*n)?;
+                zk()?;
+                ms("ms", *d)
+            }
+            Fault::ZkPin { node: n, server: s } => {
+                node(*n)?;
+                server(*s)
+            }
+            Fault::TotalLoss { down_ms, blank } => {
+                blank.iter().try_for_each(|n| node(*n))?;
+                ms("down_ms", *down_ms)
+            }
+            Fault::ZkLeaderChange {
+                unavailable_ms,
+                deposed_ms,
+            } => {
+                zk()?;
+                ms("unavailable_ms", *unavailable_ms)?;
+                ms("deposed_ms", *deposed_ms)
+            }
+        }
+    }
+}
+
+/// Longest virtual time any option or fault field may name: one virtual day. With it,
+/// every sum the model forms (a time plus a few spans, a count of steps times a think
+/// time) stays below 2^63, so no time arithmetic can wrap; and a span longer than the
+/// longest run ([`CHURN_DURATION_MS`](crate::profile::CHURN_DURATION_MS) plus its
+/// liveness bound) cannot be simulated to any other verdict than waiting it out.
+pub const MAX_SPAN_MS: u64 = 86_400_000;
+/// ZooKeeper's tickTime: at most one minute (sessions are 2..=20 ticks).
+pub const MAX_TICK_TIME_MS: u64 = 60_000;
+/// Largest batch or period counted in entries (appends per message, snapshot period,
+/// deletes per `multi`): larger values allocate without bound.
+pub const MAX_BATCH_ENTRIES: u64 = 1_000_000;
+pub const MAX_KEYS: u32 = 1_024;
+pub const MAX_ZK_SERVERS: u32 = 9;
+pub const MAX_FAULTS: usize = 100_000;
+pub const MAX_CLIENT_STEPS: usize = 1_000_000;
+
+/// `Ok` if `lo <= value <= hi`, else one line naming the field, the value and the range.
+fn range(field: &str, value: u64, lo: u64, hi: u64) -> Result<(), String> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} = {value} is outside the valid range {lo}..={hi}"
+        ))
     }
 }
 

@@ -305,6 +305,12 @@ impl<'s> World<'s> {
         (self.now_ms, self.events)
     }
 
+    /// The running hash of the events processed so far: what a run that panicked still
+    /// hashes, so that `--check-determinism` sees nondeterminism before a panic too.
+    pub fn trace_hash_so_far(&self) -> u64 {
+        self.trace.value()
+    }
+
     /// When each scripted client's started operations ran, by client (the liveness
     /// probe is not scripted and not listed).
     pub fn step_times(&self) -> Vec<Vec<crate::clients::StepTime>> {
