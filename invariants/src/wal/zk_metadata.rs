@@ -21,7 +21,13 @@
 //!   again with other content either;
 //! - a WAL header's and `/leader`'s epoch is the epoch current when ZooKeeper applies
 //!   them (fenced; elsewhere the header's epoch is its term), and `/leader` names the
-//!   node whose session wrote it.
+//!   node whose session wrote it;
+//! - (fenced) a leadership acts only under the epoch that reserved its very term: a
+//!   WAL header or `/leader` applied under epoch e names the term and the node that
+//!   e's bump reserved in `/epoch`. A campaign of an earlier takeover that finishes
+//!   after its node bumped the epoch again would otherwise lead the old term under the
+//!   new epoch, and the old term could commit after another node reserved a term
+//!   between the two (fenced, 3 nodes, seed 9065).
 //!
 //! Ignores: failed transactions, znodes outside the layout (membership), and the
 //! chunks' content (`state_agreement` judges what a snapshot holds once installed).
@@ -53,6 +59,31 @@ fn fail(t: &Txn, what: String) -> Result<(), Violation> {
         NAME,
         format!("zxid {} (t={} ms){by}: {what}", t.zxid, t.time_ms),
     ))
+}
+
+/// fenced: the leadership of `id` in `term` that writes `path` (its WAL header or
+/// `/leader`) acts under the current epoch, so that epoch's bump must have reserved
+/// this very term for this very node.
+fn reserved_for(
+    view: &ZkView,
+    t: &Txn,
+    path: &str,
+    term: Term,
+    id: NodeId,
+) -> Result<(), Violation> {
+    if view.reserved_term == term && view.reserved_for == Some(id) {
+        return Ok(());
+    }
+    let whom = view
+        .reserved_for
+        .map_or("no node".to_string(), |n| format!("node {n}"));
+    fail(
+        t,
+        format!(
+            "{path}: node {id} leads term {term} under epoch {}, which reserved term {} for {whom}",
+            view.epoch, view.reserved_term
+        ),
+    )
 }
 
 impl ZkMetadata {
@@ -116,7 +147,7 @@ impl ZkMetadata {
                     let Some(h) = layout::decode::<WalHeader>(data) else {
                         return fail(t, format!("{path} holds no WAL header"));
                     };
-                    let term = layout::parse_wal_name(name).map_or(0, |(term, _)| term);
+                    let (term, id) = layout::parse_wal_name(name).unwrap_or((0, NodeId::MAX));
                     let want = if fenced { view.epoch } else { term };
                     if h.epoch != want {
                         return fail(
@@ -126,6 +157,9 @@ impl ZkMetadata {
                                 h.epoch
                             ),
                         );
+                    }
+                    if fenced {
+                        reserved_for(view, t, path, term, id)?;
                     }
                     if h.prev_term > term {
                         return fail(
@@ -188,6 +222,9 @@ impl ZkMetadata {
                                 info.epoch
                             ),
                         );
+                    }
+                    if fenced {
+                        reserved_for(view, t, path, info.term, info.id)?;
                     }
                 }
                 _ => {}
@@ -306,5 +343,66 @@ mod tests {
             payload: Payload::Noop,
         });
         assert!(c.on_txn(&view, false, &create(4, &wrong_index)).is_err());
+    }
+
+    /// The fix of fenced, 3 nodes, seed 9065 (crates/wal README): a campaign of an
+    /// earlier takeover that finishes after its node bumped the epoch again must not
+    /// lead the old term under the new epoch.
+    #[test]
+    fn a_leadership_under_an_epoch_that_reserved_another_term_is_caught() {
+        let mut view = ZkView::default();
+        let mut c = ZkMetadata::default();
+        let bump = layout::encode(&(1u32, 21u64));
+        let t = set(21, "/epoch", &bump);
+        assert!(c.on_txn(&view, true, &t).is_ok());
+        view.apply(true, &t);
+        let h = layout::encode(&WalHeader {
+            prev_index: 0,
+            prev_term: 0,
+            epoch: 21,
+        });
+        let header = |path| Txn {
+            zxid: 22,
+            time_ms: 0,
+            node: Some(1),
+            epoch_check: Some(21),
+            session_end: false,
+            changes: vec![Change::Create { path, data: &h }],
+        };
+        let v = c
+            .on_txn(&view, true, &header("/wal/00000000000000000020-n1"))
+            .unwrap_err();
+        assert!(
+            v.detail
+                .contains("leads term 20 under epoch 21, which reserved term 21 for node 1"),
+            "{}",
+            v.detail
+        );
+        let v = c
+            .on_txn(&view, true, &header("/wal/00000000000000000021-n0"))
+            .unwrap_err();
+        assert!(v.detail.contains("node 0 leads term 21"), "{}", v.detail);
+        assert!(c
+            .on_txn(&view, true, &header("/wal/00000000000000000021-n1"))
+            .is_ok());
+        // Unfenced variants have no reservation: the rule does not apply.
+        let mut c = ZkMetadata::default();
+        let unfenced = Txn {
+            epoch_check: None,
+            ..header("/wal/00000000000000000020-n1")
+        };
+        let h20 = layout::encode(&WalHeader {
+            prev_index: 0,
+            prev_term: 0,
+            epoch: 20,
+        });
+        let unfenced = Txn {
+            changes: vec![Change::Create {
+                path: "/wal/00000000000000000020-n1",
+                data: &h20,
+            }],
+            ..unfenced
+        };
+        assert!(c.on_txn(&ZkView::default(), false, &unfenced).is_ok());
     }
 }

@@ -169,10 +169,12 @@ pub fn decode(a: &Applied) -> Option<Txn<'_>> {
 /// The facts of the applied state the checks judge the next transaction against.
 #[derive(Default)]
 pub struct ZkView {
-    /// fenced: the version of `/epoch` (the epoch), the term its last bump reserved,
-    /// and that bump's zxid and node.
+    /// fenced: the version of `/epoch` (the epoch), the term its last bump reserved
+    /// and the node it reserved it for (what `/epoch` holds), and that bump's zxid
+    /// and node.
     pub epoch: u64,
     pub reserved_term: Term,
+    pub reserved_for: Option<NodeId>,
     pub epoch_bumped_at: Option<(Zxid, Option<NodeId>)>,
     /// The highest leadership term ZooKeeper has seen take office: the term of a WAL
     /// header or of a `/leader` znode created (the unfenced variants' "epoch"), and
@@ -251,7 +253,9 @@ impl ZkView {
             match (c, &place) {
                 (Change::SetData { data, version, .. }, Place::Epoch) => {
                     self.epoch = (*version).max(0) as u64;
-                    self.reserved_term = layout::decode::<(NodeId, Term)>(data).map_or(0, |r| r.1);
+                    let reserved = layout::decode::<(NodeId, Term)>(data);
+                    self.reserved_term = reserved.map_or(0, |r| r.1);
+                    self.reserved_for = reserved.map(|r| r.0);
                     self.epoch_bumped_at = Some((t.zxid, t.node));
                 }
                 (Change::Create { data, .. }, Place::WalHeader(name)) => {
