@@ -23,14 +23,15 @@ use crate::shard::{shard_range, Shard};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    #[arg(long, default_value_t = 2)]
+    /// Nodes in the Raft group, 1..=9.
+    #[arg(long, default_value_t = 2, value_parser = crate::args::nodes_arg, allow_negative_numbers = true)]
     pub nodes: u32,
     /// Half-open range of seeds, `A..B`. The default is README's main command: every
     /// variant on 6,000 seeds takes about a minute on 2 cores.
     #[arg(long, default_value = "0..6000")]
     pub seeds: String,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::jobs_arg, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Place a mock ZooKeeper ensemble on the network for every variant (the
     /// ZooKeeper-WAL variants have one anyway).
@@ -54,7 +55,8 @@ pub struct ReportArgs {
 pub struct SweepArgs {
     #[arg(long, default_value = "raft")]
     pub variant: String,
-    #[arg(long, default_value_t = 2)]
+    /// Nodes in the Raft group, 1..=9.
+    #[arg(long, default_value_t = 2, value_parser = crate::args::nodes_arg, allow_negative_numbers = true)]
     pub nodes: u32,
     #[arg(long, default_value = "0..1000")]
     pub seeds: String,
@@ -64,7 +66,7 @@ pub struct SweepArgs {
     /// Fault profile: swarm or churn.
     #[arg(long, default_value = "swarm")]
     pub profile: String,
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::jobs_arg, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Place a mock ZooKeeper ensemble on the network.
     #[arg(long)]
@@ -363,7 +365,7 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs, a.shard.as_deref())?;
     let (name, values) = parse_sweep_set(&a.set)?;
     let base = SpecArgs {
-        profile: a.profile.clone(),
+        profile: Some(a.profile.clone()),
         set: Vec::new(),
         pause_monitor: a.pause_monitor,
     }
