@@ -161,16 +161,17 @@ pub struct SpecArgs {
 }
 
 impl SpecArgs {
+    /// The spec these flags give, its `--set` values in canonical form (see
+    /// [`Spec::new`]: typed, sorted by name, a name given twice refused).
     pub fn parse(&self) -> Result<Spec, String> {
-        Ok(Spec {
-            profile: Profile::parse(self.profile.as_deref().unwrap_or("swarm"))?,
-            sets: self
-                .set
+        Spec::new(
+            Profile::parse(self.profile.as_deref().unwrap_or("swarm"))?,
+            self.set
                 .iter()
                 .map(|s| parse_assignment(s))
                 .collect::<Result<_, _>>()?,
-            pause_monitor: self.pause_monitor,
-        })
+            self.pause_monitor,
+        )
     }
 }
 

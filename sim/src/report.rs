@@ -370,7 +370,16 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
         pause_monitor: a.pause_monitor,
     }
     .parse()?;
-    let specs: Vec<Spec> = values.iter().map(|v| base.with(&name, v)).collect();
+    let specs: Vec<Spec> = values
+        .iter()
+        .map(|v| base.with(&name, v))
+        .collect::<Result<_, _>>()?;
+    // The values in canonical form (`05` is `5`), each once: they label the columns
+    // and the JSON, and `merge` compares them.
+    let values: Vec<String> = specs.iter().map(|s| s.sets[0].1.clone()).collect();
+    if let Some(i) = (1..values.len()).find(|&i| values[..i].contains(&values[i])) {
+        return Err(format!("--set: value '{}' given twice", values[i]));
+    }
     let mut notes = Vec::new();
     for (s, v) in specs.iter().zip(&values) {
         plan.check(variant, s)?;
