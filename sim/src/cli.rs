@@ -55,9 +55,10 @@ pub struct Target {
     /// Design variant: raft, seed, seed-zk-quorum, fenced.
     #[arg(long, default_value = "raft")]
     pub variant: String,
-    #[arg(long, default_value_t = 3)]
+    /// Nodes in the Raft group, 1..=9.
+    #[arg(long, default_value_t = 3, value_parser = crate::args::nodes_arg, allow_negative_numbers = true)]
     pub nodes: u32,
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::seed_arg, allow_negative_numbers = true)]
     pub seed: u64,
     /// Place a mock ZooKeeper ensemble on the network (with its faults).
     #[arg(long)]
@@ -70,13 +71,14 @@ pub struct Target {
 pub struct RunArgs {
     #[arg(long, default_value = "raft")]
     pub variant: String,
-    #[arg(long, default_value_t = 3)]
+    /// Nodes in the Raft group, 1..=9.
+    #[arg(long, default_value_t = 3, value_parser = crate::args::nodes_arg, allow_negative_numbers = true)]
     pub nodes: u32,
     /// Half-open range of seeds, `A..B`.
     #[arg(long, default_value = "0..10000")]
     pub seeds: String,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::jobs_arg, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Write a JSON summary to this file.
     #[arg(long)]

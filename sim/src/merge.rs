@@ -207,16 +207,18 @@ impl Part {
             RunDoc::deserialize(v).map_err(|e| format!("{file}: not a zkwal-sim summary: {e}"))?;
         let bad = |what: String| format!("{file}: {what}");
         let variant = Variant::parse(&d.variant).map_err(bad)?;
-        let spec = Spec {
-            profile: Profile::parse(&d.profile).map_err(bad)?,
-            sets: d
-                .options_set
+        // Canonical, so that runs whose `--set` differ only in order or spelling
+        // (`05` and `5`) compare equal.
+        let spec = Spec::new(
+            Profile::parse(&d.profile).map_err(bad)?,
+            d.options_set
                 .iter()
                 .map(|s| parse_assignment(s))
                 .collect::<Result<_, _>>()
                 .map_err(bad)?,
-            pause_monitor: d.pause_monitor,
-        };
+            d.pause_monitor,
+        )
+        .map_err(bad)?;
         let figures = d.figures_aggregate.ok_or_else(|| {
             bad("no figures_aggregate (written by an older zkwal-sim?): cannot merge its figures exactly".into())
         })?;
@@ -269,7 +271,14 @@ impl Part {
             ("variant", variant.name().to_string()),
             ("nodes", d.nodes.to_string()),
             ("profile", spec.profile.name().to_string()),
-            ("options_set", d.options_set.join(" ")),
+            (
+                "options_set",
+                spec.sets
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
             ("zk", d.zk.to_string()),
             ("pause_monitor", d.pause_monitor.to_string()),
             (

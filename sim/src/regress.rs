@@ -68,8 +68,13 @@ impl Case {
 
 /// Loads one case file, with a one-line error naming the file.
 pub fn load(path: &Path) -> Result<Case, String> {
-    let text = crate::output::read_input(path)?;
-    let case: Case = serde_json::from_str(&text)
+    parse(path, &crate::output::read_input(path)?)
+}
+
+/// Parses the text of a case file read from `path`: serde's error (with its line and
+/// column) or the reason its scenario cannot run, naming the file.
+pub fn parse(path: &Path, text: &str) -> Result<Case, String> {
+    let case: Case = serde_json::from_str(text)
         .map_err(|e| format!("{}: not a valid case: {e}", path.display()))?;
     case.scenario()
         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -23,14 +23,15 @@ use crate::shard::{shard_range, Shard};
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    #[arg(long, default_value_t = 2)]
+    /// Nodes in the Raft group, 1..=9.
+    #[arg(long, default_value_t = 2, value_parser = crate::args::nodes_arg, allow_negative_numbers = true)]
     pub nodes: u32,
     /// Half-open range of seeds, `A..B`. The default is README's main command: every
     /// variant on 6,000 seeds takes about a minute on 2 cores.
     #[arg(long, default_value = "0..6000")]
     pub seeds: String,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::jobs_arg, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Place a mock ZooKeeper ensemble on the network for every variant (the
     /// ZooKeeper-WAL variants have one anyway).
@@ -54,7 +55,8 @@ pub struct ReportArgs {
 pub struct SweepArgs {
     #[arg(long, default_value = "raft")]
     pub variant: String,
-    #[arg(long, default_value_t = 2)]
+    /// Nodes in the Raft group, 1..=9.
+    #[arg(long, default_value_t = 2, value_parser = crate::args::nodes_arg, allow_negative_numbers = true)]
     pub nodes: u32,
     #[arg(long, default_value = "0..1000")]
     pub seeds: String,
@@ -64,7 +66,7 @@ pub struct SweepArgs {
     /// Fault profile: swarm or churn.
     #[arg(long, default_value = "swarm")]
     pub profile: String,
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::jobs_arg, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Place a mock ZooKeeper ensemble on the network.
     #[arg(long)]
@@ -363,12 +365,21 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let plan = Plan::new(a.nodes, &a.seeds, a.zk, a.jobs, a.shard.as_deref())?;
     let (name, values) = parse_sweep_set(&a.set)?;
     let base = SpecArgs {
-        profile: a.profile.clone(),
+        profile: Some(a.profile.clone()),
         set: Vec::new(),
         pause_monitor: a.pause_monitor,
     }
     .parse()?;
-    let specs: Vec<Spec> = values.iter().map(|v| base.with(&name, v)).collect();
+    let specs: Vec<Spec> = values
+        .iter()
+        .map(|v| base.with(&name, v))
+        .collect::<Result<_, _>>()?;
+    // The values in canonical form (`05` is `5`), each once: they label the columns
+    // and the JSON, and `merge` compares them.
+    let values: Vec<String> = specs.iter().map(|s| s.sets[0].1.clone()).collect();
+    if let Some(i) = (1..values.len()).find(|&i| values[..i].contains(&values[i])) {
+        return Err(format!("--set: value '{}' given twice", values[i]));
+    }
     let mut notes = Vec::new();
     for (s, v) in specs.iter().zip(&values) {
         plan.check(variant, s)?;

@@ -56,11 +56,11 @@ pub struct ShrinkArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// At most this many candidate runs.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = crate::args::max_runs_arg, allow_negative_numbers = true)]
     pub max_runs: u64,
     /// Worker threads for a batch of candidates (default: all cores). The result does
     /// not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::jobs_arg, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
 }
 

@@ -38,6 +38,7 @@ impl WalVariant {
 /// was stopped for more than `step_down_ms` steps down. Detection happens only when
 /// the process runs again, at its next check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PauseMonitor {
     pub check_interval_ms: u64,
     pub step_down_ms: u64,
@@ -45,6 +46,7 @@ pub struct PauseMonitor {
 
 /// How a WAL node uses ZooKeeper.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WalOptions {
     /// Publish a snapshot to ZooKeeper (and truncate the WAL) whenever the leader's
     /// local snapshot is at least this many entries past the last published one.

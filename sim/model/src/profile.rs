@@ -166,8 +166,10 @@ fn churn(mut sc: Scenario) -> Scenario {
 /// Sets the option at `name` (its path in the scenario's `options`, dot-separated) to
 /// `value`, parsed as the option's type. Unknown names, options the scenario does not
 /// have (`zk.*` without ZooKeeper), groups and values of the wrong type are refused
-/// with a one-line error. The scenario is not validated here (see [`Spec`]).
-pub fn set_option(sc: &mut Scenario, name: &str, value: &str) -> Result<(), String> {
+/// with a one-line error. The scenario is not validated here (see [`Spec`]). Returns
+/// the value's canonical form, printed from the typed value (`05` and ` 5` give `5`),
+/// which is what replay lines and JSON summaries carry.
+pub fn set_option(sc: &mut Scenario, name: &str, value: &str) -> Result<String, String> {
     let mut root = serde_json::to_value(&sc.options).map_err(|e| e.to_string())?;
     let mut at = &mut root;
     let mut walked = String::new();
@@ -201,7 +203,7 @@ pub fn set_option(sc: &mut Scenario, name: &str, value: &str) -> Result<(), Stri
         };
     }
     let bad = |what: &str| format!("option '{name}': '{value}' is not {what}");
-    *at = match at {
+    let typed = match at {
         Value::Number(_) => Value::from(
             value
                 .trim()
@@ -233,9 +235,14 @@ pub fn set_option(sc: &mut Scenario, name: &str, value: &str) -> Result<(), Stri
         }
         Value::Array(_) => return Err(format!("option '{name}' is a list; it cannot be set")),
     };
+    let canonical = match &typed {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    *at = typed;
     sc.options =
         serde_json::from_value(root).map_err(|e| format!("option '{name}={value}': {e}"))?;
-    Ok(())
+    Ok(canonical)
 }
 
 /// Parses `NAME=VALUE`.
@@ -271,6 +278,45 @@ impl Default for Spec {
 }
 
 impl Spec {
+    /// A spec whose options are in canonical form: each value parsed to its option's
+    /// type and printed back from it, sorted by name, each name at most once (a name
+    /// given twice is refused). Two specs that run the same scenarios are then equal,
+    /// and the replay lines and JSON summaries made from them can be pasted back.
+    /// Types come from a scenario that has every option group (ZooKeeper, pause
+    /// monitor). A value that scenario refuses (unknown name, wrong type) is kept as
+    /// given: [`Spec::scenario`], which every command calls before it runs anything,
+    /// refuses it in the words of the target's own scenario (`for zk.*, add --zk`).
+    pub fn new(
+        profile: Profile,
+        sets: Vec<(String, String)>,
+        pause_monitor: bool,
+    ) -> Result<Spec, String> {
+        let mut every_option = crate::run::Target {
+            variant: Variant::Fenced,
+            nodes: 2,
+            zk: true,
+            pause_monitor: true,
+        }
+        .scenario(0);
+        let mut canonical = Vec::with_capacity(sets.len());
+        for (name, value) in sets {
+            let v = set_option(&mut every_option, &name, &value).unwrap_or(value);
+            canonical.push((name, v));
+        }
+        canonical.sort();
+        if let Some(w) = canonical.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!(
+                "--set {} given twice ({}={} and {}={}): give each option once",
+                w[0].0, w[0].0, w[0].1, w[1].0, w[1].1
+            ));
+        }
+        Ok(Spec {
+            profile,
+            sets: canonical,
+            pause_monitor,
+        })
+    }
+
     /// The scenario of `seed`: the target's, reshaped by the profile, with the options
     /// set, validated.
     pub fn scenario(
@@ -322,11 +368,11 @@ impl Spec {
         s
     }
 
-    /// With one more option set.
-    pub fn with(&self, name: &str, value: &str) -> Spec {
-        let mut s = self.clone();
-        s.sets.push((name.to_string(), value.to_string()));
-        s
+    /// With one more option set (canonical, as [`Spec::new`]).
+    pub fn with(&self, name: &str, value: &str) -> Result<Spec, String> {
+        let mut sets = self.sets.clone();
+        sets.push((name.to_string(), value.to_string()));
+        Spec::new(self.profile, sets, self.pause_monitor)
     }
 }
 
@@ -372,7 +418,9 @@ mod tests {
         let e = set_option(&mut no_zk, "zk.tick_time_ms", "100").unwrap_err();
         assert!(e.contains("--zk"), "{e}");
         // A value the scenario cannot run with is refused by validation.
-        let spec = Spec::default().with("raft.heartbeat_interval_ms", "1000");
+        let spec = Spec::default()
+            .with("raft.heartbeat_interval_ms", "1000")
+            .unwrap();
         let e = spec.scenario(1, Variant::Raft, 2, false).unwrap_err();
         assert!(e.contains("heartbeat"), "{e}");
     }

@@ -70,6 +70,7 @@ impl Variant {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NetOptions {
     pub latency_ms_min: u64,
     pub latency_ms_max: u64,
@@ -84,6 +85,7 @@ pub struct NetOptions {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DiskOptions {
     /// Time for one write to become durable (writes complete in order).
     pub fsync_ms_min: u64,
@@ -91,6 +93,7 @@ pub struct DiskOptions {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RaftOptions {
     pub election_timeout_ms_min: u64,
     pub heartbeat_interval_ms: u64,
@@ -99,6 +102,7 @@ pub struct RaftOptions {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientOptions {
     /// An attempt on one node that gets no reply in this time is retried elsewhere.
     pub attempt_timeout_ms: u64,
@@ -109,6 +113,7 @@ pub struct ClientOptions {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Options {
     /// Faults and client scripts run during `[0, duration_ms)`; then everything heals.
     pub duration_ms: u64,
@@ -133,6 +138,7 @@ pub struct Options {
 
 /// The ZooKeeper ensemble placed on the simulated network (`zookeeper.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ZkOptions {
     pub servers: u32,
     pub tick_time_ms: u64,
@@ -142,6 +148,7 @@ pub struct ZkOptions {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
 pub enum Fault {
     /// The process dies (volatile state and unsynced writes lost) and restarts after `down_ms`.
     Crash { node: u32, down_ms: u64 },
@@ -200,6 +207,7 @@ impl Fault {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TimedFault {
     pub at_ms: u64,
     pub fault: Fault,
@@ -207,12 +215,14 @@ pub struct TimedFault {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
 pub enum ClientOpKind {
     Append { key: u32, value: u64 },
     Read { key: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientStep {
     /// Pause before this operation starts, after the previous one ended.
     pub think_ms: u64,
@@ -220,6 +230,7 @@ pub struct ClientStep {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub seed: u64,
     pub variant: Variant,
