@@ -837,7 +837,7 @@ fn simplifications(sc: &Scenario, window: bool) -> Vec<Scenario> {
         });
     }
     if window {
-        with(&|c| c.options.liveness_ms = (c.options.liveness_ms / 2).max(1));
+        with(&|c| c.options.liveness_ms = (c.options.liveness_ms / 2).max(c.failover_bound_ms()));
     }
     // Smaller protocol options: a failure that needs a snapshot, a WAL publication or
     // a long append then needs fewer client operations to build the log up to it.

@@ -331,6 +331,26 @@ fn refused_input_exits_2_with_one_line_naming_it() {
             ],
             "--set raft.heartbeat_interval_ms given twice (raft.heartbeat_interval_ms=30 and raft.heartbeat_interval_ms=40)",
         ),
+        // A liveness window shorter than one failover under the options would report
+        // the options' slowness as the design's liveness failure (a false verdict).
+        (
+            vec!["replay", "--variant", "raft", "--nodes", "2", "--seed", "0", "--set", "liveness_ms=1"],
+            "options.liveness_ms = 1 is shorter than one failover can take under these options (1000 ms: two elections 600 + a client attempt 400)",
+        ),
+        (
+            vec![
+                "replay",
+                "--variant",
+                "fenced",
+                "--nodes",
+                "2",
+                "--seed",
+                "0",
+                "--set",
+                "raft.election_timeout_ms_min=86400000",
+            ],
+            "options.liveness_ms = 20000 is shorter than one failover can take under these options (345604353 ms: two elections 345600000",
+        ),
     ];
     for (args, want) in &rows {
         let (code, out, err) = sim(&d, args, &[]);

@@ -295,27 +295,17 @@ fn sweep_prints_each_value_and_charts_downtime_against_it() {
 
 #[test]
 fn violations_exit_1_with_a_replay_command_that_reproduces() {
-    // No write can commit within 1 ms of healing: every seed fails liveness.
-    let (code, out, err) = sim(&[
-        "report",
-        "--nodes",
-        "2",
-        "--seeds",
-        "0..3",
-        "--set",
-        "liveness_ms=1",
-    ]);
+    // The notes' variant as written breaks the WAL chain at seed 0 (README's
+    // variant table): a real violation of the design, found on its own.
+    let (code, out, err) = sim(&["report", "--nodes", "2", "--seeds", "0..3"]);
     assert_eq!(code, 1, "{out}{err}");
     let line = out
         .lines()
-        .find(|l| l.starts_with("FAIL variant=raft invariant=liveness"))
+        .find(|l| l.starts_with("FAIL variant=seed invariant=wal_chain"))
         .unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("seeds=3 first seed=0"), "{line}");
+    assert!(line.contains("first seed=0"), "{line}");
     let replay = line.split("replay: ").nth(1).unwrap();
-    assert_eq!(
-        replay,
-        "zkwal-sim replay --variant raft --nodes 2 --seed 0 --set liveness_ms=1"
-    );
+    assert_eq!(replay, "zkwal-sim replay --variant seed --nodes 2 --seed 0");
     let args: Vec<&str> = replay.split(' ').skip(1).collect();
     let out = Command::new(env!("CARGO_BIN_EXE_zkwal-sim"))
         .args(&args)
@@ -323,7 +313,7 @@ fn violations_exit_1_with_a_replay_command_that_reproduces() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict: FAIL invariant=liveness"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict: FAIL invariant=wal_chain"));
 }
 
 #[test]

@@ -435,6 +435,51 @@ impl Scenario {
     /// file, an option set out of range): one line naming the field, the value and its
     /// valid range. The ranges keep every sum of virtual times far below `u64::MAX`, so
     /// the model's time arithmetic cannot wrap into a false verdict (see [`MAX_SPAN_MS`]).
+    /// The least time one failover can need under these options, whatever the
+    /// design: the shortest liveness window (`liveness_ms`) that can judge liveness.
+    /// A lower bound, summed from what a failover must wait for in the worst draw:
+    /// - two elections at the largest randomised timeout (2 × `election_timeout_ms_min`
+    ///   each): one split vote is normal Raft, not a design fault;
+    /// - with ZooKeeper: the dead leader's session expiring (the timeout the service
+    ///   negotiates, 2..=20 ticks) or, before a session is established, the client's
+    ///   connect timeout to one dead server (requested timeout ÷ servers, as the real
+    ///   client computes it), whichever is longer, plus one WAL read retry;
+    /// - one client attempt timing out and being retried.
+    /// Saturating: every term is within `MAX_SPAN_MS` (checked first), the sum cannot
+    /// wrap anyway.
+    pub fn failover_bound_ms(&self) -> u64 {
+        self.failover_bound_terms()
+            .iter()
+            .fold(0u64, |a, (_, ms)| a.saturating_add(*ms))
+    }
+
+    fn failover_bound_terms(&self) -> Vec<(&'static str, u64)> {
+        let o = &self.options;
+        let mut terms = vec![(
+            "two elections",
+            o.raft.election_timeout_ms_min.saturating_mul(4),
+        )];
+        if let Some(z) = &o.zk {
+            let negotiated = z.session_timeout_ms.clamp(
+                z.tick_time_ms.saturating_mul(2),
+                z.tick_time_ms.saturating_mul(20),
+            );
+            let connect = z.session_timeout_ms / u64::from(z.servers.max(1));
+            terms.push(("session expiry", negotiated.max(connect)));
+            terms.push(("a WAL read retry", o.wal.read_retry_ms));
+        }
+        terms.push(("a client attempt", o.client.attempt_timeout_ms));
+        terms
+    }
+
+    fn failover_bound_parts(&self) -> String {
+        self.failover_bound_terms()
+            .iter()
+            .map(|(what, ms)| format!("{what} {ms}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         range("nodes", self.nodes as u64, 1, MAX_NODES as u64)?;
         if !self.variant.is_built() {
@@ -584,6 +629,18 @@ impl Scenario {
                 0,
                 MAX_SPAN_MS,
             )?;
+        }
+        // After healing, a write must commit within `liveness_ms`. A window shorter
+        // than one failover under these very options would report the options' own
+        // slowness as the design's `liveness` failure: refused, never run into a
+        // false verdict (issue 23).
+        let failover_ms = self.failover_bound_ms();
+        if o.liveness_ms < failover_ms {
+            return Err(format!(
+                "options.liveness_ms = {} is shorter than one failover can take under these options ({failover_ms} ms: {}); a shorter window would report the options' slowness as a liveness failure of the design: give at least {failover_ms}",
+                o.liveness_ms,
+                self.failover_bound_parts()
+            ));
         }
         if self.clients.len() > MAX_CLIENTS {
             return Err(format!(
