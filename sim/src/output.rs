@@ -78,19 +78,27 @@ impl std::io::Write for QuietStdout {
     }
 }
 
-/// The path an output names, for comparing two outputs: the file itself resolved
-/// (links, `..`) when it exists, else its resolved folder and its name.
+/// The path an output names, for comparing two outputs: resolved (links, `..`) as
+/// far as it exists, the rest joined on as written (a folder not made yet).
 fn same_path_key(p: &std::path::Path) -> std::path::PathBuf {
-    if let Ok(c) = std::fs::canonicalize(p) {
-        return c;
-    }
-    let parent = p
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    match (std::fs::canonicalize(parent), p.file_name()) {
-        (Ok(d), Some(n)) => d.join(n),
-        _ => p.to_path_buf(),
+    let mut rest = Vec::new();
+    let mut at = p;
+    loop {
+        let base = if at.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            at
+        };
+        if let Ok(c) = std::fs::canonicalize(base) {
+            return rest.iter().rev().fold(c, |acc, n| acc.join(n));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return p.to_path_buf(),
+        }
     }
 }
 
@@ -111,6 +119,17 @@ pub fn check_distinct(
                 outputs[j].0,
                 outputs[j].1.display()
             ));
+        }
+        // `regress --dir` reads every file of a cases folder as a case: an output
+        // written there would be reported as an unreadable case, or replayed as one.
+        if let Some(j) = outputs.iter().position(|(f, _)| *f == "--save-failures") {
+            if i != j && keys[i] != keys[j] && keys[i].starts_with(&keys[j]) {
+                return Err(format!(
+                    "{flag} {} lies inside the --save-failures folder {}, where every file is taken for a saved case: refused",
+                    p.display(),
+                    outputs[j].1.display()
+                ));
+            }
         }
         if let Some(inp) = inputs.iter().find(|q| same_path_key(q) == keys[i]) {
             return Err(format!(

@@ -72,6 +72,19 @@ fn bad_outputs_and_inputs_are_refused_up_front() {
         ),
         (
             &[
+                "run",
+                "--seeds",
+                "0..2",
+                "--json",
+                "outcases/run.json",
+                "--save-failures",
+                "outcases",
+            ],
+            &[],
+            "lies inside the --save-failures folder outcases",
+        ),
+        (
+            &[
                 "report", "--seeds", "0..2", "--json", "out.json", "--html", "out.json",
             ],
             &[],
