@@ -70,6 +70,8 @@ struct RunDoc {
     ops: Ops,
     faults: BTreeMap<String, u64>,
     figures_aggregate: Option<Figures>,
+    /// Absent in summaries written before situations were counted: refused.
+    situations: Option<Value>,
     #[serde(default)]
     seeds_done: Option<String>,
     #[serde(default)]
@@ -251,6 +253,10 @@ impl Part {
             let k = FaultKind::parse(name).ok_or_else(|| bad(format!("unknown fault '{name}'")))?;
             faults.add_n(k, *n);
         }
+        let situations = match &d.situations {
+            Some(v) => crate::situations::SituationTotals::from_json(v).map_err(|e| bad(e))?,
+            None => return Err(bad("no situations (a summary of an older zkwal-sim)".into())),
+        };
         let mut violations = d.violations;
         violations.sort_by_key(|v| v.seed);
         let totals = Totals {
@@ -264,6 +270,7 @@ impl Part {
             busiest_seed: (d.busiest_seed.seed, d.busiest_seed.events),
             faults,
             figures,
+            situations,
         };
         let key = vec![
             ("variant", variant.name().to_string()),
@@ -331,6 +338,7 @@ fn check_sums(parts: &[Part]) -> Result<(), String> {
             ),
         ];
         v.extend(t.faults.iter());
+        v.extend(t.situations.counts());
         v
     };
     let mut sums: Vec<(&'static str, u64)> = Vec::new();

@@ -100,6 +100,7 @@ pub fn run_json(
         "faults": faults,
         "violations_by_invariant": by_invariant(totals, variant, nodes, zk, spec),
         "figures_aggregate": totals.figures,
+        "situations": totals.situations.to_json(variant, nodes, zk, spec),
         "zkwal_sim_version": env!("CARGO_PKG_VERSION"),
     });
     let figures = serde_json::to_value(totals.figures.summary()).expect("plain data");
