@@ -45,6 +45,10 @@ pub struct MergeArgs {
     /// For `report` and `sweep` summaries: write the merged page to this file.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Exit 1, naming it, when a situation the variant can reach was reached by no
+    /// seed of the merged ranges.
+    #[arg(long)]
+    pub require_situations: bool,
 }
 
 /// A half-open seed range.
@@ -454,6 +458,8 @@ impl Part {
     fn outcome(&self) -> Outcome {
         Outcome {
             variant: self.variant,
+            nodes: self.nodes,
+            zk: self.zk,
             spec: self.spec.clone(),
             totals: self.totals.clone(),
             secs: self.secs,
@@ -620,8 +626,18 @@ fn merge_runs(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
         out.push_str(&line);
         out.push('\n');
     }
+    let missing = if a.require_situations {
+        crate::outcome::missing_lines(&[(format!("variant={}", m.variant.name()), &m.outcome())])
+    } else {
+        Vec::new()
+    };
+    for line in &missing {
+        out.push_str(line);
+        out.push('\n');
+    }
     print_out(&out);
-    Ok(crate::output::finish(code(&[&m]), &errors))
+    let code = crate::situations::gate_code(code(&[&m]), !missing.is_empty());
+    Ok(crate::output::finish(code, &errors))
 }
 
 fn code(ms: &[&Part]) -> i32 {
@@ -724,6 +740,12 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
     for ((label, _), m) in labelled.iter().zip(&ms) {
         failures.extend(m.not_run_line(&format!("{label}: ")));
     }
+    let missing = if a.require_situations {
+        crate::outcome::missing_lines(&labelled)
+    } else {
+        Vec::new()
+    };
+    failures.extend(missing.iter().cloned());
     let from = format!("merged from {} file(s)", docs.len());
     let (profile, nodes) = (first.spec.profile, first.nodes);
     let (title, page) = if sweep {
@@ -748,7 +770,8 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
         errors.extend(write_file(p, "--html", &page).err());
     }
     print_table(&title, &table, &failures, &ms);
-    Ok(crate::output::finish(code(&ms), &errors))
+    let code = crate::situations::gate_code(code(&ms), !missing.is_empty());
+    Ok(crate::output::finish(code, &errors))
 }
 
 fn print_table(title: &str, table: &crate::outcome::Table, failures: &[String], ms: &[&Part]) {

@@ -59,9 +59,10 @@ pub enum Situation {
     /// Q7. Every node down at once, some returning blank, then a write acknowledged.
     /// WAL variants.
     TotalLossBlankReturnAck,
-    /// Q9. When a ZooKeeper outage ends, the leader's commit index is below an entry
-    /// every other running node already holds: the commit waited for ZooKeeper. fenced
-    /// (the only variant whose commit needs ZooKeeper).
+    /// Q9. A ZooKeeper outage ends with the leader of its start still leading in the
+    /// same term, its commit index unmoved through the outage, and every other running
+    /// node holding an entry past it: the commit waited for ZooKeeper. fenced (the only
+    /// variant whose commit needs ZooKeeper).
     CommitHeldByZkOutage,
     /// Raft (Figure 8). A node's entry appended while it led, never committed, is
     /// truncated by a later leader: the leader was deposed with entries on a minority.

@@ -68,6 +68,8 @@ pub struct SituationWatch {
     pub(crate) last_bumper: Option<u32>,
     /// Leaders seen so far in the run (a failover is any but the first).
     pub(crate) leaders_seen: u64,
+    /// When the last ZooKeeper outage began: the leader, its term and commit index.
+    pub(crate) outage_commit: Option<(u32, u64, Index)>,
 }
 
 impl SituationWatch {

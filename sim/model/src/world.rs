@@ -933,6 +933,10 @@ impl<'s> World<'s> {
                 }
             }
             Fault::ZkOutage { ms } => {
+                self.sit.outage_commit = self.current_leader().map(|l| {
+                    let raft = self.nodes[l as usize].core.as_ref().expect("up").raft();
+                    (l, raft.term(), raft.commit_index())
+                });
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, true);
                     self.faults.add(FaultKind::ZkOutage);
@@ -1618,8 +1622,9 @@ impl<'s> World<'s> {
         }
     }
 
-    /// A ZooKeeper outage ends: did the leader's commit wait for it, with every other
-    /// running node already holding the next entry?
+    /// A ZooKeeper outage ends: did the leader's commit wait for it? The same leader,
+    /// in the same term, as when it began, its commit index unmoved through it, and
+    /// every other running node holding an entry past that index.
     fn watch_commit_held(&mut self) {
         let Some(l) = self.current_leader() else {
             return;
@@ -1630,7 +1635,10 @@ impl<'s> World<'s> {
             .expect("leader is up")
             .raft();
         let commit = raft.commit_index();
-        if raft.log().last_index() <= commit {
+        if self.sit.outage_commit.take() != Some((l, raft.term(), commit))
+            || raft.log().last_index() <= commit
+            || self.nodes[l as usize].paused_until_ms > self.now_ms
+        {
             return;
         }
         let mut others = self
