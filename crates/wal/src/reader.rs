@@ -426,6 +426,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            lowest_listed: entries.first().map(|e| e.0),
         }
     }
 
@@ -462,5 +463,28 @@ mod tests {
             (&layout::wal_name(3, 1), wal((1, 1), &[(2, 3)])),
         ]);
         assert_eq!(got, vec![(1, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn a_wal_truncated_below_the_snapshot_is_a_recovery_from_the_snapshot() {
+        let (mut r, _) = Reader::start(1, ReadPurpose::Takeover, 0, 0, true);
+        r.wals
+            .insert(layout::wal_name(1, 0), wal((0, 0), &[(6, 1), (7, 1)]));
+        assert!(
+            !r.from_truncated_wal(),
+            "no snapshot read: nothing to start from"
+        );
+        r.snap = Some(SnapHeader {
+            last_index: 5,
+            last_term: 1,
+            chunks: 0,
+            bytes: 0,
+        });
+        assert!(r.from_truncated_wal());
+        // A WAL whose entries follow its header: not truncated.
+        r.wals.clear();
+        r.wals
+            .insert(layout::wal_name(1, 0), wal((5, 1), &[(6, 1), (7, 1)]));
+        assert!(!r.from_truncated_wal());
     }
 }
