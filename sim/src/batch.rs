@@ -264,6 +264,13 @@ impl Summary<'_> {
         out.push_str(&format!("faults injected: {}\n", faults.join(" ")));
         out.push_str(&crate::outcome::figures_line(&t.figures));
         out.push('\n');
+        out.push_str(&crate::outcome::situations_text(
+            &t.situations,
+            self.variant,
+            self.nodes,
+            self.zk,
+            self.spec,
+        ));
         let replay = |seed| {
             crate::profile::replay_command(self.variant, self.nodes, seed, self.zk, self.spec)
         };

@@ -95,6 +95,9 @@ pub struct RunArgs {
     /// Run every seed twice and compare trace hashes; stop at the first difference.
     #[arg(long)]
     pub check_determinism: bool,
+    /// Exit 1, naming it, when a situation the variant can reach was reached by no seed.
+    #[arg(long)]
+    pub require_situations: bool,
     #[command(flatten)]
     pub spec: SpecArgs,
 }
@@ -207,6 +210,22 @@ fn run(a: RunArgs) -> Result<i32, String> {
             dir.display()
         ));
     }
+    let missing = if a.require_situations {
+        crate::situations::missing_lines(
+            &b.totals.situations,
+            &format!("variant={}", variant.name()),
+            variant,
+            a.nodes,
+            a.zk,
+            b.totals.seeds_run,
+        )
+    } else {
+        Vec::new()
+    };
+    for m in &missing {
+        text.push_str(m);
+        text.push('\n');
+    }
     // Files were written first: a closed pipe cannot lose them.
     crate::output::print_out(&text);
     let code = batch::exit_code(
@@ -214,6 +233,7 @@ fn run(a: RunArgs) -> Result<i32, String> {
         b.mismatch.is_some(),
         b.interrupted,
     );
+    let code = crate::situations::gate_code(code, !missing.is_empty());
     Ok(crate::output::finish(code, &errors))
 }
 

@@ -14,6 +14,8 @@
 //!   failures saved as found, `--check-determinism`, `--shard K/N`);
 //! - [`html`], [`replay_html`], [`counterexample`]: the report's HTML page, the
 //!   replay's space-time diagram, the counterexample timeline printed from a replay;
+//! - [`situations`]: the named situations over a range of seeds (table, JSON, the
+//!   `--require-situations` gate);
 //! - [`report`] (`report`, `sweep`), [`merge`], [`bench`], [`shrink`]: the commands
 //!   beyond `run` and `replay`;
 //! - [`cli`]: the `zkwal-sim` command line.
@@ -39,3 +41,4 @@ pub mod report;
 pub mod runner;
 pub mod shard;
 pub mod shrink;
+pub mod situations;

@@ -45,6 +45,10 @@ pub struct MergeArgs {
     /// For `report` and `sweep` summaries: write the merged page to this file.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Exit 1, naming it, when a situation the variant can reach was reached by no
+    /// seed of the merged ranges.
+    #[arg(long)]
+    pub require_situations: bool,
 }
 
 /// A half-open seed range.
@@ -70,6 +74,8 @@ struct RunDoc {
     ops: Ops,
     faults: BTreeMap<String, u64>,
     figures_aggregate: Option<Figures>,
+    /// Absent in summaries written before situations were counted: refused.
+    situations: Option<Value>,
     #[serde(default)]
     seeds_done: Option<String>,
     #[serde(default)]
@@ -253,6 +259,10 @@ impl Part {
             let k = FaultKind::parse(name).ok_or_else(|| bad(format!("unknown fault '{name}'")))?;
             faults.add_n(k, *n);
         }
+        let situations = match &d.situations {
+            Some(v) => crate::situations::SituationTotals::from_json(v).map_err(|e| bad(e))?,
+            None => return Err(bad("no situations (a summary of an older zkwal-sim)".into())),
+        };
         let mut violations = d.violations;
         violations.sort_by_key(|v| v.seed);
         let totals = Totals {
@@ -266,6 +276,7 @@ impl Part {
             busiest_seed: (d.busiest_seed.seed, d.busiest_seed.events),
             faults,
             figures,
+            situations,
         };
         let key = vec![
             ("variant", variant.name().to_string()),
@@ -340,6 +351,7 @@ fn check_sums(parts: &[Part]) -> Result<(), String> {
             ),
         ];
         v.extend(t.faults.iter());
+        v.extend(t.situations.counts());
         v
     };
     let mut sums: Vec<(&'static str, u64)> = Vec::new();
@@ -455,6 +467,8 @@ impl Part {
     fn outcome(&self) -> Outcome {
         Outcome {
             variant: self.variant,
+            nodes: self.nodes,
+            zk: self.zk,
             spec: self.spec.clone(),
             totals: self.totals.clone(),
             secs: self.secs,
@@ -621,8 +635,18 @@ fn merge_runs(a: &MergeArgs, docs: &[(String, Value)]) -> Result<i32, String> {
         out.push_str(&line);
         out.push('\n');
     }
+    let missing = if a.require_situations {
+        crate::outcome::missing_lines(&[(format!("variant={}", m.variant.name()), &m.outcome())])
+    } else {
+        Vec::new()
+    };
+    for line in &missing {
+        out.push_str(line);
+        out.push('\n');
+    }
     print_out(&out);
-    Ok(crate::output::finish(code(&[&m]), &errors))
+    let code = crate::situations::gate_code(code(&[&m]), !missing.is_empty());
+    Ok(crate::output::finish(code, &errors))
 }
 
 fn code(ms: &[&Part]) -> i32 {
@@ -725,6 +749,12 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
     for ((label, _), m) in labelled.iter().zip(&ms) {
         failures.extend(m.not_run_line(&format!("{label}: ")));
     }
+    let missing = if a.require_situations {
+        crate::outcome::missing_lines(&labelled)
+    } else {
+        Vec::new()
+    };
+    failures.extend(missing.iter().cloned());
     let from = format!("merged from {} file(s)", docs.len());
     let (profile, nodes) = (first.spec.profile, first.nodes);
     let (title, page) = if sweep {
@@ -749,7 +779,8 @@ fn merge_table(a: &MergeArgs, docs: &[(String, Value)], sweep: bool) -> Result<i
         errors.extend(write_file(p, "--html", &page).err());
     }
     print_table(&title, &table, &failures, &ms);
-    Ok(crate::output::finish(code(&ms), &errors))
+    let code = crate::situations::gate_code(code(&ms), !missing.is_empty());
+    Ok(crate::output::finish(code, &errors))
 }
 
 fn print_table(title: &str, table: &crate::outcome::Table, failures: &[String], ms: &[&Part]) {

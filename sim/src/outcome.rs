@@ -12,10 +12,14 @@ use crate::metrics::{Figures, Quantiles, Summary};
 use crate::profile::{replay_command, Spec};
 use crate::runner::Totals;
 use crate::scenario::Variant;
+use crate::situations::{Situation, SituationTotals};
 
 /// One range of seeds run for one variant (and, in a sweep, one value).
 pub struct Outcome {
     pub variant: Variant,
+    /// Group size and ZooKeeper (which situations the target can reach).
+    pub nodes: u32,
+    pub zk: bool,
     pub spec: Spec,
     pub totals: Totals,
     pub secs: f64,
@@ -100,6 +104,7 @@ pub fn run_json(
         "faults": faults,
         "violations_by_invariant": by_invariant(totals, variant, nodes, zk, spec),
         "figures_aggregate": totals.figures,
+        "situations": totals.situations.to_json(variant, nodes, zk, spec),
         "zkwal_sim_version": env!("CARGO_PKG_VERSION"),
     });
     let figures = serde_json::to_value(totals.figures.summary()).expect("plain data");
@@ -183,8 +188,9 @@ impl Table {
     }
 }
 
-/// The figures rows of an outcome, in table order, with their labels.
-fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
+/// The figures rows of an outcome, in table order, with their labels; then one row
+/// per named situation: the seeds that reached it (`-`: this target cannot).
+fn figure_cells(o: &Outcome) -> Vec<(std::borrow::Cow<'static, str>, String)> {
     let t = &o.totals;
     let s = t.figures.summary();
     vec![
@@ -221,6 +227,22 @@ fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
         ),
         ("seeds/s", format!("{:.0}", t.seeds_run as f64 / o.secs)),
     ]
+    .into_iter()
+    .map(|(l, c)| (std::borrow::Cow::Borrowed(l), c))
+    .chain(crate::situations::Situation::ALL.into_iter().map(|s| {
+        let r = t.situations.get(s);
+        let reachable = s.reachable(o.variant.wal_variant(), o.nodes, o.zk);
+        let cell = if reachable || r.seeds > 0 {
+            r.seeds.to_string()
+        } else {
+            "-".into()
+        };
+        (
+            std::borrow::Cow::Owned(format!("seeds reaching {} ({})", s.name(), s.question())),
+            cell,
+        )
+    }))
+    .collect()
 }
 
 /// Outcomes as columns (headed by `labels`), figures as rows; `corner` heads the
@@ -228,7 +250,8 @@ fn figure_cells(o: &Outcome) -> Vec<(&'static str, String)> {
 pub(crate) fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]) -> Table {
     let mut header = vec![corner.to_string()];
     header.extend(labels.iter().cloned());
-    let cells: Vec<Vec<(&str, String)>> = outcomes.iter().map(figure_cells).collect();
+    let cells: Vec<Vec<(std::borrow::Cow<str>, String)>> =
+        outcomes.iter().map(figure_cells).collect();
     let rows = (0..cells.first().map_or(0, Vec::len))
         .map(|r| {
             let mut row = vec![cells[0][r].0.to_string()];
@@ -237,6 +260,23 @@ pub(crate) fn side_by_side(corner: &str, labels: &[String], outcomes: &[Outcome]
         })
         .collect();
     Table { header, rows }
+}
+
+/// With `--require-situations`: one line per (outcome, situation it can reach that no
+/// seed reached), `MISSING situation=... LABEL ...`.
+pub(crate) fn missing_lines(outcomes: &[(String, &Outcome)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (label, o) in outcomes {
+        out.extend(crate::situations::missing_lines(
+            &o.totals.situations,
+            label,
+            o.variant,
+            o.nodes,
+            o.zk,
+            o.totals.seeds_run,
+        ));
+    }
+    out
 }
 
 /// One line per (outcome, invariant): `FAIL ... replay: ...`.
@@ -248,6 +288,59 @@ pub(crate) fn failure_lines(outcomes: &[(String, &Outcome)], nodes: u32, zk: boo
                 "FAIL {label} invariant={inv} seeds={} first seed={} replay: {}",
                 v.seeds, v.first_seed, v.replay
             ));
+        }
+    }
+    out
+}
+
+/// The named situations as a text table: one row per situation the target can reach
+/// (or that was reached), then the first seeds' replay commands.
+pub fn situations_text(
+    totals: &SituationTotals,
+    variant: Variant,
+    nodes: u32,
+    zk: bool,
+    spec: &Spec,
+) -> String {
+    let mut t = Table {
+        header: vec![
+            "situation".into(),
+            "question".into(),
+            "seeds".into(),
+            "occurrences".into(),
+            "first seed".into(),
+        ],
+        rows: Vec::new(),
+    };
+    let mut replays = Vec::new();
+    for s in Situation::ALL {
+        let r = totals.get(s);
+        let reachable = s.reachable(variant.wal_variant(), nodes, zk);
+        if !reachable && r.seeds == 0 {
+            continue;
+        }
+        t.rows.push(vec![
+            s.name().into(),
+            s.question().into(),
+            r.seeds.to_string(),
+            r.occurrences.to_string(),
+            r.first_seed.map_or("-".into(), |f| f.to_string()),
+        ]);
+        if let Some(f) = r.first_seed {
+            replays.push(format!(
+                "  {}: {}",
+                s.name(),
+                replay_command(variant, nodes, f, zk, spec)
+            ));
+        }
+    }
+    let mut out = String::from("situations reached (seeds that reached each; unreachable ones for this target not listed):\n");
+    out.push_str(&t.text());
+    if !replays.is_empty() {
+        out.push_str("first seeds' replay commands:\n");
+        for r in replays {
+            out.push_str(&r);
+            out.push('\n');
         }
     }
     out

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::args::{parse_range, parse_target, SpecArgs};
 use crate::batch::{check_outputs, exit_code, run_batch, BatchSpec};
 use crate::html;
-use crate::outcome::{failure_lines, run_json, side_by_side, Outcome};
+use crate::outcome::{failure_lines, missing_lines, run_json, side_by_side, Outcome};
 use crate::output::{print_out, write_file};
 use crate::profile::{Profile, Spec};
 use crate::run::quiet_panics;
@@ -49,6 +49,10 @@ pub struct ReportArgs {
     /// Run only part K of N of the seed range (K from 0; contiguous blocks; `merge`).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Exit 1, naming it, when a situation some variant (value) can reach was reached
+    /// by none of its seeds.
+    #[arg(long)]
+    pub require_situations: bool,
 }
 
 #[derive(Args, Debug)]
@@ -82,6 +86,10 @@ pub struct SweepArgs {
     /// Run only part K of N of the seed range (K from 0; contiguous blocks; `merge`).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Exit 1, naming it, when a situation some variant (value) can reach was reached
+    /// by none of its seeds.
+    #[arg(long)]
+    pub require_situations: bool,
 }
 
 /// The shared part of `report` and `sweep`: seeds, group size, ZooKeeper, threads.
@@ -211,6 +219,8 @@ impl Plan {
         });
         Outcome {
             variant,
+            nodes,
+            zk,
             spec,
             totals: b.totals,
             secs: b.secs,
@@ -261,6 +271,12 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
         .map(|o| (format!("variant={}", o.variant.name()), o))
         .collect();
     let mut failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    let missing = if a.require_situations {
+        missing_lines(&labelled)
+    } else {
+        Vec::new()
+    };
+    failures.extend(missing.iter().cloned());
     let cut = plan.interrupted_note(&labelled);
     failures.extend(cut.clone());
     // Outputs not written: printed after the summary (see `output::finish`).
@@ -301,10 +317,9 @@ pub fn report(a: ReportArgs) -> Result<i32, String> {
     let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
-    Ok(crate::output::finish(
-        exit_code(bad, false, cut.is_some()),
-        &errors,
-    ))
+    let code =
+        crate::situations::gate_code(exit_code(bad, false, cut.is_some()), !missing.is_empty());
+    Ok(crate::output::finish(code, &errors))
 }
 
 /// What "side by side" means for a profile.
@@ -404,6 +419,12 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
         .map(|(v, o)| (format!("variant={} {name}={v}", o.variant.name()), o))
         .collect();
     let mut failures = failure_lines(&labelled, plan.nodes, plan.zk);
+    let missing = if a.require_situations {
+        missing_lines(&labelled)
+    } else {
+        Vec::new()
+    };
+    failures.extend(missing.iter().cloned());
     let cut = plan.interrupted_note(&labelled);
     failures.extend(cut.clone());
     // Outputs not written: printed after the summary (see `output::finish`).
@@ -453,8 +474,7 @@ pub fn sweep(a: SweepArgs) -> Result<i32, String> {
     let bad: usize = outcomes.iter().map(|o| o.totals.violations.len()).sum();
     out.push_str(&format!("{bad} violation(s)\n"));
     print_out(&out);
-    Ok(crate::output::finish(
-        exit_code(bad, false, cut.is_some()),
-        &errors,
-    ))
+    let code =
+        crate::situations::gate_code(exit_code(bad, false, cut.is_some()), !missing.is_empty());
+    Ok(crate::output::finish(code, &errors))
 }

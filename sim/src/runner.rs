@@ -39,6 +39,10 @@ pub struct Totals {
     /// the end without a violation (`metrics.rs`).
     #[serde(skip)]
     pub figures: Figures,
+    /// The named situations the seeds reached (every seed, a violating one up to its
+    /// violation).
+    #[serde(skip)]
+    pub situations: crate::situations::SituationTotals,
 }
 
 impl Totals {
@@ -53,6 +57,7 @@ impl Totals {
         self.ops_failed += r.ops_failed;
         self.ops_indeterminate += r.ops_indeterminate;
         self.faults.merge(&r.faults);
+        self.situations.add_run(seed, &r.situations);
         if r.violation.is_none() {
             // A seed that violated stopped there: its figures cover a cut-short run.
             self.figures.add_run(&r.figures);
@@ -84,6 +89,7 @@ impl Totals {
         self.ops_indeterminate += other.ops_indeterminate;
         self.faults.merge(&other.faults);
         self.figures.merge(&other.figures);
+        self.situations.merge(&other.situations);
         self.violations.extend(other.violations);
         self.violations.sort_by_key(|v| v.seed);
     }

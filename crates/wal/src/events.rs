@@ -2,6 +2,8 @@
 
 use zkwal_raft::{Index, NodeId, Term};
 
+use crate::situation::Situation;
+
 /// What a node's WAL layer did. `epoch` is the leadership the node acted under: the
 /// ZooKeeper epoch in `fenced`, the Raft term in every other variant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,4 +67,10 @@ pub enum WalEvent {
         checked: u64,
         leading: u64,
     },
+    /// A takeover (fenced) or failover read began: the world checks whether the
+    /// node's ZooKeeper server lags at that moment ([`Situation::TakeoverReadOnLaggingServer`]).
+    TakeoverReadStarted { node: NodeId },
+    /// The node reached a named situation it alone can see (the checkers ignore it:
+    /// it is evidence of coverage, not a rule).
+    Reached { node: NodeId, situation: Situation },
 }

@@ -18,7 +18,10 @@ mod events;
 pub mod layout;
 mod node;
 mod reader;
+mod situation;
 
 pub use config::{PauseMonitor, WalOptions, WalVariant, ZkClientOptions};
 pub use events::WalEvent;
 pub use node::{Node, NodeConfig, NodeOutput};
+pub use reader::ReadPurpose;
+pub use situation::{Situation, SituationCounts, PUBLISH_RECENT_MS};

@@ -34,6 +34,7 @@ use crate::config::{PauseMonitor, WalOptions, WalVariant, ZkClientOptions};
 use crate::events::WalEvent;
 use crate::layout::{self, LeaderInfo, SnapHeader, WalHeader};
 use crate::reader::{ReadPurpose, ReadStep, Reader};
+use crate::situation::Situation;
 
 /// Everything a node is started with.
 #[derive(Clone, Debug)]
@@ -284,6 +285,18 @@ impl Node {
             self.raft.term()
         }
     }
+    /// The recovery read in progress, if any, and what it is for.
+    pub fn reading(&self) -> Option<ReadPurpose> {
+        self.reader.as_ref().map(|r| r.purpose)
+    }
+    /// Whether this leader's snapshot publication (with its truncation) is in flight.
+    pub fn publishing(&self) -> bool {
+        self.lead.as_ref().is_some_and(|l| l.publish_in_flight)
+    }
+    /// The ZooKeeper server the current session is connected to, if any.
+    pub fn zk_server(&self) -> Option<u32> {
+        self.zk.as_ref().and_then(|z| z.session.server())
+    }
     /// Writes whose outcome this node could not know (ConnectionLoss), since the last call.
     pub fn take_unknown_outcomes(&mut self) -> u64 {
         std::mem::take(&mut self.zk_unknown_outcomes)
@@ -405,6 +418,14 @@ impl Node {
             }
         }
         self.outputs.pop_front()
+    }
+
+    /// Records a situation only this node can see (an event the world counts).
+    fn reach(&mut self, situation: Situation) {
+        self.events.push(WalEvent::Reached {
+            node: self.raft.id(),
+            situation,
+        });
     }
 
     // ----- Pause monitor (JvmPauseMonitor) -----
@@ -686,6 +707,9 @@ impl Node {
                 }
             }
             Req::WalHeader { term } => {
+                if answered_exists(&result) {
+                    self.reach(Situation::ConnectionLossThenNodeExists);
+                }
                 let fenced_out = self.fenced_out(&result);
                 let Some(l) = self.lead.as_mut().filter(|l| l.term == term) else {
                     return;
@@ -997,6 +1021,9 @@ impl Node {
         index: Index,
         result: Result<Response, ErrorCode>,
     ) {
+        if answered_exists(&result) {
+            self.reach(Situation::ConnectionLossThenNodeExists);
+        }
         let fenced_out = self.fenced_out(&result);
         let done = write_done(&result);
         let node = self.raft.id();
@@ -1283,10 +1310,16 @@ impl Node {
             return;
         }
         self.read_gen += 1;
-        if purpose == ReadPurpose::Blank {
-            self.events.push(WalEvent::BlankReadStarted {
+        match purpose {
+            ReadPurpose::Blank => self.events.push(WalEvent::BlankReadStarted {
                 node: self.raft.id(),
-            });
+            }),
+            ReadPurpose::Takeover | ReadPurpose::Failover => {
+                self.events.push(WalEvent::TakeoverReadStarted {
+                    node: self.raft.id(),
+                })
+            }
+            ReadPurpose::Startup => {}
         }
         let (min_term, base_commit) = match purpose {
             ReadPurpose::Blank => (0, 0),
@@ -1313,6 +1346,9 @@ impl Node {
     fn on_read_reply(&mut self, now_ms: u64, step: ReadStep, result: Result<Response, ErrorCode>) {
         let id = self.raft.id();
         let term = self.raft.term();
+        if matches!(step, ReadStep::EpochSet) && result == Err(ErrorCode::BadVersion) {
+            self.reach(Situation::EpochRaceLost);
+        }
         let reader = self.reader.as_mut().expect("checked by caller");
         match reader.on_reply(step, result, id, term) {
             Ok(next) => {
@@ -1353,6 +1389,9 @@ impl Node {
             if self.raft.role() != Role::Recovering {
                 return;
             }
+            if r.from_truncated_wal() {
+                self.reach(Situation::RecoveryFromTruncatedWal);
+            }
             let (snapshot, entries, max_term, used) = r.assemble_blank();
             for (wal, e) in used {
                 self.events.push(WalEvent::Recovered {
@@ -1385,6 +1424,9 @@ impl Node {
         }
         if matches!(self.raft.role(), Role::Leader | Role::Recovering) {
             return;
+        }
+        if r.from_truncated_wal() {
+            self.reach(Situation::RecoveryFromTruncatedWal);
         }
         let mut caught_up = true;
         if let Some(s) = r.snapshot() {
@@ -1448,6 +1490,15 @@ impl Node {
             }
             _ => {}
         }
+    }
+}
+
+/// A WAL create answered NodeExists (in a fenced multi, at the create, op 1): it is
+/// only ever sent again after its connection was lost, so an earlier attempt happened.
+fn answered_exists(result: &Result<Response, ErrorCode>) -> bool {
+    match result {
+        Ok(r) => matches!(r.multi_failure(), Some((i, ErrorCode::NodeExists)) if i >= 1),
+        Err(e) => *e == ErrorCode::NodeExists,
     }
 }
 

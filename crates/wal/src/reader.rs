@@ -53,6 +53,9 @@ pub enum ReadStep {
 struct WalRead {
     header: Option<WalHeader>,
     entries: BTreeMap<Index, Entry>,
+    /// The lowest entry index listed (read or not): above `header.prev_index + 1`,
+    /// the WAL's prefix was truncated.
+    lowest_listed: Option<Index>,
 }
 
 pub struct Reader {
@@ -244,6 +247,8 @@ impl Reader {
             }
             (ReadStep::WalChildren(name), Ok(Response::GetChildren { children: kids, .. })) => {
                 let wal = format!("{}/{name}", layout::WAL);
+                let lowest = kids.iter().filter_map(|k| layout::parse_index(k)).min();
+                self.wals.entry(name.clone()).or_default().lowest_listed = lowest;
                 for k in kids {
                     if let Some(i) = layout::parse_index(&k) {
                         if i > self.base_commit {
@@ -293,6 +298,20 @@ impl Reader {
         }
         self.outstanding += next.len();
         Ok(next)
+    }
+
+    /// Whether this read must start from the published snapshot it fetched because a
+    /// WAL's prefix was truncated: some WAL lists its lowest entry above the one after
+    /// its header's `prev_index`, and the snapshot reaches the gap
+    /// ([`crate::Situation::RecoveryFromTruncatedWal`]).
+    pub fn from_truncated_wal(&self) -> bool {
+        let Some(snap) = self.snap else { return false };
+        self.wals
+            .values()
+            .any(|w| match (w.header, w.lowest_listed) {
+                (Some(h), Some(lo)) => lo > h.prev_index + 1 && lo <= snap.last_index + 1,
+                _ => false,
+            })
     }
 
     /// The published snapshot, if this read fetched one (it is ahead of the node).
@@ -407,6 +426,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            lowest_listed: entries.first().map(|e| e.0),
         }
     }
 
@@ -443,5 +463,28 @@ mod tests {
             (&layout::wal_name(3, 1), wal((1, 1), &[(2, 3)])),
         ]);
         assert_eq!(got, vec![(1, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn a_wal_truncated_below_the_snapshot_is_a_recovery_from_the_snapshot() {
+        let (mut r, _) = Reader::start(1, ReadPurpose::Takeover, 0, 0, true);
+        r.wals
+            .insert(layout::wal_name(1, 0), wal((0, 0), &[(6, 1), (7, 1)]));
+        assert!(
+            !r.from_truncated_wal(),
+            "no snapshot read: nothing to start from"
+        );
+        r.snap = Some(SnapHeader {
+            last_index: 5,
+            last_term: 1,
+            chunks: 0,
+            bytes: 0,
+        });
+        assert!(r.from_truncated_wal());
+        // A WAL whose entries follow its header: not truncated.
+        r.wals.clear();
+        r.wals
+            .insert(layout::wal_name(1, 0), wal((5, 1), &[(6, 1), (7, 1)]));
+        assert!(!r.from_truncated_wal());
     }
 }

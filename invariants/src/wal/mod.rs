@@ -176,8 +176,11 @@ impl WalChecks {
                 checked,
                 leading,
             } => self.deposed.on_check_failed(*node, *checked, *leading),
-            WalEvent::Fenced { .. } | WalEvent::Published { .. } | WalEvent::SteppedDown { .. } => {
-            }
+            WalEvent::Fenced { .. }
+            | WalEvent::Published { .. }
+            | WalEvent::SteppedDown { .. }
+            | WalEvent::TakeoverReadStarted { .. }
+            | WalEvent::Reached { .. } => {}
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ pub mod queue;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod situations;
 pub mod timeline;
 pub mod trace;
 pub mod world;

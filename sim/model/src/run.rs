@@ -87,6 +87,7 @@ pub fn failed_run(invariant: &str, detail: String, now_ms: u64, events: u64) -> 
         wal: Default::default(),
         figures: Default::default(),
         record: Default::default(),
+        situations: Default::default(),
     }
 }
 

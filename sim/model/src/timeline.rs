@@ -455,6 +455,14 @@ impl Recording {
                     false,
                     format!("epoch check failed (written under {checked}, leading under {leading})"),
                 ),
+                WalEvent::TakeoverReadStarted { node } => {
+                    (*node, false, "takeover read begins".to_string())
+                }
+                WalEvent::Reached { node, situation } => (
+                    *node,
+                    false,
+                    format!("situation reached: {}", situation.name()),
+                ),
             };
             self.push(now, Some(Lane::Node(node)), What::Wal { text, ack });
         }

@@ -15,8 +15,8 @@ use rand_chacha::ChaCha8Rng;
 use tracing::{debug, enabled, Level};
 use zkwal_invariants::history::{self, History};
 use zkwal_invariants::raft::{RaftChecks, Violation};
-use zkwal_raft::{Config, MsgBody, Role, WriteId};
-use zkwal_wal::{Node, NodeConfig, NodeOutput, WalEvent, ZkClientOptions};
+use zkwal_raft::{Config, Event, MsgBody, Payload, Role, WriteId};
+use zkwal_wal::{Node, NodeConfig, NodeOutput, ReadPurpose, WalEvent, ZkClientOptions};
 use zkwal_zk::{Ensemble, EnsembleConfig, Notice};
 
 use crate::clients::{Client, ClientAction};
@@ -26,6 +26,7 @@ use crate::network::{BodyView, Delivery, NetMsg, Network, Party};
 use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
+use crate::situations::{Situation, SituationCounts, SituationWatch, Woke, MAX_PENDING_RECOVERED};
 use crate::timeline::Recording;
 use crate::trace::TraceHash;
 use crate::zookeeper::{WalChecks, WalCounts};
@@ -132,6 +133,8 @@ pub struct RunResult {
     pub figures: crate::metrics::RunFigures,
     /// Leader changes and total-loss periods, as the run recorded them.
     pub record: crate::metrics::Record,
+    /// How many times each named situation occurred (`situations.rs`).
+    pub situations: SituationCounts,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,6 +176,8 @@ pub struct World<'s> {
     /// Ensemble steps so far (its full invariant check runs every ZK_CHECK_EVERY).
     zk_steps: u64,
     record: crate::metrics::Record,
+    /// The named situations: what the world watches to see them, and their counts.
+    sit: SituationWatch,
     /// Replay only: the events that matter, for the counterexample timeline and the
     /// HTML diagram (`timeline.rs`). None on every other run, so that a normal run
     /// builds and formats nothing extra.
@@ -253,6 +258,7 @@ impl<'s> World<'s> {
             zk_pins: vec![None; n],
             zk_steps: 0,
             record: Default::default(),
+            sit: SituationWatch::new(n, sc.variant.wal_variant().has_wal()),
             recorder,
         };
         w.wal_checks = crate::zookeeper::wal_checks(sc.variant, w.zk.as_mut());
@@ -370,6 +376,7 @@ impl<'s> World<'s> {
             wal: self.wal_counts,
             figures,
             record: self.record,
+            situations: self.sit.counts,
         };
         for c in &self.clients {
             for op in &c.history {
@@ -468,6 +475,7 @@ impl<'s> World<'s> {
                 let slot = &mut self.nodes[node as usize];
                 if slot.paused_until_ms <= self.now_ms && slot.paused_until_ms != 0 {
                     slot.paused_until_ms = 0;
+                    self.watch_resume(node);
                     self.trace_line(format_args!("resume node {node}"));
                 }
             }
@@ -489,6 +497,7 @@ impl<'s> World<'s> {
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, false);
                     self.trace_line(format_args!("zookeeper available again"));
+                    self.watch_commit_held();
                     self.after_zk();
                 }
             }
@@ -590,6 +599,15 @@ impl<'s> World<'s> {
                     if let Err(v) = self.checks.on_send(raft, &self.nodes[i].disk.durable, &msg) {
                         return self.violated(v);
                     }
+                    match msg.body {
+                        MsgBody::AppendEntries { .. } if self.sit.nodes[i].woke.is_some() => {
+                            self.watch_woken_append(node, msg.term)
+                        }
+                        MsgBody::RequestVote { .. } if self.sit.last_bumper.is_some() => {
+                            self.watch_campaign(node, msg.term)
+                        }
+                        _ => {}
+                    }
                     let to = msg.to as usize;
                     self.send(i, to, NetMsg::Raft(msg));
                 }
@@ -621,6 +639,7 @@ impl<'s> World<'s> {
         // Checkers see the events of this input, with the node's state after it.
         let raft = self.nodes[i].core.as_mut().expect("node is up").raft_mut();
         let events = raft.take_events();
+        self.watch_raft_events(node, &events);
         let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
         self.record.raft_events(self.now_ms, node, &events);
         if let Some(r) = self.recorder.as_deref_mut() {
@@ -655,6 +674,12 @@ impl<'s> World<'s> {
         if let Err(v) = result {
             self.violated(v);
             return;
+        }
+        if let Some(w) = self.sit.nodes[i].woke {
+            let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
+            if raft.role() != Role::Leader || raft.term() != w.term {
+                self.sit.nodes[i].woke = None;
+            }
         }
         if let Some(at) = aux {
             if at < self.nodes[i].aux_at_ms {
@@ -745,6 +770,16 @@ impl<'s> World<'s> {
         }
         match msg {
             NetMsg::Raft(m) => {
+                if let MsgBody::InstallSnapshot { snapshot } = &m.body {
+                    let last = self.nodes[to]
+                        .core
+                        .as_ref()
+                        .expect("up")
+                        .raft()
+                        .log()
+                        .last_index();
+                    self.sit.nodes[to].install_over_longer = last > snapshot.last_index;
+                }
                 self.nodes[to]
                     .core
                     .as_mut()
@@ -898,6 +933,10 @@ impl<'s> World<'s> {
                 }
             }
             Fault::ZkOutage { ms } => {
+                self.sit.outage_commit = self.current_leader().map(|l| {
+                    let raft = self.nodes[l as usize].core.as_ref().expect("up").raft();
+                    (l, raft.term(), raft.commit_index())
+                });
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, true);
                     self.faults.add(FaultKind::ZkOutage);
@@ -909,6 +948,7 @@ impl<'s> World<'s> {
                 if let Some(e) = self.zk.as_mut() {
                     e.set_server_lag_ms(self.now_ms, server, lag_ms);
                     self.faults.add(FaultKind::ZkLag);
+                    self.watch_zk_fault(|_, s| s == Some(server));
                     self.schedule(self.now_ms + ms, Ev::ZkLagEnd { server });
                     self.after_zk();
                 }
@@ -918,6 +958,9 @@ impl<'s> World<'s> {
                     let zk_party = self.zk_party;
                     self.net.set_link_blocked(node as usize, zk_party, true);
                     self.faults.add(FaultKind::ZkCutOff);
+                    let w = &mut self.sit.nodes[node as usize];
+                    w.cut_off_until_ms = w.cut_off_until_ms.max(self.now_ms + ms);
+                    self.watch_zk_fault(|n, _| n == node);
                     self.schedule(self.now_ms + ms, Ev::ZkReconnect { node });
                 }
             }
@@ -985,6 +1028,11 @@ impl<'s> World<'s> {
         }
         slot.incarnation += 1;
         slot.paused_until_ms = 0;
+        let w = &mut self.sit.nodes[node as usize];
+        w.woke = None;
+        w.taken_over_while_paused = false;
+        w.blank_reading = false;
+        w.install_over_longer = false;
         slot.timer_at_ms = u64::MAX;
         slot.aux_at_ms = u64::MAX;
         let lost = if wipe {
@@ -996,6 +1044,10 @@ impl<'s> World<'s> {
             slot.without_data = true;
         }
         self.record.node_down(self.now_ms);
+        if self.nodes.iter().all(|s| s.core.is_none()) && self.nodes.iter().any(|s| s.without_data)
+        {
+            self.sit.blank_loss_pending = true;
+        }
         for _ in 0..lost {
             self.faults.add(FaultKind::UnsyncedWriteLost);
         }
@@ -1091,6 +1143,7 @@ impl<'s> World<'s> {
                 debug!(t = self.now_ms, "wal {e:?}");
             }
             self.wal_counts.count(e);
+            Self::watch_wal_event(&mut self.sit, &self.nodes, self.zk.as_ref(), self.now_ms, e);
             result = self.wal_checks.on_event(e, tree);
             if result.is_err() {
                 break;
@@ -1124,8 +1177,19 @@ impl<'s> World<'s> {
             if let Some(r) = self.recorder.as_deref_mut() {
                 r.zk_notice(now, &n);
             }
-            if let Notice::SessionExpired { .. } = n {
+            if let Notice::SessionExpired { session, .. } = n {
                 expired += 1;
+                let running = self.nodes.iter().any(|s| {
+                    s.paused_until_ms <= now
+                        && s.core
+                            .as_ref()
+                            .and_then(|c| c.zk_session())
+                            .and_then(|z| z.session_id())
+                            == Some(session)
+                });
+                if running {
+                    self.sit.reach(Situation::SessionExpiredWhileRunning);
+                }
             }
         }
         // The ensemble's full check walks the whole data tree: with the WAL variants'
@@ -1171,6 +1235,9 @@ impl<'s> World<'s> {
                 self.trace_line(format_args!(
                     "client {c} sends {command:?} attempt {attempt} to node {node}"
                 ));
+                if self.sit.wal && matches!(command.op, zkwal_raft::Op::Append { .. }) {
+                    self.sit.appends.insert(Payload::Command(command).digest());
+                }
                 let timeout = self.clients[c].attempt_timeout_ms();
                 self.schedule(
                     self.now_ms + timeout,
@@ -1331,6 +1398,258 @@ impl<'s> World<'s> {
                     }
                 ),
             );
+        }
+    }
+
+    // ----- Situations (observation only: `situations.rs`) -----
+
+    /// A paused node resumes: if it still believes it leads, it is a woken leader.
+    fn watch_resume(&mut self, node: u32) {
+        let i = node as usize;
+        let taken_over = std::mem::take(&mut self.sit.nodes[i].taken_over_while_paused);
+        let Some(raft) = self.nodes[i].core.as_ref().map(Node::raft) else {
+            return;
+        };
+        if raft.role() == Role::Leader {
+            self.sit.nodes[i].woke = Some(Woke {
+                term: raft.term(),
+                taken_over,
+                appended: false,
+            });
+        }
+    }
+
+    /// A woken leader sends AppendEntries in `term`: stale if another node is already
+    /// in a later term (it was deposed and does not know it yet).
+    fn watch_woken_append(&mut self, node: u32, term: u64) {
+        let i = node as usize;
+        let deposed = self
+            .nodes
+            .iter()
+            .enumerate()
+            .any(|(j, s)| j != i && s.core.as_ref().is_some_and(|c| c.raft().term() > term));
+        let Some(w) = self.sit.nodes[i].woke.as_mut() else {
+            return;
+        };
+        if !deposed || w.appended {
+            return;
+        }
+        w.appended = true;
+        let taken_over = w.taken_over;
+        self.sit.reach(Situation::WokenLeaderAppends);
+        if taken_over {
+            self.sit.reach(Situation::PausedTakeoverThenStaleAppend);
+        }
+    }
+
+    /// A campaign (RequestVote) in `term` by a node whose own epoch bump was overtaken
+    /// by another node's later one (fenced).
+    fn watch_campaign(&mut self, node: u32, term: u64) {
+        let i = node as usize;
+        let bumped = self.nodes[i]
+            .core
+            .as_ref()
+            .is_some_and(|c| c.variant().fenced() && c.epoch() != 0);
+        let w = &mut self.sit.nodes[i];
+        if bumped && self.sit.last_bumper != Some(node) && w.overtaken_counted != term {
+            w.overtaken_counted = term;
+            self.sit.reach(Situation::CampaignInOvertakenTerm);
+        }
+    }
+
+    /// The Raft core's events of one input at `node`.
+    fn watch_raft_events(&mut self, node: u32, events: &[Event]) {
+        let i = node as usize;
+        for e in events {
+            match *e {
+                Event::BecameLeader { term } => {
+                    self.sit.leaders_seen += 1;
+                    self.sit.nodes[i].led = (term, 0);
+                    self.watch_new_leader(node);
+                }
+                Event::Appended { index, term, .. } => {
+                    let led = &mut self.sit.nodes[i].led;
+                    if led.0 == term {
+                        led.1 = led.1.max(index);
+                    }
+                }
+                Event::Truncated { from, commit } => {
+                    let led = &mut self.sit.nodes[i].led;
+                    if led.0 > 0 && from <= led.1 && from > commit {
+                        led.1 = from - 1;
+                        self.sit.reach(Situation::LeaderDeposedWithMinorityEntries);
+                    }
+                }
+                Event::CommitAdvanced { from, .. } => {
+                    let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
+                    if raft.role() == Role::Leader
+                        && raft
+                            .log()
+                            .term_at(from + 1)
+                            .is_some_and(|t| t < raft.term())
+                    {
+                        self.sit.reach(Situation::CommitOfEarlierTermEntry);
+                    }
+                }
+                Event::SnapshotInstalled { .. } => {
+                    if std::mem::take(&mut self.sit.nodes[i].install_over_longer) {
+                        self.sit.reach(Situation::SnapshotInstallOverLongerLog);
+                    }
+                }
+                Event::Applied { index, digest, .. } if !self.sit.pending_recovered.is_empty() => {
+                    self.sit.on_applied(node, index, digest)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `node` became leader: was the old one paused, believing it leads? Was a
+    /// snapshot publication in flight, or just applied?
+    fn watch_new_leader(&mut self, node: u32) {
+        let now = self.now_ms;
+        for (j, s) in self.nodes.iter().enumerate() {
+            if j != node as usize
+                && s.paused_until_ms > now
+                && s.core
+                    .as_ref()
+                    .is_some_and(|c| c.raft().role() == Role::Leader)
+            {
+                self.sit.nodes[j].taken_over_while_paused = true;
+                self.sit.counts.add(Situation::TakeoverWhileLeaderPaused);
+            }
+        }
+        if self.sit.wal && self.sit.leaders_seen > 1 {
+            let publishing =
+                self.nodes.iter().enumerate().any(|(j, s)| {
+                    j != node as usize && s.core.as_ref().is_some_and(Node::publishing)
+                });
+            let recent = self
+                .sit
+                .last_publish_ms
+                .is_some_and(|t| now <= t + zkwal_wal::PUBLISH_RECENT_MS);
+            if publishing || recent {
+                self.sit.reach(Situation::FailoverAroundPublish);
+            }
+        }
+    }
+
+    /// A WAL event (an associated function: the caller holds other parts of the world).
+    fn watch_wal_event(
+        sit: &mut SituationWatch,
+        nodes: &[NodeSlot],
+        zk: Option<&Ensemble>,
+        now: u64,
+        e: &WalEvent,
+    ) {
+        let lagging = |node: u32| {
+            let server = nodes[node as usize].core.as_ref().and_then(Node::zk_server);
+            match (zk, server) {
+                (Some(z), Some(s)) => z.server_lag_ms(s) > 0,
+                _ => false,
+            }
+        };
+        match e {
+            WalEvent::Reached { situation, .. } => sit.reach(*situation),
+            WalEvent::SteppedDown { node, why } if *why == "fenced" => {
+                if let Some(w) = sit.nodes[*node as usize].woke.take() {
+                    sit.reach(Situation::WokenLeaderFencedOut);
+                    if w.taken_over {
+                        sit.reach(Situation::PausedTakeoverThenFencedOut);
+                    }
+                }
+            }
+            WalEvent::Acked { digest, .. } if sit.wal => {
+                sit.acked.insert(*digest);
+                if std::mem::take(&mut sit.blank_loss_pending) {
+                    sit.reach(Situation::TotalLossBlankReturnAck);
+                }
+            }
+            WalEvent::Recovered {
+                node,
+                index,
+                digest,
+                ..
+            } => {
+                if !sit.nodes[*node as usize].blank_reading
+                    && sit.appends.contains(digest)
+                    && !sit.acked.contains(digest)
+                    && sit.pending_recovered.len() < MAX_PENDING_RECOVERED
+                {
+                    sit.pending_recovered.push((*node, *index, *digest));
+                }
+            }
+            WalEvent::BlankReadStarted { node } => {
+                let w = &mut sit.nodes[*node as usize];
+                w.blank_reading = true;
+                if now < w.cut_off_until_ms || lagging(*node) {
+                    sit.reach(Situation::BlankRecoveryUnderZkFault);
+                }
+            }
+            WalEvent::BlankRecovered { node, .. } => {
+                sit.nodes[*node as usize].blank_reading = false
+            }
+            WalEvent::TakeoverReadStarted { node } => {
+                if lagging(*node) {
+                    sit.reach(Situation::TakeoverReadOnLaggingServer);
+                }
+            }
+            WalEvent::Fenced { node, .. } => sit.last_bumper = Some(*node),
+            WalEvent::Published { .. } => sit.last_publish_ms = Some(now),
+            _ => {}
+        }
+    }
+
+    /// A ZooKeeper fault began: recovery reads in progress on the nodes it hits
+    /// (`hits(node, its session's server)`) are now reads under it.
+    fn watch_zk_fault(&mut self, hits: impl Fn(u32, Option<u32>) -> bool) {
+        for (j, s) in self.nodes.iter().enumerate() {
+            let Some(core) = s.core.as_ref() else {
+                continue;
+            };
+            if !hits(j as u32, core.zk_server()) {
+                continue;
+            }
+            match core.reading() {
+                Some(ReadPurpose::Takeover | ReadPurpose::Failover) => {
+                    self.sit.counts.add(Situation::TakeoverReadOnLaggingServer)
+                }
+                Some(ReadPurpose::Blank) => {
+                    self.sit.counts.add(Situation::BlankRecoveryUnderZkFault)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A ZooKeeper outage ends: did the leader's commit wait for it? The same leader,
+    /// in the same term, as when it began, its commit index unmoved through it, and
+    /// every other running node holding an entry past that index.
+    fn watch_commit_held(&mut self) {
+        let Some(l) = self.current_leader() else {
+            return;
+        };
+        let raft = self.nodes[l as usize]
+            .core
+            .as_ref()
+            .expect("leader is up")
+            .raft();
+        let commit = raft.commit_index();
+        if self.sit.outage_commit.take() != Some((l, raft.term(), commit))
+            || raft.log().last_index() <= commit
+            || self.nodes[l as usize].paused_until_ms > self.now_ms
+        {
+            return;
+        }
+        let mut others = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != l as usize)
+            .filter_map(|(_, s)| s.core.as_ref().map(Node::raft))
+            .peekable();
+        if others.peek().is_some() && others.all(|r| r.log().last_index() > commit) {
+            self.sit.reach(Situation::CommitHeldByZkOutage);
         }
     }
 

@@ -93,7 +93,9 @@ impl WalCounts {
             WalEvent::SteppedDown { .. } => self.pause_step_downs += 1,
             WalEvent::BlankReadStarted { .. }
             | WalEvent::BlankRecovered { .. }
-            | WalEvent::EpochCheckFailed { .. } => {}
+            | WalEvent::EpochCheckFailed { .. }
+            | WalEvent::TakeoverReadStarted { .. }
+            | WalEvent::Reached { .. } => {}
         }
     }
 }
