@@ -333,6 +333,7 @@ fn check_sums(parts: &[Part]) -> Result<(), String> {
             ("figures.leader_changes", f.leader_changes),
             ("figures.available_ms", f.available_ms),
             ("figures.observed_ms", f.observed_ms),
+            ("figures.achievable_ms", f.achievable_ms),
             ("figures.writes_acked", f.writes_acked),
             ("figures.total_losses", f.total_losses),
             ("figures.zk_runs", f.zk_runs),

@@ -141,7 +141,7 @@ fn num(v: Option<f64>) -> String {
 pub fn figures_line(f: &Figures) -> String {
     let s = f.summary();
     format!(
-        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={}",
+        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={} availability ceiling={} efficiency={}",
         s.failovers,
         q3(s.unavailability_ms),
         pct(s.availability),
@@ -151,6 +151,8 @@ pub fn figures_line(f: &Figures) -> String {
         s.zk_bytes_max.map_or("-".into(), |b| b.to_string()),
         s.total_losses,
         q3(s.total_loss_recovery_ms),
+        pct(s.availability_ceiling),
+        pct(s.availability_efficiency),
     )
 }
 
@@ -203,6 +205,8 @@ fn figure_cells(o: &Outcome) -> Vec<(std::borrow::Cow<'static, str>, String)> {
         ("failovers", s.failovers.to_string()),
         ("unavailability p50 / p99 / max ms", q3(s.unavailability_ms)),
         ("availability", pct(s.availability)),
+        ("availability ceiling", pct(s.availability_ceiling)),
+        ("availability efficiency", pct(s.availability_efficiency)),
         ("write latency p50 / p99 ms", latency(&s)),
         ("writes acknowledged", s.writes_acked.to_string()),
         ("zk ops per write", num(s.zk_ops_per_write)),

@@ -213,6 +213,17 @@ fn report_writes_the_named_fields_and_a_self_contained_page() {
     assert!(raft["failovers"].as_u64().unwrap() > 0);
     let a = raft["availability"].as_f64().unwrap();
     assert!(a > 0.0 && a <= 1.0);
+    for (name, v) in variants {
+        // No design beats the ceiling of its own schedule (`ceiling.rs`).
+        let (a, c) = (
+            v["availability"].as_f64(),
+            v["availability_ceiling"].as_f64(),
+        );
+        let e = v["availability_efficiency"].as_f64();
+        let (a, c, e) = (a.unwrap(), c.unwrap(), e.unwrap());
+        assert!(a <= c && c <= 1.0 && e <= 1.0, "{name}: {a} {c} {e}");
+        assert!((e - a / c).abs() < 1e-9, "{name}");
+    }
     for field in ["zk_ops_per_write", "zk_bytes_per_write", "zk_bytes_max"] {
         // No ZooKeeper without --zk for plain Raft: measured as nothing.
         assert!(

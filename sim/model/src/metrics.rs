@@ -80,6 +80,8 @@ pub struct Record {
     pub total_losses: Vec<TotalLoss>,
     #[serde(skip)]
     running: u32,
+    /// When each node could not serve, for the availability ceiling (`ceiling.rs`).
+    pub outages: crate::ceiling::Outages,
 }
 
 impl Record {
@@ -157,6 +159,8 @@ pub struct RunFigures {
     pub total_loss_return_to_write_ms: Vec<u64>,
     /// `None` when no ZooKeeper ensemble was placed.
     pub zk: Option<ZkFigures>,
+    /// Of `observed_ms`, the time an ideal design could have served (`ceiling.rs`).
+    pub achievable_ms: u64,
 }
 
 /// A write as the figures see it.
@@ -289,6 +293,11 @@ impl RunFigures {
             .map(|w| (w.invoke_ms, w.ok))
             .collect();
         invoked.sort_unstable();
+        let with_zk = sc.variant != crate::scenario::Variant::Raft && sc.options.zk.is_some();
+        let unservable = record.outages.unservable(sc.nodes, with_zk, end_ms);
+        // The client takes an answer until its last attempt, sent before the
+        // operation's deadline, times out (`clients.rs`).
+        let answer_window_ms = op_timeout + sc.options.client.attempt_timeout_ms;
         let mut k = 0;
         while k < invoked.len() {
             let t = invoked[k].0;
@@ -302,6 +311,9 @@ impl RunFigures {
             f.observed_ms += stop - t;
             if all_ok {
                 f.available_ms += stop - t;
+            }
+            if crate::ceiling::achievable(&unservable, t, answer_window_ms) {
+                f.achievable_ms += stop - t;
             }
         }
 
@@ -472,6 +484,8 @@ pub struct Figures {
     pub zk_ops: u64,
     pub zk_bytes: u64,
     pub zk_held_bytes_max: u64,
+    /// Of `observed_ms`, the time an ideal design could have served (`ceiling.rs`).
+    pub achievable_ms: u64,
 }
 
 impl Figures {
@@ -501,6 +515,7 @@ impl Figures {
             self.zk_bytes += z.bytes;
             self.zk_held_bytes_max = self.zk_held_bytes_max.max(z.held_bytes_max);
         }
+        self.achievable_ms += r.achievable_ms;
     }
 
     pub fn merge(&mut self, o: &Figures) {
@@ -520,6 +535,7 @@ impl Figures {
         self.zk_ops += o.zk_ops;
         self.zk_bytes += o.zk_bytes;
         self.zk_held_bytes_max = self.zk_held_bytes_max.max(o.zk_held_bytes_max);
+        self.achievable_ms += o.achievable_ms;
     }
 
     /// Failovers counted (one unavailability value each).
@@ -529,6 +545,16 @@ impl Figures {
 
     pub fn availability(&self) -> Option<f64> {
         (self.observed_ms > 0).then(|| self.available_ms as f64 / self.observed_ms as f64)
+    }
+
+    /// The share of the observed time an ideal design could have served (`ceiling.rs`).
+    pub fn availability_ceiling(&self) -> Option<f64> {
+        (self.observed_ms > 0).then(|| self.achievable_ms as f64 / self.observed_ms as f64)
+    }
+
+    /// Availability ÷ ceiling: the served share of what could have been served.
+    pub fn availability_efficiency(&self) -> Option<f64> {
+        (self.achievable_ms > 0).then(|| self.available_ms as f64 / self.achievable_ms as f64)
     }
 
     fn per_zk_write(&self, x: u64) -> Option<f64> {
@@ -555,6 +581,8 @@ impl Figures {
             total_losses: self.total_losses,
             total_loss_recovery_ms: self.total_loss_recovery_ms.quantiles(),
             total_loss_return_to_write_ms: self.total_loss_return_to_write_ms.quantiles(),
+            availability_ceiling: self.availability_ceiling(),
+            availability_efficiency: self.availability_efficiency(),
         }
     }
 }
@@ -583,6 +611,10 @@ pub struct Summary {
     pub total_losses: u64,
     pub total_loss_recovery_ms: Quantiles,
     pub total_loss_return_to_write_ms: Quantiles,
+    /// The share of the observed time an ideal design could have served.
+    pub availability_ceiling: Option<f64>,
+    /// `availability` ÷ `availability_ceiling`.
+    pub availability_efficiency: Option<f64>,
 }
 
 #[cfg(test)]

@@ -116,6 +116,11 @@ impl Network {
         self.blocked[b * self.parties + a] = blocked;
     }
 
+    /// Whether messages from `a` to `b` are dropped now.
+    pub fn is_blocked(&self, a: Party, b: Party) -> bool {
+        self.blocked[a * self.parties + b]
+    }
+
     /// Removes every partition. (Overlapping partitions end together: the first
     /// heal ends all, which keeps the model simple and only shortens faults.)
     pub fn heal_partitions(&mut self) {

@@ -476,12 +476,14 @@ impl<'s> World<'s> {
                 if slot.paused_until_ms <= self.now_ms && slot.paused_until_ms != 0 {
                     slot.paused_until_ms = 0;
                     self.watch_resume(node);
+                    self.record.outages.resumed(self.now_ms, node);
                     self.trace_line(format_args!("resume node {node}"));
                 }
             }
             Ev::HealPartitions => {
                 if !self.healed {
                     self.net.heal_partitions();
+                    self.record_zk_links();
                 }
             }
             Ev::Heal => self.heal(),
@@ -496,6 +498,9 @@ impl<'s> World<'s> {
             Ev::ZkRestore => {
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, false);
+                    self.record
+                        .outages
+                        .zk_outage(self.now_ms, e.is_unavailable());
                     self.trace_line(format_args!("zookeeper available again"));
                     self.watch_commit_held();
                     self.after_zk();
@@ -511,6 +516,7 @@ impl<'s> World<'s> {
                 if !self.healed {
                     let zk_party = self.zk_party;
                     self.net.set_link_blocked(node as usize, zk_party, false);
+                    self.record_zk_links();
                 }
             }
             Ev::Poll => self.poll_convergence(),
@@ -564,6 +570,7 @@ impl<'s> World<'s> {
         self.nodes[i].timer_at_ms = u64::MAX;
         self.nodes[i].aux_at_ms = u64::MAX;
         self.record.node_up(self.now_ms);
+        self.record.outages.up(self.now_ms, node);
         self.trace.mix(0x5157 ^ node as u64);
         self.after_input(node);
     }
@@ -915,6 +922,7 @@ impl<'s> World<'s> {
                 if slot.core.is_some() {
                     slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
                     let until = slot.paused_until_ms;
+                    self.record.outages.paused(self.now_ms, node);
                     self.faults.add(FaultKind::Pause);
                     self.schedule(until, Ev::Resume { node });
                 }
@@ -939,6 +947,9 @@ impl<'s> World<'s> {
                 });
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, true);
+                    self.record
+                        .outages
+                        .zk_outage(self.now_ms, e.is_unavailable());
                     self.faults.add(FaultKind::ZkOutage);
                     self.schedule(self.now_ms + ms, Ev::ZkRestore);
                     self.after_zk();
@@ -957,6 +968,7 @@ impl<'s> World<'s> {
                 if self.zk.is_some() {
                     let zk_party = self.zk_party;
                     self.net.set_link_blocked(node as usize, zk_party, true);
+                    self.record_zk_links();
                     self.faults.add(FaultKind::ZkCutOff);
                     let w = &mut self.sit.nodes[node as usize];
                     w.cut_off_until_ms = w.cut_off_until_ms.max(self.now_ms + ms);
@@ -969,6 +981,7 @@ impl<'s> World<'s> {
                     let slot = &mut self.nodes[node as usize];
                     slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
                     let until = slot.paused_until_ms;
+                    self.record.outages.paused(self.now_ms, node);
                     self.faults.add(FaultKind::Pause);
                     self.faults.add(FaultKind::PauseLeader);
                     self.schedule(until, Ev::Resume { node });
@@ -980,6 +993,7 @@ impl<'s> World<'s> {
             } => {
                 if let Some(e) = self.zk.as_mut() {
                     if e.change_leader(self.now_ms, unavailable_ms, deposed_ms) {
+                        self.record.outages.zk_election(self.now_ms, unavailable_ms);
                         self.faults.add(FaultKind::ZkLeaderChange);
                     }
                     self.after_zk();
@@ -1007,6 +1021,20 @@ impl<'s> World<'s> {
                 self.faults.add(FaultKind::Partition);
                 self.schedule(self.now_ms + ms, Ev::HealPartitions);
             }
+        }
+    }
+
+    /// Tells the figures which nodes' links to the ensemble are blocked now (the
+    /// availability ceiling, `ceiling.rs`).
+    fn record_zk_links(&mut self) {
+        if self.zk.is_none() {
+            return;
+        }
+        for node in 0..self.nodes.len() {
+            let blocked = self.net.is_blocked(node, self.zk_party);
+            self.record
+                .outages
+                .zk_link(self.now_ms, node as u32, blocked);
         }
     }
 
@@ -1048,6 +1076,7 @@ impl<'s> World<'s> {
         {
             self.sit.blank_loss_pending = true;
         }
+        self.record.outages.down(self.now_ms, node);
         for _ in 0..lost {
             self.faults.add(FaultKind::UnsyncedWriteLost);
         }
@@ -1080,6 +1109,7 @@ impl<'s> World<'s> {
     fn heal(&mut self) {
         self.healed = true;
         self.net.heal_all();
+        self.record.outages.heal(self.now_ms);
         if let Some(r) = self.recorder.as_deref_mut() {
             r.heal(self.now_ms);
         }
