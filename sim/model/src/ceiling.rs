@@ -26,6 +26,23 @@
 
 use serde::Serialize;
 
+/// The union of half-open intervals `iv` as sorted, disjoint spans (empty ones
+/// dropped): shared with `Coverage` in `metrics.rs` (which imports this module, so it lives here).
+pub(crate) fn union_spans(mut iv: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    iv.sort_unstable();
+    let mut spans: Vec<(u64, u64)> = Vec::with_capacity(iv.len());
+    for (a, b) in iv {
+        if b <= a {
+            continue;
+        }
+        match spans.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => spans.push((a, b)),
+        }
+    }
+    spans
+}
+
 /// Sorted, disjoint half-open spans: the instants at which no node could serve.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Unservable {
@@ -34,19 +51,10 @@ pub struct Unservable {
 
 impl Unservable {
     /// The union of `iv`.
-    fn union(mut iv: Vec<(u64, u64)>) -> Unservable {
-        iv.sort_unstable();
-        let mut spans: Vec<(u64, u64)> = Vec::with_capacity(iv.len());
-        for (a, b) in iv {
-            if b <= a {
-                continue;
-            }
-            match spans.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => spans.push((a, b)),
-            }
+    fn union(iv: Vec<(u64, u64)>) -> Unservable {
+        Unservable {
+            spans: union_spans(iv),
         }
-        Unservable { spans }
     }
 
     /// Covered length of `[a, b)` (spans are few: a linear walk from the first span

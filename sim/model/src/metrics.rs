@@ -180,18 +180,8 @@ struct Coverage {
 }
 
 impl Coverage {
-    fn new(mut iv: Vec<(u64, u64)>) -> Coverage {
-        iv.sort_unstable();
-        let mut spans: Vec<(u64, u64)> = Vec::with_capacity(iv.len());
-        for (a, b) in iv {
-            if b <= a {
-                continue;
-            }
-            match spans.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => spans.push((a, b)),
-            }
-        }
+    fn new(iv: Vec<(u64, u64)>) -> Coverage {
+        let spans = crate::ceiling::union_spans(iv);
         let mut before = Vec::with_capacity(spans.len() + 1);
         let mut sum = 0;
         for (a, b) in &spans {
