@@ -19,8 +19,8 @@
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub use zkwal_model::{
-    clients, disk, faults, metrics, network, profile, queue, rng, run, scenario, timeline, trace,
-    world, zookeeper,
+    clients, disk, faults, metrics, network, overlap, profile, queue, rng, run, scenario, timeline,
+    trace, world, zookeeper,
 };
 
 pub mod args;

@@ -23,6 +23,7 @@ use crate::clients::{Client, ClientAction};
 use crate::disk::Disk;
 use crate::faults::{FaultCounts, FaultKind};
 use crate::network::{BodyView, Delivery, NetMsg, Network, Party};
+use crate::overlap::ActiveFaults;
 use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
@@ -50,6 +51,7 @@ enum Ev {
     ZkRestore,
     ZkLagEnd {
         server: u32,
+        lag_ms: u64,
     },
     ZkReconnect {
         node: u32,
@@ -89,7 +91,10 @@ enum Ev {
     Resume {
         node: u32,
     },
-    HealPartitions,
+    /// A partition ends: the directed links it blocked.
+    HealPartitions {
+        links: Vec<(Party, Party)>,
+    },
     Heal,
     Poll,
     Deadline,
@@ -172,6 +177,8 @@ pub struct World<'s> {
     zk_pins: Vec<Option<u32>>,
     /// Ensemble steps so far (its full invariant check runs every ZK_CHECK_EVERY).
     zk_steps: u64,
+    /// Faults in progress, so that each lasts exactly its own length.
+    active: ActiveFaults,
     record: crate::metrics::Record,
     /// Replay only: the events that matter, for the counterexample timeline and the
     /// HTML diagram (`timeline.rs`). None on every other run, so that a normal run
@@ -252,6 +259,7 @@ impl<'s> World<'s> {
             zk_watch_events: 0,
             zk_pins: vec![None; n],
             zk_steps: 0,
+            active: ActiveFaults::new(n, o.zk.as_ref().map_or(0, |z| z.servers as usize)),
             record: Default::default(),
             recorder,
         };
@@ -322,25 +330,72 @@ impl<'s> World<'s> {
 
     /// Processes events until the run is done (or its event budget is spent).
     pub fn drive(&mut self) {
+        while self.step() {}
+        if self.violation.is_none() {
+            self.check_history();
+        }
+    }
+
+    /// Processes one event; false once the run is done (or its event budget is
+    /// spent), when [`World::drive`] would stop. Tests step a world to watch its
+    /// state between events ([`World::effects`]).
+    pub fn step(&mut self) -> bool {
         // The budget is per 30 virtual seconds of scenario (a 10 s swarm seed and its
         // 20 s of healing): an hour-long churn seed gets 120 times as many events.
         let o = &self.sc.options;
         let budget = MAX_EVENTS_PER_RUN * ((o.duration_ms + o.liveness_ms) / 30_000).max(1);
-        while !self.done {
-            let Some((at_ms, ev)) = self.queue.pop() else {
-                break;
-            };
-            debug_assert!(at_ms >= self.now_ms, "time never goes back");
-            self.now_ms = at_ms;
-            self.events += 1;
-            if self.events > budget {
-                self.fail("event_budget", format!("more than {budget} events"));
-                break;
-            }
-            self.handle(ev);
+        if self.done {
+            return false;
         }
-        if self.violation.is_none() {
-            self.check_history();
+        let Some((at_ms, ev)) = self.queue.pop() else {
+            return false;
+        };
+        debug_assert!(at_ms >= self.now_ms, "time never goes back");
+        self.now_ms = at_ms;
+        self.events += 1;
+        if self.events > budget {
+            self.fail("event_budget", format!("more than {budget} events"));
+            return false;
+        }
+        self.handle(ev);
+        true
+    }
+
+    /// What the faults do to the world now (observed from its state, not from the
+    /// fault bookkeeping).
+    pub fn effects(&self) -> crate::overlap::Effects {
+        let parties = self.zk_party + usize::from(self.zk.is_some());
+        let mut blocked = Vec::new();
+        for a in 0..parties {
+            for b in 0..parties {
+                if self.net.is_blocked(a, b) {
+                    blocked.push((a, b));
+                }
+            }
+        }
+        let zk = self.zk.as_ref();
+        crate::overlap::Effects {
+            now_ms: self.now_ms,
+            leader: self.current_leader(),
+            down: self.nodes.iter().map(|s| s.core.is_none()).collect(),
+            paused: self
+                .nodes
+                .iter()
+                .map(|s| s.paused_until_ms > self.now_ms)
+                .collect(),
+            incarnation: self.nodes.iter().map(|s| s.incarnation).collect(),
+            blocked,
+            zk_party: self.zk_party,
+            zk_serving_servers: zk.map_or(0, |e| {
+                (0..e.config().servers)
+                    .filter(|s| e.server_serving(*s))
+                    .count() as u32
+            }),
+            zk_lag_ms: zk.map_or(Vec::new(), |e| {
+                (0..e.config().servers)
+                    .map(|s| e.server_lag_ms(s))
+                    .collect()
+            }),
         }
     }
 
@@ -471,11 +526,7 @@ impl<'s> World<'s> {
                     self.trace_line(format_args!("resume node {node}"));
                 }
             }
-            Ev::HealPartitions => {
-                if !self.healed {
-                    self.net.heal_partitions();
-                }
-            }
+            Ev::HealPartitions { links } => self.net.unblock(&links),
             Ev::Heal => self.heal(),
             Ev::ZkTimer => {
                 self.zk_timer_at_ms = u64::MAX;
@@ -486,23 +537,29 @@ impl<'s> World<'s> {
             }
             Ev::AuxTimer { node, incarnation } => self.on_aux_timer(node, incarnation),
             Ev::ZkRestore => {
+                if !self.active.outage_end() {
+                    return;
+                }
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, false);
                     self.trace_line(format_args!("zookeeper available again"));
                     self.after_zk();
                 }
             }
-            Ev::ZkLagEnd { server } => {
+            Ev::ZkLagEnd { server, lag_ms } => {
+                if self.healed {
+                    return;
+                }
+                let lag_now = self.active.lag_end(server, lag_ms);
                 if let Some(e) = self.zk.as_mut() {
-                    e.set_server_lag_ms(self.now_ms, server, 0);
+                    e.set_server_lag_ms(self.now_ms, server, lag_now);
                     self.after_zk();
                 }
             }
             Ev::ZkReconnect { node } => {
-                if !self.healed {
-                    let zk_party = self.zk_party;
-                    self.net.set_link_blocked(node as usize, zk_party, false);
-                }
+                let zk_party = self.zk_party;
+                self.net
+                    .unblock(&Network::both_ways(node as usize, zk_party));
             }
             Ev::Poll => self.poll_convergence(),
             Ev::Deadline => self.on_deadline(),
@@ -856,8 +913,8 @@ impl<'s> World<'s> {
             Fault::Crash { node, down_ms } => {
                 if self.nodes[node as usize].core.is_some() {
                     self.crash(node, false);
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
                 }
+                self.keep_down(node, down_ms);
             }
             Fault::Wipe { node, down_ms } => {
                 // Plain Raft: one member at a time may be without its data (README,
@@ -870,9 +927,11 @@ impl<'s> World<'s> {
                         .any(|(j, s)| j != node as usize && s.without_data);
                 if other_without {
                     self.faults.add(FaultKind::WipeSkipped);
-                } else if self.nodes[node as usize].core.is_some() {
-                    self.crash(node, true);
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                } else {
+                    if self.nodes[node as usize].core.is_some() {
+                        self.crash(node, true);
+                    }
+                    self.keep_down(node, down_ms);
                 }
             }
             Fault::Pause { node, ms } => {
@@ -887,19 +946,29 @@ impl<'s> World<'s> {
             Fault::CrashLeader { down_ms } => {
                 if let Some(node) = self.current_leader() {
                     self.crash(node, false);
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                    self.keep_down(node, down_ms);
                 }
             }
             Fault::IsolateLeader { ms } => {
                 if let Some(node) = self.current_leader() {
-                    self.net.partition(&[node], false, self.nodes.len());
+                    let links = self.net.partition_links(&[node], false, self.nodes.len());
+                    self.net.block(&links);
                     self.faults.add(FaultKind::Partition);
-                    self.schedule(self.now_ms + ms, Ev::HealPartitions);
+                    self.schedule(self.now_ms + ms, Ev::HealPartitions { links });
                 }
             }
             Fault::ZkOutage { ms } => {
-                if let Some(e) = self.zk.as_mut() {
-                    e.set_unavailable(self.now_ms, true);
+                if self.zk.is_some() {
+                    // An outage overrides a leader change in progress (the ensemble's
+                    // rule): it also lasts to the end of that change's election.
+                    if let Some(until) = self.active.election_until_ms(self.now_ms) {
+                        self.active.outage_start();
+                        self.schedule(until, Ev::ZkRestore);
+                    }
+                    if self.active.outage_start() {
+                        let e = self.zk.as_mut().expect("some");
+                        e.set_unavailable(self.now_ms, true);
+                    }
                     self.faults.add(FaultKind::ZkOutage);
                     self.schedule(self.now_ms + ms, Ev::ZkRestore);
                     self.after_zk();
@@ -907,16 +976,17 @@ impl<'s> World<'s> {
             }
             Fault::ZkLag { server, lag_ms, ms } => {
                 if let Some(e) = self.zk.as_mut() {
-                    e.set_server_lag_ms(self.now_ms, server, lag_ms);
+                    let lag_now = self.active.lag_start(server, lag_ms);
+                    e.set_server_lag_ms(self.now_ms, server, lag_now);
                     self.faults.add(FaultKind::ZkLag);
-                    self.schedule(self.now_ms + ms, Ev::ZkLagEnd { server });
+                    self.schedule(self.now_ms + ms, Ev::ZkLagEnd { server, lag_ms });
                     self.after_zk();
                 }
             }
             Fault::ZkCutOff { node, ms } => {
                 if self.zk.is_some() {
                     let zk_party = self.zk_party;
-                    self.net.set_link_blocked(node as usize, zk_party, true);
+                    self.net.block(&Network::both_ways(node as usize, zk_party));
                     self.faults.add(FaultKind::ZkCutOff);
                     self.schedule(self.now_ms + ms, Ev::ZkReconnect { node });
                 }
@@ -936,7 +1006,13 @@ impl<'s> World<'s> {
                 deposed_ms,
             } => {
                 if let Some(e) = self.zk.as_mut() {
-                    if e.change_leader(self.now_ms, unavailable_ms, deposed_ms) {
+                    if e.is_unavailable() {
+                        // No quorum to elect with: the election adds to the outage.
+                        self.active.outage_start();
+                        self.schedule(self.now_ms + unavailable_ms, Ev::ZkRestore);
+                        self.faults.add(FaultKind::ZkLeaderChange);
+                    } else if e.change_leader(self.now_ms, unavailable_ms, deposed_ms) {
+                        self.active.election(self.now_ms, unavailable_ms);
                         self.faults.add(FaultKind::ZkLeaderChange);
                     }
                     self.after_zk();
@@ -953,18 +1029,26 @@ impl<'s> World<'s> {
                         self.crash(node, blank.contains(&node));
                         any = true;
                     }
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                    self.keep_down(node, down_ms);
                 }
                 if any {
                     self.faults.add(FaultKind::TotalLoss);
                 }
             }
             Fault::Partition { side, one_way, ms } => {
-                self.net.partition(&side, one_way, self.nodes.len());
+                let links = self.net.partition_links(&side, one_way, self.nodes.len());
+                self.net.block(&links);
                 self.faults.add(FaultKind::Partition);
-                self.schedule(self.now_ms + ms, Ev::HealPartitions);
+                self.schedule(self.now_ms + ms, Ev::HealPartitions { links });
             }
         }
+    }
+
+    /// A down fault keeps `node` down for `down_ms` from now, whatever other down
+    /// fault ends meanwhile (its restart waits for the last one).
+    fn keep_down(&mut self, node: u32, down_ms: u64) {
+        self.active.down(node, self.now_ms + down_ms);
+        self.schedule(self.now_ms + down_ms, Ev::Restart { node });
     }
 
     /// The running node that leads in the highest term, if any.
@@ -1014,7 +1098,7 @@ impl<'s> World<'s> {
     }
 
     fn restart(&mut self, node: u32) {
-        if self.nodes[node as usize].core.is_some() {
+        if self.nodes[node as usize].core.is_some() || !self.active.may_restart(node, self.now_ms) {
             return;
         }
         self.faults.add(FaultKind::Restart);
@@ -1027,6 +1111,7 @@ impl<'s> World<'s> {
 
     fn heal(&mut self) {
         self.healed = true;
+        self.active.heal();
         self.net.heal_all();
         if let Some(r) = self.recorder.as_deref_mut() {
             r.heal(self.now_ms);
