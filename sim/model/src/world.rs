@@ -42,7 +42,13 @@ const CONVERGENCE_POLL_MS: u64 = 25;
 
 #[derive(Clone, Debug)]
 enum Ev {
-    ZkTimer,
+    /// The ensemble's next deadline, at `at_ms`; one superseded by an earlier
+    /// deadline is stale when it fires and does nothing (it used to re-arm the timer,
+    /// so that every earlier deadline, as a lagging server's, left one more timer
+    /// firing at every later deadline: a `zk_lag` multiplied a seed's events).
+    ZkTimer {
+        at_ms: u64,
+    },
     /// The node core's other timers: its ZooKeeper session, the pause monitor, retries.
     AuxTimer {
         node: u32,
@@ -528,7 +534,10 @@ impl<'s> World<'s> {
             }
             Ev::HealPartitions { links } => self.net.unblock(&links),
             Ev::Heal => self.heal(),
-            Ev::ZkTimer => {
+            Ev::ZkTimer { at_ms } => {
+                if at_ms != self.zk_timer_at_ms {
+                    return;
+                }
                 self.zk_timer_at_ms = u64::MAX;
                 if let Some(e) = self.zk.as_mut() {
                     e.tick(self.now_ms);
@@ -1223,9 +1232,10 @@ impl<'s> World<'s> {
             Ok(())
         };
         if let Some(at) = e.deadline_ms() {
-            if at < self.zk_timer_at_ms {
-                self.zk_timer_at_ms = at;
-                self.schedule(at.max(now), Ev::ZkTimer);
+            let at_ms = at.max(now);
+            if at_ms < self.zk_timer_at_ms {
+                self.zk_timer_at_ms = at_ms;
+                self.schedule(at_ms, Ev::ZkTimer { at_ms });
             }
         }
         for _ in 0..expired {
