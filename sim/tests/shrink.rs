@@ -13,7 +13,8 @@ use zkwal_sim::scenario::{Scenario, Variant};
 use zkwal_sim::shrink::{case_of, shrink, Limits, Shrunk};
 use zkwal_sim::timeline::Recording;
 
-/// A fast failing case: seed variant, 2 nodes, a committed prefix rewritten.
+/// A fast failing case: seed variant, 2 nodes, a committed entry lost (it gave
+/// `committed_prefix` until issue 30 made every fault last its own length).
 const CASE: &str = "seed-n2-s37-zk-committed_prefix.json";
 
 fn failing() -> Scenario {
@@ -39,7 +40,7 @@ fn shrunk(jobs: usize) -> Shrunk {
 fn shrinking_keeps_the_invariant_and_makes_the_scenario_smaller() {
     let sc = failing();
     let s = shrunk(2);
-    assert_eq!(s.invariant, "committed_prefix");
+    assert_eq!(s.invariant, "leader_completeness");
     assert!(s.runs <= 120, "the budget bounds the work: {}", s.runs);
     assert!(
         s.after.faults < s.before.faults && s.after.ops < s.before.ops,
@@ -50,9 +51,9 @@ fn shrinking_keeps_the_invariant_and_makes_the_scenario_smaller() {
     assert_eq!(s.before.faults, sc.faults.len());
     // The minimal scenario replays to the same verdict, also as a saved case.
     let r = run_scenario(&s.scenario);
-    assert_eq!(regress::verdict(&r), "committed_prefix");
+    assert_eq!(regress::verdict(&r), "leader_completeness");
     let case = case_of(&s);
-    assert_eq!(case.expect, "committed_prefix");
+    assert_eq!(case.expect, "leader_completeness");
     let text = serde_json::to_string(&case).unwrap();
     let back: regress::Case = serde_json::from_str(&text).unwrap();
     assert_eq!(back.scenario().unwrap(), s.scenario);
@@ -129,7 +130,7 @@ fn timeline_and_html_show_the_violation() {
     assert_eq!(r.trace_hash, run_scenario(&sc).trace_hash);
     let v = r.violation.as_ref().expect("the case fails");
     let text = counterexample::render(&rec, &sc, &r, Default::default());
-    assert!(text.contains("VIOLATION committed_prefix"), "{text}");
+    assert!(text.contains("VIOLATION leader_completeness"), "{text}");
     assert!(text.contains("FAULT #"), "every fault is listed: {text}");
     assert!(text.contains("status at the violation"), "{text}");
     assert!(text.lines().count() < 120, "short enough for a terminal");
@@ -225,7 +226,7 @@ fn cli_shrink_writes_a_loadable_case_and_refuses_bad_input() {
         "{stdout}"
     );
     let loaded = regress::load(&out).unwrap();
-    assert_eq!(loaded.expect, "committed_prefix");
+    assert_eq!(loaded.expect, "leader_completeness");
     // replay --scenario takes it, prints the timeline, and writes the page.
     let html = dir.join("min.html");
     let o = Command::new(bin)
@@ -238,7 +239,7 @@ fn cli_shrink_writes_a_loadable_case_and_refuses_bad_input() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("VIOLATION committed_prefix"), "{stdout}");
+    assert!(stdout.contains("VIOLATION leader_completeness"), "{stdout}");
     assert!(std::fs::read_to_string(&html)
         .unwrap()
         .contains("id=\"violation\""));
@@ -289,12 +290,11 @@ fn concrete_leader_faults_replay_the_same_run() {
 /// A panic keeps its virtual time: the shrinker can cut the horizon of a panicking
 /// scenario, and the timeline and the diagram of a panic end where it happened (the
 /// diagram used to abort on a panic's time of 0, before the first message). The full
-/// case: its shrunk copy is now stopped earlier by `wal_chain` (issue 22).
+/// seed-zk-quorum seed 512 (the saved seed 502 stopped panicking when issue 30 made
+/// every fault last its own length).
 #[test]
 fn a_panic_keeps_its_time_for_the_timeline_and_the_diagram() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds/seed-zk-quorum-n2-s502-zk-panic.json");
-    let sc = regress::load(&path).unwrap().scenario().unwrap();
+    let sc = Scenario::generate_with(512, Variant::SeedZkQuorum, 2, true);
     let mut rec = Recording::default();
     let r = run_recorded(&sc, &mut rec);
     let v = r.violation.as_ref().expect("the case panics");

@@ -5,7 +5,7 @@
 //!
 //! - [`scenario`]: a seed becomes plain data (options, client scripts, timed faults);
 //! - [`world`]: the event loop that runs a scenario (nodes, disks, network, clients);
-//! - [`queue`], [`network`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`],
+//! - [`queue`], [`network`], [`overlap`], [`disk`], [`faults`], [`clients`], [`trace`], [`zookeeper`],
 //!   [`rng`]: the world's parts;
 //! - [`run`]: runs one seed, catching a panic as a violation (optionally recorded or
 //!   timed), and what a range of seeds runs;
@@ -21,6 +21,7 @@ pub mod disk;
 pub mod faults;
 pub mod metrics;
 pub mod network;
+pub mod overlap;
 pub mod profile;
 pub mod queue;
 pub mod rng;

@@ -18,8 +18,10 @@ pub struct Network {
     opts: NetOptions,
     rng: ChaCha8Rng,
     parties: usize,
-    /// `blocked[from * parties + to]`: messages on that link are dropped.
-    blocked: Vec<bool>,
+    /// `blocked[from * parties + to]`: how many faults in progress block that link
+    /// (messages on it are dropped while any does). A count, so that a fault that
+    /// ends unblocks only what it blocked: overlapping faults each last their length.
+    blocked: Vec<u32>,
     /// Latest delivery time scheduled per link, to count real overtakes.
     last_delivery_ms: Vec<u64>,
     /// After healing, the network stops losing, duplicating and reordering.
@@ -40,7 +42,7 @@ impl Network {
             opts,
             rng,
             parties,
-            blocked: vec![false; parties * parties],
+            blocked: vec![0; parties * parties],
             last_delivery_ms: vec![0; parties * parties],
             healed: false,
         }
@@ -55,7 +57,7 @@ impl Network {
         faults: &mut FaultCounts,
     ) -> Delivery {
         let link = from * self.parties + to;
-        if self.blocked[link] {
+        if self.blocked[link] > 0 {
             faults.add(FaultKind::PartitionDrop);
             return Delivery::Dropped;
         }
@@ -94,42 +96,60 @@ impl Network {
         ppm > 0 && self.rng.gen_range(0..1_000_000u32) < ppm
     }
 
-    /// Blocks traffic from `side` to the rest (and back, unless `one_way`), among `nodes`.
-    pub fn partition(&mut self, side: &[u32], one_way: bool, nodes: usize) {
+    /// The directed links a partition of `side` from the rest (among `nodes`) blocks:
+    /// from `side` to the rest, and back unless `one_way`. Blocked with [`Network::block`].
+    pub fn partition_links(
+        &self,
+        side: &[u32],
+        one_way: bool,
+        nodes: usize,
+    ) -> Vec<(Party, Party)> {
+        let mut links = Vec::new();
         for a in 0..nodes {
             for b in 0..nodes {
                 let a_in = side.contains(&(a as u32));
                 let b_in = side.contains(&(b as u32));
                 if a_in && !b_in {
-                    self.blocked[a * self.parties + b] = true;
+                    links.push((a, b));
                     if !one_way {
-                        self.blocked[b * self.parties + a] = true;
+                        links.push((b, a));
                     }
                 }
             }
         }
+        links
     }
 
-    /// Blocks (or unblocks) both directions between two parties.
-    pub fn set_link_blocked(&mut self, a: Party, b: Party, blocked: bool) {
-        self.blocked[a * self.parties + b] = blocked;
-        self.blocked[b * self.parties + a] = blocked;
+    /// Both directions between two parties.
+    pub fn both_ways(a: Party, b: Party) -> Vec<(Party, Party)> {
+        vec![(a, b), (b, a)]
     }
 
-    /// Whether messages from `a` to `b` are dropped now.
-    pub fn is_blocked(&self, a: Party, b: Party) -> bool {
-        self.blocked[a * self.parties + b]
+    /// One fault starts blocking `links` (directed); [`Network::unblock`] with the same
+    /// links ends it, leaving any other fault's blocks in place.
+    pub fn block(&mut self, links: &[(Party, Party)]) {
+        for &(a, b) in links {
+            self.blocked[a * self.parties + b] += 1;
+        }
     }
 
-    /// Removes every partition. (Overlapping partitions end together: the first
-    /// heal ends all, which keeps the model simple and only shortens faults.)
-    pub fn heal_partitions(&mut self) {
-        self.blocked.iter_mut().for_each(|b| *b = false);
+    /// One fault stops blocking `links`. After [`Network::heal_all`] (every count
+    /// zero) a late end is a no-op.
+    pub fn unblock(&mut self, links: &[(Party, Party)]) {
+        for &(a, b) in links {
+            let c = &mut self.blocked[a * self.parties + b];
+            *c = c.saturating_sub(1);
+        }
+    }
+
+    /// Whether any fault in progress blocks messages from `from` to `to`.
+    pub fn is_blocked(&self, from: Party, to: Party) -> bool {
+        self.blocked[from * self.parties + to] > 0
     }
 
     /// End of the fault phase: no more partitions, loss, duplication or reordering.
     pub fn heal_all(&mut self) {
-        self.heal_partitions();
+        self.blocked.iter_mut().for_each(|b| *b = 0);
         self.healed = true;
     }
 }

@@ -23,6 +23,7 @@ use crate::clients::{Client, ClientAction};
 use crate::disk::Disk;
 use crate::faults::{FaultCounts, FaultKind};
 use crate::network::{BodyView, Delivery, NetMsg, Network, Party};
+use crate::overlap::ActiveFaults;
 use crate::queue::EventQueue;
 use crate::rng::{stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
@@ -42,7 +43,13 @@ const CONVERGENCE_POLL_MS: u64 = 25;
 
 #[derive(Clone, Debug)]
 enum Ev {
-    ZkTimer,
+    /// The ensemble's next deadline, at `at_ms`; one superseded by an earlier
+    /// deadline is stale when it fires and does nothing (it used to re-arm the timer,
+    /// so that every earlier deadline, as a lagging server's, left one more timer
+    /// firing at every later deadline: a `zk_lag` multiplied a seed's events).
+    ZkTimer {
+        at_ms: u64,
+    },
     /// The node core's other timers: its ZooKeeper session, the pause monitor, retries.
     AuxTimer {
         node: u32,
@@ -51,6 +58,7 @@ enum Ev {
     ZkRestore,
     ZkLagEnd {
         server: u32,
+        lag_ms: u64,
     },
     ZkReconnect {
         node: u32,
@@ -90,7 +98,10 @@ enum Ev {
     Resume {
         node: u32,
     },
-    HealPartitions,
+    /// A partition ends: the directed links it blocked.
+    HealPartitions {
+        links: Vec<(Party, Party)>,
+    },
     Heal,
     Poll,
     Deadline,
@@ -175,6 +186,8 @@ pub struct World<'s> {
     zk_pins: Vec<Option<u32>>,
     /// Ensemble steps so far (its full invariant check runs every ZK_CHECK_EVERY).
     zk_steps: u64,
+    /// Faults in progress, so that each lasts exactly its own length.
+    active: ActiveFaults,
     record: crate::metrics::Record,
     /// The named situations: what the world watches to see them, and their counts.
     sit: SituationWatch,
@@ -257,6 +270,7 @@ impl<'s> World<'s> {
             zk_watch_events: 0,
             zk_pins: vec![None; n],
             zk_steps: 0,
+            active: ActiveFaults::new(n, o.zk.as_ref().map_or(0, |z| z.servers as usize)),
             record: Default::default(),
             sit: SituationWatch::new(n, sc.variant.wal_variant().has_wal()),
             recorder,
@@ -328,25 +342,72 @@ impl<'s> World<'s> {
 
     /// Processes events until the run is done (or its event budget is spent).
     pub fn drive(&mut self) {
+        while self.step() {}
+        if self.violation.is_none() {
+            self.check_history();
+        }
+    }
+
+    /// Processes one event; false once the run is done (or its event budget is
+    /// spent), when [`World::drive`] would stop. Tests step a world to watch its
+    /// state between events ([`World::effects`]).
+    pub fn step(&mut self) -> bool {
         // The budget is per 30 virtual seconds of scenario (a 10 s swarm seed and its
         // 20 s of healing): an hour-long churn seed gets 120 times as many events.
         let o = &self.sc.options;
         let budget = MAX_EVENTS_PER_RUN * ((o.duration_ms + o.liveness_ms) / 30_000).max(1);
-        while !self.done {
-            let Some((at_ms, ev)) = self.queue.pop() else {
-                break;
-            };
-            debug_assert!(at_ms >= self.now_ms, "time never goes back");
-            self.now_ms = at_ms;
-            self.events += 1;
-            if self.events > budget {
-                self.fail("event_budget", format!("more than {budget} events"));
-                break;
-            }
-            self.handle(ev);
+        if self.done {
+            return false;
         }
-        if self.violation.is_none() {
-            self.check_history();
+        let Some((at_ms, ev)) = self.queue.pop() else {
+            return false;
+        };
+        debug_assert!(at_ms >= self.now_ms, "time never goes back");
+        self.now_ms = at_ms;
+        self.events += 1;
+        if self.events > budget {
+            self.fail("event_budget", format!("more than {budget} events"));
+            return false;
+        }
+        self.handle(ev);
+        true
+    }
+
+    /// What the faults do to the world now (observed from its state, not from the
+    /// fault bookkeeping).
+    pub fn effects(&self) -> crate::overlap::Effects {
+        let parties = self.zk_party + usize::from(self.zk.is_some());
+        let mut blocked = Vec::new();
+        for a in 0..parties {
+            for b in 0..parties {
+                if self.net.is_blocked(a, b) {
+                    blocked.push((a, b));
+                }
+            }
+        }
+        let zk = self.zk.as_ref();
+        crate::overlap::Effects {
+            now_ms: self.now_ms,
+            leader: self.current_leader(),
+            down: self.nodes.iter().map(|s| s.core.is_none()).collect(),
+            paused: self
+                .nodes
+                .iter()
+                .map(|s| s.paused_until_ms > self.now_ms)
+                .collect(),
+            incarnation: self.nodes.iter().map(|s| s.incarnation).collect(),
+            blocked,
+            zk_party: self.zk_party,
+            zk_serving_servers: zk.map_or(0, |e| {
+                (0..e.config().servers)
+                    .filter(|s| e.server_serving(*s))
+                    .count() as u32
+            }),
+            zk_lag_ms: zk.map_or(Vec::new(), |e| {
+                (0..e.config().servers)
+                    .map(|s| e.server_lag_ms(s))
+                    .collect()
+            }),
         }
     }
 
@@ -480,14 +541,15 @@ impl<'s> World<'s> {
                     self.trace_line(format_args!("resume node {node}"));
                 }
             }
-            Ev::HealPartitions => {
-                if !self.healed {
-                    self.net.heal_partitions();
-                    self.record_zk_links();
-                }
+            Ev::HealPartitions { links } => {
+                self.net.unblock(&links);
+                self.record_zk_links();
             }
             Ev::Heal => self.heal(),
-            Ev::ZkTimer => {
+            Ev::ZkTimer { at_ms } => {
+                if at_ms != self.zk_timer_at_ms {
+                    return;
+                }
                 self.zk_timer_at_ms = u64::MAX;
                 if let Some(e) = self.zk.as_mut() {
                     e.tick(self.now_ms);
@@ -496,6 +558,9 @@ impl<'s> World<'s> {
             }
             Ev::AuxTimer { node, incarnation } => self.on_aux_timer(node, incarnation),
             Ev::ZkRestore => {
+                if !self.active.outage_end() {
+                    return;
+                }
                 if let Some(e) = self.zk.as_mut() {
                     e.set_unavailable(self.now_ms, false);
                     self.record
@@ -506,18 +571,21 @@ impl<'s> World<'s> {
                     self.after_zk();
                 }
             }
-            Ev::ZkLagEnd { server } => {
+            Ev::ZkLagEnd { server, lag_ms } => {
+                if self.healed {
+                    return;
+                }
+                let lag_now = self.active.lag_end(server, lag_ms);
                 if let Some(e) = self.zk.as_mut() {
-                    e.set_server_lag_ms(self.now_ms, server, 0);
+                    e.set_server_lag_ms(self.now_ms, server, lag_now);
                     self.after_zk();
                 }
             }
             Ev::ZkReconnect { node } => {
-                if !self.healed {
-                    let zk_party = self.zk_party;
-                    self.net.set_link_blocked(node as usize, zk_party, false);
-                    self.record_zk_links();
-                }
+                let zk_party = self.zk_party;
+                self.net
+                    .unblock(&Network::both_ways(node as usize, zk_party));
+                self.record_zk_links();
             }
             Ev::Poll => self.poll_convergence(),
             Ev::Deadline => self.on_deadline(),
@@ -898,8 +966,8 @@ impl<'s> World<'s> {
             Fault::Crash { node, down_ms } => {
                 if self.nodes[node as usize].core.is_some() {
                     self.crash(node, false);
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
                 }
+                self.keep_down(node, down_ms);
             }
             Fault::Wipe { node, down_ms } => {
                 // Plain Raft: one member at a time may be without its data (README,
@@ -912,9 +980,11 @@ impl<'s> World<'s> {
                         .any(|(j, s)| j != node as usize && s.without_data);
                 if other_without {
                     self.faults.add(FaultKind::WipeSkipped);
-                } else if self.nodes[node as usize].core.is_some() {
-                    self.crash(node, true);
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                } else {
+                    if self.nodes[node as usize].core.is_some() {
+                        self.crash(node, true);
+                    }
+                    self.keep_down(node, down_ms);
                 }
             }
             Fault::Pause { node, ms } => {
@@ -930,14 +1000,15 @@ impl<'s> World<'s> {
             Fault::CrashLeader { down_ms } => {
                 if let Some(node) = self.current_leader() {
                     self.crash(node, false);
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                    self.keep_down(node, down_ms);
                 }
             }
             Fault::IsolateLeader { ms } => {
                 if let Some(node) = self.current_leader() {
-                    self.net.partition(&[node], false, self.nodes.len());
+                    let links = self.net.partition_links(&[node], false, self.nodes.len());
+                    self.net.block(&links);
                     self.faults.add(FaultKind::Partition);
-                    self.schedule(self.now_ms + ms, Ev::HealPartitions);
+                    self.schedule(self.now_ms + ms, Ev::HealPartitions { links });
                 }
             }
             Fault::ZkOutage { ms } => {
@@ -945,11 +1016,20 @@ impl<'s> World<'s> {
                     let raft = self.nodes[l as usize].core.as_ref().expect("up").raft();
                     (l, raft.term(), raft.commit_index())
                 });
-                if let Some(e) = self.zk.as_mut() {
-                    e.set_unavailable(self.now_ms, true);
-                    self.record
-                        .outages
-                        .zk_outage(self.now_ms, e.is_unavailable());
+                if self.zk.is_some() {
+                    // An outage overrides a leader change in progress (the ensemble's
+                    // rule): it also lasts to the end of that change's election.
+                    if let Some(until) = self.active.election_until_ms(self.now_ms) {
+                        self.active.outage_start();
+                        self.schedule(until, Ev::ZkRestore);
+                    }
+                    if self.active.outage_start() {
+                        let e = self.zk.as_mut().expect("some");
+                        e.set_unavailable(self.now_ms, true);
+                        self.record
+                            .outages
+                            .zk_outage(self.now_ms, e.is_unavailable());
+                    }
                     self.faults.add(FaultKind::ZkOutage);
                     self.schedule(self.now_ms + ms, Ev::ZkRestore);
                     self.after_zk();
@@ -957,17 +1037,18 @@ impl<'s> World<'s> {
             }
             Fault::ZkLag { server, lag_ms, ms } => {
                 if let Some(e) = self.zk.as_mut() {
-                    e.set_server_lag_ms(self.now_ms, server, lag_ms);
+                    let lag_now = self.active.lag_start(server, lag_ms);
+                    e.set_server_lag_ms(self.now_ms, server, lag_now);
                     self.faults.add(FaultKind::ZkLag);
                     self.watch_zk_fault(|_, s| s == Some(server));
-                    self.schedule(self.now_ms + ms, Ev::ZkLagEnd { server });
+                    self.schedule(self.now_ms + ms, Ev::ZkLagEnd { server, lag_ms });
                     self.after_zk();
                 }
             }
             Fault::ZkCutOff { node, ms } => {
                 if self.zk.is_some() {
                     let zk_party = self.zk_party;
-                    self.net.set_link_blocked(node as usize, zk_party, true);
+                    self.net.block(&Network::both_ways(node as usize, zk_party));
                     self.record_zk_links();
                     self.faults.add(FaultKind::ZkCutOff);
                     let w = &mut self.sit.nodes[node as usize];
@@ -992,7 +1073,13 @@ impl<'s> World<'s> {
                 deposed_ms,
             } => {
                 if let Some(e) = self.zk.as_mut() {
-                    if e.change_leader(self.now_ms, unavailable_ms, deposed_ms) {
+                    if e.is_unavailable() {
+                        // No quorum to elect with: the election adds to the outage.
+                        self.active.outage_start();
+                        self.schedule(self.now_ms + unavailable_ms, Ev::ZkRestore);
+                        self.faults.add(FaultKind::ZkLeaderChange);
+                    } else if e.change_leader(self.now_ms, unavailable_ms, deposed_ms) {
+                        self.active.election(self.now_ms, unavailable_ms);
                         self.record.outages.zk_election(self.now_ms, unavailable_ms);
                         self.faults.add(FaultKind::ZkLeaderChange);
                     }
@@ -1010,16 +1097,17 @@ impl<'s> World<'s> {
                         self.crash(node, blank.contains(&node));
                         any = true;
                     }
-                    self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+                    self.keep_down(node, down_ms);
                 }
                 if any {
                     self.faults.add(FaultKind::TotalLoss);
                 }
             }
             Fault::Partition { side, one_way, ms } => {
-                self.net.partition(&side, one_way, self.nodes.len());
+                let links = self.net.partition_links(&side, one_way, self.nodes.len());
+                self.net.block(&links);
                 self.faults.add(FaultKind::Partition);
-                self.schedule(self.now_ms + ms, Ev::HealPartitions);
+                self.schedule(self.now_ms + ms, Ev::HealPartitions { links });
             }
         }
     }
@@ -1036,6 +1124,13 @@ impl<'s> World<'s> {
                 .outages
                 .zk_link(self.now_ms, node as u32, blocked);
         }
+    }
+
+    /// A down fault keeps `node` down for `down_ms` from now, whatever other down
+    /// fault ends meanwhile (its restart waits for the last one).
+    fn keep_down(&mut self, node: u32, down_ms: u64) {
+        self.active.down(node, self.now_ms + down_ms);
+        self.schedule(self.now_ms + down_ms, Ev::Restart { node });
     }
 
     /// The running node that leads in the highest term, if any.
@@ -1095,7 +1190,7 @@ impl<'s> World<'s> {
     }
 
     fn restart(&mut self, node: u32) {
-        if self.nodes[node as usize].core.is_some() {
+        if self.nodes[node as usize].core.is_some() || !self.active.may_restart(node, self.now_ms) {
             return;
         }
         self.faults.add(FaultKind::Restart);
@@ -1108,6 +1203,7 @@ impl<'s> World<'s> {
 
     fn heal(&mut self) {
         self.healed = true;
+        self.active.heal();
         self.net.heal_all();
         self.record.outages.heal(self.now_ms);
         if let Some(r) = self.recorder.as_deref_mut() {
@@ -1232,9 +1328,10 @@ impl<'s> World<'s> {
             Ok(())
         };
         if let Some(at) = e.deadline_ms() {
-            if at < self.zk_timer_at_ms {
-                self.zk_timer_at_ms = at;
-                self.schedule(at.max(now), Ev::ZkTimer);
+            let at_ms = at.max(now);
+            if at_ms < self.zk_timer_at_ms {
+                self.zk_timer_at_ms = at_ms;
+                self.schedule(at_ms, Ev::ZkTimer { at_ms });
             }
         }
         for _ in 0..expired {
