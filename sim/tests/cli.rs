@@ -1,20 +1,9 @@
 //! The CLI's contract: exit 0 (no violation), 1 (a violation), 2 (bad input, one-line
 //! error, never a panic); the JSON summary's fields; replay's trace hash is stable.
 
-use std::process::Command;
+mod common;
 
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkwal-sim"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::sim_here as sim;
 
 #[test]
 fn bad_input_exits_2_with_one_line() {

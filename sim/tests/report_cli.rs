@@ -2,20 +2,11 @@
 //! and 2 as `run` (bad input refused in one line before anything runs), the JSON
 //! fields the issue names, self-contained HTML, and replay commands that reproduce.
 
+mod common;
+
 use std::process::Command;
 
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkwal-sim"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::sim_here as sim;
 
 fn tmp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("zkwal-report-{}-{name}", std::process::id()))

@@ -3,25 +3,14 @@
 //! (for `fenced`, the fuzz tier in `fuzz.rs` requires its situations too); counting
 //! them changes no run; `merge` adds them up exactly.
 
-use std::process::Command;
+mod common;
+
+use common::sim_here as sim;
 
 use zkwal_sim::run::Target;
 use zkwal_sim::runner::{run_range, run_range_with};
 use zkwal_sim::scenario::{Fault, Variant};
 use zkwal_sim::situations::{missing_lines, Situation, SituationTotals};
-
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkwal-sim"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("zkwal-situations-{}-{name}", std::process::id()))

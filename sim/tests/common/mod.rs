@@ -1,6 +1,9 @@
 //! What the CLI tests that run the `zkwal-sim` binary share: a scratch folder and a
 //! run of the binary with its exit code and output.
 
+// Each test binary that includes this module uses only some of its helpers.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,4 +31,10 @@ pub fn sim(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Str
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs the binary in the test's working directory (the package root): (exit code,
+/// stdout, stderr).
+pub fn sim_here(args: &[&str]) -> (i32, String, String) {
+    sim(Path::new("."), args, &[])
 }
