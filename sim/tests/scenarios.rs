@@ -180,6 +180,7 @@ fn with_zk(nodes: u32, faults: Vec<TimedFault>) -> Scenario {
         servers: 3,
         tick_time_ms: 200,
         session_timeout_ms: 1_000,
+        client_expiry: Default::default(),
     });
     sc.validate().unwrap();
     sc

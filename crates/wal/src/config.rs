@@ -72,9 +72,11 @@ impl Default for WalOptions {
 }
 
 /// ZooKeeper as a node sees it: the servers it may connect to (in order; the first is
-/// where its session goes first) and the session timeout it asks for.
+/// where its session goes first), the session timeout it asks for, and who decides
+/// that its session is over (the service alone, or also Curator's client-side timer).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZkClientOptions {
     pub servers: Vec<u32>,
     pub session_timeout_ms: u64,
+    pub client_expiry: zkwal_zk::ClientExpiry,
 }

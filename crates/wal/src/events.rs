@@ -43,8 +43,12 @@ pub enum WalEvent {
         index: Index,
         bytes: u64,
     },
-    /// The leader stepped down: `why` is "pause monitor" or "fenced".
+    /// The leader stepped down: `why` is "pause monitor", "fenced" or "session lost".
     SteppedDown { node: NodeId, why: &'static str },
+    /// `zk.client_expiry = curator`: the node took its ZooKeeper session as gone
+    /// (Curator's LOST) and opened a new one; `by_client` when the client's own timer
+    /// decided it (the service may still hold the session), not the service.
+    SessionLost { node: NodeId, by_client: bool },
     /// A blank node's recovery read (step [4]) began: its first request to ZooKeeper
     /// leaves the node in the input that emits this event.
     BlankReadStarted { node: NodeId },

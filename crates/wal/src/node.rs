@@ -26,8 +26,8 @@ use zkwal_raft::{
     NodeId, Output, Payload, RaftNode, Role, Term, Write, WriteId,
 };
 use zkwal_zk::{
-    ClientConfig, ClientEvent, ClientMsg, ClientSession, CreateMode, ErrorCode, EventType, MultiOp,
-    Request, Response, ServerMsg, SessionState, Xid,
+    ClientConfig, ClientEvent, ClientExpiry, ClientMsg, ClientSession, CreateMode, ErrorCode,
+    EventType, MultiOp, Request, Response, ServerMsg, SessionState, Xid,
 };
 
 use crate::config::{PauseMonitor, WalOptions, WalVariant, ZkClientOptions};
@@ -490,7 +490,8 @@ impl Node {
         self.sessions_opened += 1;
         let id = self.raft.id();
         let client_id = (id as u64) << 32 | self.sessions_opened as u64;
-        let cfg = ClientConfig::new(client_id, opts.servers.clone(), opts.session_timeout_ms);
+        let mut cfg = ClientConfig::new(client_id, opts.servers.clone(), opts.session_timeout_ms);
+        cfg.expiry = opts.client_expiry;
         self.zk = Some(Zk {
             session: ClientSession::new(cfg, now_ms),
             client_id,
@@ -555,8 +556,14 @@ impl Node {
             any = true;
             match ev {
                 ClientEvent::State(SessionState::Connected) => self.on_connected(now_ms),
+                ClientEvent::State(SessionState::Lost) => self.on_session_lost(now_ms, true),
+                ClientEvent::State(SessionState::Expired) if self.curator() => {
+                    // Curator reports the service's expiry as LOST too.
+                    self.on_session_lost(now_ms, false)
+                }
                 ClientEvent::State(SessionState::Expired) => {
-                    // The old handle can do nothing more: open a new session.
+                    // The old handle can do nothing more: open a new session (a leader
+                    // records `/leader` again there, epoch-checked in fenced).
                     self.open_session(now_ms);
                 }
                 ClientEvent::State(_) => {}
@@ -597,6 +604,43 @@ impl Node {
             }
         }
         any
+    }
+
+    /// Whether the node reaches ZooKeeper as an implementation on Curator would.
+    fn curator(&self) -> bool {
+        self.cfg
+            .zk
+            .as_ref()
+            .is_some_and(|z| z.client_expiry == ClientExpiry::Curator)
+    }
+
+    /// Curator's LOST (its own timer ran out, or the service said the session
+    /// expired): an implementation on Curator takes the session, and the leadership it
+    /// carried, as gone. Curator's leader recipes give leadership up on LOST under
+    /// either error policy (`StandardConnectionStateErrorPolicy` already on SUSPENDED,
+    /// `SessionConnectionStateErrorPolicy` only on LOST; this node models the latter):
+    /// a WAL variant's leader steps down (fenced: it drops its epoch too, and may lead
+    /// again only through a new takeover), then the node opens a new session and
+    /// re-creates its ephemerals there (`on_connected`), as Curator's RECONNECTED after
+    /// LOST asks. The `raft` variant's decisions ignore ZooKeeper: it only reopens.
+    fn on_session_lost(&mut self, now_ms: u64, by_client: bool) {
+        let node = self.raft.id();
+        self.events.push(WalEvent::SessionLost { node, by_client });
+        if self.cfg.variant.has_wal() && self.raft.role() == Role::Leader {
+            if self.cfg.variant.fenced() {
+                self.lead = None;
+                self.epoch = 0;
+                self.epoch_term = 0;
+                self.raft.set_may_campaign(false);
+            }
+            self.raft.set_lone_quorum(false);
+            self.raft.step_down(now_ms);
+            self.events.push(WalEvent::SteppedDown {
+                node,
+                why: "session lost",
+            });
+        }
+        self.open_session(now_ms);
     }
 
     /// Registered on every (re)connection: after a resumed session a create fails with

@@ -9,8 +9,12 @@
 //! `Disconnected`, and reconnects to the next server with its session id and the
 //! last zxid it has seen. The service then either resumes the session (`Connected`)
 //! or says it expired (`Expired`, final: every later call fails with SessionExpired).
-//! The client never decides expiry itself, like the Java client; an application that
-//! wants Curator-like caution can act on [`ClientSession::disconnected_since_ms`].
+//! By default ([`ClientExpiry::Server`]) the client never decides expiry itself, like
+//! the Java client. With [`ClientExpiry::Curator`] it also does what Apache Curator
+//! (3.0 and later) does on top of the Java client: when a live connection is lost
+//! (Curator's SUSPENDED) a timer of the negotiated session timeout starts, and if no
+//! reconnection succeeds before it ends the client gives the session up on its own
+//! (`Lost`, Curator's LOST), whatever the service would later say.
 //!
 //! Requests submitted while not connected fail at once with ConnectionLoss (the Java
 //! client would queue them until the next connection attempt succeeds or fails: the
@@ -32,6 +36,44 @@ use crate::proto::{
     ServerBody, ServerId, ServerMsg, SessionId, WatchedEvent, Xid, Zxid,
 };
 
+/// Who decides that a session is over.
+///
+/// - `Server`: only the service (the Java client, `zookeeper-client`): a client that
+///   cannot reach any server stays Disconnected for as long as that lasts, and learns
+///   the session expired from a server's answer to a reconnection.
+/// - `Curator`: Curator's simulated session expiry (Tech Notes 12 and 14, Curator 3.0
+///   and later, `ConnectionHandlingPolicy` with the default 100 % of the negotiated
+///   timeout): "Curator attempts to simulate server side session loss, by starting a
+///   timer (set to the negotiated session timeout length) upon receiving the
+///   SUSPENDED event. If the timer expires before Curator re-establishes a connection
+///   to Zookeeper then Curator will publish a LOST event" (TN12), and "injects a
+///   session end into the managed ZooKeeper client connection" (TN14). The client then
+///   reports [`SessionState::Lost`] and its handle is dead, as after an expiry; it
+///   sends nothing (the injected end closes the socket, no closeSession reaches the
+///   service), so the session may still be alive at the service, its ephemerals with
+///   it, until the service expires it: TN12, "though this is not guaranteed as
+///   Curator has no connection to the server at this point to confirm this". An
+///   expiry the service reports is LOST in Curator too (the client reports
+///   `Expired` then, as with `Server`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientExpiry {
+    #[default]
+    Server,
+    Curator,
+}
+
+impl ClientExpiry {
+    pub const ALL: [ClientExpiry; 2] = [ClientExpiry::Server, ClientExpiry::Curator];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientExpiry::Server => "server",
+            ClientExpiry::Curator => "curator",
+        }
+    }
+}
+
 /// Client configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientConfig {
@@ -45,6 +87,9 @@ pub struct ClientConfig {
     pub reconnect_delay_ms: u64,
     /// The client's jute.maxbuffer: a longer reply packet drops the connection.
     pub max_packet_bytes: usize,
+    /// Who decides that the session is over ([`ClientExpiry`]).
+    #[serde(default)]
+    pub expiry: ClientExpiry,
 }
 
 impl ClientConfig {
@@ -56,6 +101,7 @@ impl ClientConfig {
             requested_timeout_ms,
             reconnect_delay_ms: 100,
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
+            expiry: ClientExpiry::Server,
         }
     }
 }
@@ -71,6 +117,11 @@ pub enum SessionState {
     Disconnected,
     /// The service said the session expired. Final.
     Expired,
+    /// [`ClientExpiry::Curator`] only: the client gave the session up itself, having
+    /// been without a connection for the negotiated session timeout (Curator's
+    /// simulated expiry, LOST). Final, like `Expired`; but the service may still hold
+    /// the session, and its ephemerals, until it expires it.
+    Lost,
     /// The application closed the session. Final.
     Closed,
 }
@@ -117,7 +168,7 @@ enum Link {
         last_send_ms: u64,
         last_recv_ms: u64,
     },
-    /// Expired or closed.
+    /// Expired, lost or closed.
     Dead,
 }
 
@@ -264,6 +315,18 @@ impl ClientSession {
         self.disconnected_since_ms
     }
 
+    /// [`ClientExpiry::Curator`]: when the client will give the session up unless it
+    /// reconnects first (the loss of its last live connection plus the negotiated
+    /// timeout). None otherwise, and while connected.
+    pub fn lost_at_ms(&self) -> Option<u64> {
+        match (self.cfg.expiry, self.state) {
+            (ClientExpiry::Curator, SessionState::Disconnected) => self
+                .disconnected_since_ms
+                .map(|since| since.saturating_add(self.timeout_ms)),
+            _ => None,
+        }
+    }
+
     /// The server of the current connection or connection attempt.
     pub fn server(&self) -> Option<ServerId> {
         match &self.link {
@@ -301,6 +364,14 @@ impl ClientSession {
 
     /// When [`ClientSession::tick`] must run next.
     pub fn deadline_ms(&self) -> Option<u64> {
+        let link = self.link_deadline_ms();
+        match (link, self.lost_at_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn link_deadline_ms(&self) -> Option<u64> {
         match &self.link {
             Link::Idle { retry_at_ms } => Some(*retry_at_ms),
             Link::Connecting { started_ms, .. } => Some(started_ms + self.connect_timeout_ms()),
@@ -315,8 +386,14 @@ impl ClientSession {
         }
     }
 
-    /// Timers: reconnect, connect timeout, read timeout, ping.
+    /// Timers: Curator's session timer, reconnect, connect timeout, read timeout, ping.
     pub fn tick(&mut self, now_ms: u64) {
+        if self.lost_at_ms().is_some_and(|at| now_ms >= at) {
+            // Curator's injected session end: the handle is dead; a reconnection
+            // attempt in progress is abandoned (its socket closed), nothing is sent.
+            self.finish(SessionState::Lost);
+            return;
+        }
         match &self.link {
             Link::Idle { retry_at_ms } => {
                 if now_ms >= *retry_at_ms {
@@ -349,7 +426,9 @@ impl ClientSession {
         let xid = self.next_xid;
         self.next_xid += 1;
         let fail = match self.state {
-            SessionState::Expired | SessionState::Closed => Some(ErrorCode::SessionExpired),
+            SessionState::Expired | SessionState::Lost | SessionState::Closed => {
+                Some(ErrorCode::SessionExpired)
+            }
             _ if self.closing => Some(ErrorCode::SessionExpired),
             SessionState::Connected => None,
             SessionState::Connecting | SessionState::Disconnected => {
@@ -404,7 +483,10 @@ impl ClientSession {
             return xid;
         }
         let xid = self.submit(now_ms, Request::Close);
-        if !matches!(self.state, SessionState::Expired | SessionState::Closed) {
+        if !matches!(
+            self.state,
+            SessionState::Expired | SessionState::Lost | SessionState::Closed
+        ) {
             self.finish(SessionState::Closed);
         }
         xid
@@ -679,7 +761,7 @@ impl ClientSession {
     /// link agree.
     pub fn check_invariants(&self) -> Result<(), String> {
         match (&self.link, self.state) {
-            (Link::Dead, SessionState::Expired | SessionState::Closed) => {}
+            (Link::Dead, SessionState::Expired | SessionState::Lost | SessionState::Closed) => {}
             (Link::Dead, s) => return Err(format!("dead link in state {s:?}")),
             (Link::Connected { .. }, SessionState::Connected) => {}
             (Link::Connected { .. }, s) => return Err(format!("connected link in state {s:?}")),

@@ -38,7 +38,7 @@ pub mod proto;
 pub mod tree;
 
 pub use client::{
-    set_watches_batches, ClientConfig, ClientEvent, ClientSession, SessionState,
+    set_watches_batches, ClientConfig, ClientEvent, ClientExpiry, ClientSession, SessionState,
     SET_WATCHES_MAX_BYTES,
 };
 pub use ensemble::{

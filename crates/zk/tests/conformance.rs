@@ -84,6 +84,7 @@ impl Coverage {
                     data: Payload::Limit(x),
                     ..
                 } => bump(format!("request at limit +{x}")),
+                Op::MultiAtLimit { extra, .. } => bump(format!("multi at limit +{extra}")),
                 _ => {}
             }
             for (_, evs) in &step.events {
@@ -242,6 +243,81 @@ fn fixed_sequences_match_a_real_server() {
             get(2, "/a", false),
             children(0, "/", false),
         ],
+        // A multi over the request limit (its chunks of data spread over several
+        // ops, as a snapshot publication would send them) is refused as a setData
+        // is: the server drops the connection before reading it, the client sees
+        // ConnectionLoss for the whole multi, nothing is applied (no zxid taken: the
+        // next write's zxids show it; no watch fires), and the session is kept (its
+        // ephemeral stays, its watches are re-armed on the new connection and fire).
+        // The same multi at the limit is applied by both.
+        {
+            let ops = |v: i32| {
+                vec![
+                    MOp::Check {
+                        path: "/a".into(),
+                        version: v,
+                    },
+                    MOp::SetData {
+                        path: "/a".into(),
+                        data: b"x".to_vec(),
+                        version: v,
+                    },
+                    MOp::Create {
+                        path: "/c".into(),
+                        data: vec![],
+                        mode: Persistent,
+                    },
+                    MOp::Create {
+                        path: "/f/d".into(),
+                        data: vec![],
+                        mode: Persistent,
+                    },
+                    MOp::Delete {
+                        path: "/b".into(),
+                        version: -1,
+                    },
+                ]
+            };
+            vec![
+                create(0, "/a", small, Persistent),
+                create(0, "/b", small, Persistent),
+                create(0, "/f", small, Persistent),
+                create(1, "/e", small, Ephemeral),
+                get(1, "/a", true),
+                children(1, "/", true),
+                Op::Exists {
+                    s: 1,
+                    path: "/c".into(),
+                    watch: true,
+                },
+                Op::MultiAtLimit {
+                    s: 1,
+                    ops: ops(0),
+                    extra: 1,
+                },
+                get(2, "/a", false),
+                children(2, "/", false),
+                Op::Exists {
+                    s: 1,
+                    path: "/e".into(),
+                    watch: false,
+                },
+                set(0, "/a", small, 0),
+                Op::MultiAtLimit {
+                    s: 1,
+                    ops: ops(1),
+                    extra: 1,
+                },
+                Op::MultiAtLimit {
+                    s: 1,
+                    ops: ops(1),
+                    extra: 0,
+                },
+                get(2, "/a", false),
+                get(2, "/f/d", false),
+                children(2, "/", false),
+            ]
+        },
         // Sequential names count creates, not visible children; both modes share it.
         vec![
             create(0, "/s-", small, PersistentSequential),

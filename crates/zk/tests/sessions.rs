@@ -320,3 +320,129 @@ fn requests_while_disconnected_fail_with_connection_loss() {
     );
     assert!(w.ens.leader_tree().stat("/x").is_none());
 }
+
+/// Curator's simulated expiry against the service's, through an ensemble outage
+/// longer than the session timeout: the outage closes both clients' connections at
+/// once (SUSPENDED) and freezes expiry at the service. The Curator client gives its
+/// session up one negotiated timeout after losing the connection (LOST), while the
+/// service still holds the session and its ephemeral; the Java-style client waits,
+/// and resumes its session when the ensemble returns. The given-up session, which
+/// nobody resumes, is expired by the service a timeout after the outage ends.
+#[test]
+fn curator_client_gives_its_session_up_while_the_service_keeps_it() {
+    let mut w = World::new(3);
+    let t = 2_000;
+    let cur = w.connected_client_expiring(vec![0, 1, 2], t, ClientExpiry::Curator);
+    let srv = w.connected_client_expiring(vec![1, 2, 0], t, ClientExpiry::Server);
+    let (s_cur, s_srv) = (session_of(&w, cur), session_of(&w, srv));
+    w.call(cur, create("/cur", b"", CreateMode::Ephemeral))
+        .unwrap();
+    w.call(srv, create("/srv", b"", CreateMode::Ephemeral))
+        .unwrap();
+    let now = w.now;
+    w.ens.set_unavailable(now, true);
+    w.run_for(LATENCY_MS + 1);
+    let suspended_at = w.clients[cur]
+        .disconnected_since_ms()
+        .expect("the outage closed the connection");
+    assert_eq!(w.clients[cur].lost_at_ms(), Some(suspended_at + t));
+    assert_eq!(w.clients[srv].lost_at_ms(), None);
+    // Just short of the timer: still reconnecting.
+    w.run_until(suspended_at + t - 1);
+    assert_eq!(w.clients[cur].state(), SessionState::Disconnected);
+    w.run_until(suspended_at + t);
+    assert_eq!(w.clients[cur].state(), SessionState::Lost);
+    assert_eq!(
+        w.states(cur),
+        vec![
+            SessionState::Connected,
+            SessionState::Disconnected,
+            SessionState::Lost
+        ]
+    );
+    // The handle is dead and has no timer left; the service knows nothing of it.
+    assert!(w.clients[cur].deadline_ms().is_none());
+    assert_eq!(w.call(cur, get("/", false)), Err(ErrorCode::SessionExpired));
+    w.run_for(1_000);
+    assert_eq!(w.clients[srv].state(), SessionState::Disconnected);
+    assert!(w.ens.session_alive(s_cur) && w.ens.session_alive(s_srv));
+    assert!(w.ens.leader_tree().stat("/cur").is_some());
+    // The ensemble returns 3 s after it went: the waiting client resumes its session.
+    let back = now + 3_000;
+    w.run_until(back);
+    w.ens.set_unavailable(back, false);
+    w.run_until_cond(back + t, |w| {
+        w.clients[srv].state() == SessionState::Connected
+    });
+    assert_eq!(w.clients[srv].state(), SessionState::Connected);
+    assert_eq!(session_of(&w, srv), s_srv);
+    assert!(w.ens.leader_tree().stat("/srv").is_some());
+    // The abandoned session lives on until the service expires it (a fresh timeout
+    // from the outage's end, rounded up to a tick), its ephemeral with it.
+    assert!(w.ens.session_alive(s_cur));
+    assert!(w.ens.leader_tree().stat("/cur").is_some());
+    w.run_until(back + t + TICK_MS + 10);
+    assert!(!w.ens.session_alive(s_cur));
+    assert!(w.ens.leader_tree().stat("/cur").is_none());
+    assert_eq!(w.clients[cur].state(), SessionState::Lost);
+    assert!(w.ens.session_alive(s_srv));
+}
+
+/// A Curator client whose connection comes back before the timer ends keeps its
+/// session (Curator's RECONNECTED): the timer stops on reconnection and starts afresh
+/// at the next loss.
+#[test]
+fn curator_client_that_reconnects_in_time_keeps_its_session() {
+    let mut w = World::new(3);
+    let t = 4_000;
+    let a = w.connected_client_expiring(vec![0, 1, 2], t, ClientExpiry::Curator);
+    let s = session_of(&w, a);
+    w.cut.insert(a);
+    // past the read timeout (2/3 T): the timer runs; the service still holds the
+    // session when the link comes back
+    w.run_for(3_000);
+    assert_eq!(w.clients[a].state(), SessionState::Disconnected);
+    let first = w.clients[a].lost_at_ms().expect("timer running");
+    w.cut.remove(&a);
+    w.run_until_cond(w.now + 2_000, |w| {
+        w.clients[a].state() == SessionState::Connected
+    });
+    assert_eq!(w.clients[a].state(), SessionState::Connected);
+    assert!(w.now < first);
+    assert_eq!(w.clients[a].lost_at_ms(), None);
+    assert_eq!(session_of(&w, a), s);
+    // The next loss starts a new timer from that loss.
+    w.run_for(1_000);
+    w.cut.insert(a);
+    w.run_for(3_000);
+    let since = w.clients[a].disconnected_since_ms().expect("disconnected");
+    assert_eq!(w.clients[a].lost_at_ms(), Some(since + t));
+    assert!(since + t > first);
+    assert!(!w.states(a).contains(&SessionState::Lost));
+}
+
+/// Cut off from every server, a Curator client's timer ends after the service has
+/// already expired the session (the service counts from the last contact, the timer
+/// from the read timeout 2/3 T later): the client says Lost without ever hearing
+/// Expired, and never reconnects.
+#[test]
+fn cut_off_curator_client_says_lost_without_hearing_expired() {
+    let mut w = World::new(3);
+    let a = w.connected_client_expiring(vec![0, 1, 2], 2_000, ClientExpiry::Curator);
+    let s = session_of(&w, a);
+    w.cut.insert(a);
+    w.run_for(5_000);
+    assert!(!w.ens.session_alive(s));
+    assert_eq!(
+        w.states(a),
+        vec![
+            SessionState::Connected,
+            SessionState::Disconnected,
+            SessionState::Lost
+        ]
+    );
+    w.cut.remove(&a);
+    w.run_for(5_000);
+    assert_eq!(w.clients[a].state(), SessionState::Lost);
+    w.clients[a].check_invariants().unwrap();
+}

@@ -19,6 +19,9 @@
 //! after its last contact, rounded up to its tick, so a node that can reach a server
 //! learns it within about one connection round trip of that.)
 //!
+//! With `zk.client_expiry = curator` a session the client itself gave up (`Lost`,
+//! Curator's LOST) counts as expired here: the handle is as dead.
+//!
 //! Ignores: followers and candidates (they hold no leadership to give up), and the
 //! time a leader spends Disconnected before the expiry is known (its writes then wait
 //! or fail; `acked_in_wal` and the fence judge what they do).

@@ -179,6 +179,7 @@ impl WalChecks {
             WalEvent::Fenced { .. }
             | WalEvent::Published { .. }
             | WalEvent::SteppedDown { .. }
+            | WalEvent::SessionLost { .. }
             | WalEvent::TakeoverReadStarted { .. }
             | WalEvent::Reached { .. } => {}
         }

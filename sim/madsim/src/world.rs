@@ -273,6 +273,7 @@ impl World {
         let zk = o.zk.as_ref().map(|z| ZkClientOptions {
             servers: zkwal_model::zookeeper::server_order(node, z, &self.zk_pins),
             session_timeout_ms: z.session_timeout_ms,
+            client_expiry: z.client_expiry,
         });
         let ncfg = NodeConfig {
             raft: self.raft_config(node),

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use zkwal_wal::{PauseMonitor, WalOptions, WalVariant};
+use zkwal_zk::ClientExpiry;
 
 use crate::rng::{stream, stream_rng};
 
@@ -144,6 +145,12 @@ pub struct ZkOptions {
     pub tick_time_ms: u64,
     /// What each node asks for; the service clamps it to 2..=20 ticks.
     pub session_timeout_ms: u64,
+    /// Who decides that a node's session is over: `server` (the service alone, as the
+    /// Java client; the default) or `curator` (also Curator's client-side timer of
+    /// the negotiated timeout from the connection's loss, and the node reacts to LOST
+    /// as an implementation on Curator would). See `zkwal_zk::ClientExpiry`.
+    #[serde(default)]
+    pub client_expiry: ClientExpiry,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,6 +413,10 @@ impl Scenario {
             servers: 3,
             tick_time_ms: 200,
             session_timeout_ms: rng.gen_range(400..=4_000),
+            // Not drawn: a draw would change the runs, and the pinned hashes, of the
+            // seeds that drew `curator`. Set it (`--set zk.client_expiry=curator`) or
+            // sweep it (`sweep --set zk.client_expiry=server,curator`).
+            client_expiry: ClientExpiry::Server,
         };
         let duration_ms = self.options.duration_ms;
         let mut t = rng.gen_range(0..2_000);

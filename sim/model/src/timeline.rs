@@ -96,6 +96,7 @@ fn session_name(s: SessionState) -> &'static str {
         SessionState::Connected => "connected",
         SessionState::Disconnected => "disconnected",
         SessionState::Expired => "expired",
+        SessionState::Lost => "lost",
         SessionState::Closed => "closed",
     }
 }
@@ -429,6 +430,15 @@ impl Recording {
                 WalEvent::SteppedDown { node, why } => {
                     (*node, false, format!("stepped down ({why})"))
                 }
+                WalEvent::SessionLost { node, by_client } => (
+                    *node,
+                    false,
+                    if *by_client {
+                        "ZooKeeper session lost (client timer), new session".to_string()
+                    } else {
+                        "ZooKeeper session lost (expired), new session".to_string()
+                    },
+                ),
                 WalEvent::BlankReadStarted { node } => {
                     (*node, false, "blank disk: recovery read begins".to_string())
                 }

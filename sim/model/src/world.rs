@@ -619,6 +619,7 @@ impl<'s> World<'s> {
         let zk = o.zk.as_ref().map(|z| ZkClientOptions {
             servers: crate::zookeeper::server_order(node, z, &self.zk_pins),
             session_timeout_ms: z.session_timeout_ms,
+            client_expiry: z.client_expiry,
         });
         let ncfg = NodeConfig {
             raft: cfg,

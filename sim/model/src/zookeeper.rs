@@ -57,7 +57,7 @@ pub fn node_view(node: u32, core: &Node) -> NodeView {
         epoch: core.epoch(),
         session_expired: core
             .zk_session()
-            .is_some_and(|s| s.state() == SessionState::Expired),
+            .is_some_and(|s| matches!(s.state(), SessionState::Expired | SessionState::Lost)),
     }
 }
 
@@ -79,6 +79,12 @@ pub struct WalCounts {
     pub fenced_out: u64,
     /// Leaders that stepped down after their pause monitor saw a pause.
     pub pause_step_downs: u64,
+    /// `zk.client_expiry = curator`: sessions a node took as lost (Curator's LOST),
+    /// and of those, how many the client's own timer decided.
+    pub sessions_lost: u64,
+    pub sessions_lost_by_client: u64,
+    /// Leaders that stepped down because their session was lost.
+    pub session_step_downs: u64,
 }
 
 impl WalCounts {
@@ -90,7 +96,14 @@ impl WalCounts {
             WalEvent::Fenced { .. } => self.epoch_bumps += 1,
             WalEvent::Published { .. } => self.published += 1,
             WalEvent::SteppedDown { why, .. } if *why == "fenced" => self.fenced_out += 1,
+            WalEvent::SteppedDown { why, .. } if *why == "session lost" => {
+                self.session_step_downs += 1
+            }
             WalEvent::SteppedDown { .. } => self.pause_step_downs += 1,
+            WalEvent::SessionLost { by_client, .. } => {
+                self.sessions_lost += 1;
+                self.sessions_lost_by_client += u64::from(*by_client);
+            }
             WalEvent::BlankReadStarted { .. }
             | WalEvent::BlankRecovered { .. }
             | WalEvent::EpochCheckFailed { .. }

@@ -53,13 +53,22 @@ impl World {
 
     /// Adds a client connecting through `servers` (in order); returns its index.
     pub fn add_client(&mut self, servers: Vec<ServerId>, timeout_ms: u64) -> usize {
+        self.add_client_expiring(servers, timeout_ms, ClientExpiry::Server)
+    }
+
+    /// As [`World::add_client`], with the given expiry policy.
+    pub fn add_client_expiring(
+        &mut self,
+        servers: Vec<ServerId>,
+        timeout_ms: u64,
+        expiry: ClientExpiry,
+    ) -> usize {
         let idx = self.clients.len();
         let id = 100 + idx as u64;
         self.by_id.insert(id, idx);
-        self.clients.push(ClientSession::new(
-            ClientConfig::new(id, servers, timeout_ms),
-            self.now,
-        ));
+        let mut cfg = ClientConfig::new(id, servers, timeout_ms);
+        cfg.expiry = expiry;
+        self.clients.push(ClientSession::new(cfg, self.now));
         self.log.push(Vec::new());
         self.seen.push(0);
         self.flush();
@@ -68,7 +77,17 @@ impl World {
 
     /// Adds a client and runs until it is connected.
     pub fn connected_client(&mut self, servers: Vec<ServerId>, timeout_ms: u64) -> usize {
-        let c = self.add_client(servers, timeout_ms);
+        self.connected_client_expiring(servers, timeout_ms, ClientExpiry::Server)
+    }
+
+    /// As [`World::connected_client`], with the given expiry policy.
+    pub fn connected_client_expiring(
+        &mut self,
+        servers: Vec<ServerId>,
+        timeout_ms: u64,
+        expiry: ClientExpiry,
+    ) -> usize {
+        let c = self.add_client_expiring(servers, timeout_ms, expiry);
         let until = self.now + 5_000;
         self.run_until_cond(until, |w| w.clients[c].state() == SessionState::Connected);
         assert_eq!(self.clients[c].state(), SessionState::Connected);

@@ -203,6 +203,45 @@ impl Payload {
     }
 }
 
+/// The ops of a multi (full paths) with their data grown so that the whole request
+/// packet is `MAX_PACKET + extra` bytes: `extra` 0 is the largest multi the server
+/// accepts, 1 one byte over it. The padding is shared out over the ops that carry
+/// data (creates and setData, the remainder on the last), as a publication spreads a
+/// state over several chunk znodes. Sized by jute's encoding, written out here apart
+/// from the mock's own estimate so that the real server checks both:
+/// request header 8 (xid, type), then per op a MultiHeader (type 4, done 1, err 4)
+/// and its request body, then the closing MultiHeader 9; bodies: create
+/// (4+P) + (4+D) + 27 (OPEN_ACL_UNSAFE) + 4 (flags), setData (4+P) + (4+D) + 4,
+/// delete and check (4+P) + 4.
+pub fn multi_at_limit(ops: &[MOp], extra: u8) -> Vec<MOp> {
+    let body = |op: &MOp| match op {
+        MOp::Create { path, data, .. } => 4 + path.len() + 4 + data.len() + 27 + 4,
+        MOp::SetData { path, data, .. } => 4 + path.len() + 4 + data.len() + 4,
+        MOp::Delete { path, .. } | MOp::Check { path, .. } => 4 + path.len() + 4,
+    };
+    let size = 8 + ops.iter().map(|o| 9 + body(o)).sum::<usize>() + 9;
+    let carriers: Vec<usize> = (0..ops.len())
+        .filter(|i| matches!(ops[*i], MOp::Create { .. } | MOp::SetData { .. }))
+        .collect();
+    assert!(
+        !carriers.is_empty(),
+        "a multi at the limit needs a create or setData"
+    );
+    let pad = MAX_PACKET + extra as usize - size;
+    let mut out = ops.to_vec();
+    for (k, i) in carriers.iter().enumerate() {
+        let share = if k + 1 == carriers.len() {
+            pad - pad / carriers.len() * (carriers.len() - 1)
+        } else {
+            pad / carriers.len()
+        };
+        if let MOp::Create { data, .. } | MOp::SetData { data, .. } = &mut out[*i] {
+            data.extend(std::iter::repeat_n(b'm', share));
+        }
+    }
+    out
+}
+
 /// One generated step. Paths are relative to the sequence's root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -242,6 +281,15 @@ pub enum Op {
     Multi {
         s: usize,
         ops: Vec<MOp>,
+    },
+    /// A multi grown to the request limit ([`multi_at_limit`]): at it (`extra` 0)
+    /// the server applies it like any multi; one byte over (`extra` 1) it drops the
+    /// connection before reading it: ConnectionLoss, nothing applied, the session
+    /// and its watches kept.
+    MultiAtLimit {
+        s: usize,
+        ops: Vec<MOp>,
+        extra: u8,
     },
     Close {
         s: usize,
@@ -367,6 +415,11 @@ fn op_strategy() -> impl Strategy<Value = Op> {
             .prop_map(|(s, path, watch)| Op::GetChildren { s, path, watch }),
         6 => (s.clone(), prop::collection::vec(mop_strategy(), 1..5))
             .prop_map(|(s, ops)| Op::Multi { s, ops }),
+        1 => (s.clone(), prop::collection::vec(mop_strategy(), 1..4), 0u8..2)
+            .prop_filter("needs an op that carries data", |(_, ops, _)| {
+                ops.iter().any(|o| matches!(o, MOp::Create { .. } | MOp::SetData { .. }))
+            })
+            .prop_map(|(s, ops, extra)| Op::MultiAtLimit { s, ops, extra }),
         // empty: both clients answer it without sending it (no zxid)
         1 => s.clone().prop_map(|s| Op::Multi { s, ops: vec![] }),
         1 => s.clone().prop_map(|s| Op::Close { s }),
@@ -577,7 +630,7 @@ pub fn play<Z: Zk>(zk: &mut Z, root: &str, seq: &[Op]) -> Trace {
                     Err(e) => Outcome::Err(e),
                 }
             }
-            Op::Multi { s, ops } => {
+            Op::Multi { s, ops } | Op::MultiAtLimit { s, ops, .. } => {
                 let ops: Vec<MOp> = ops
                     .iter()
                     .map(|o| match o {
@@ -605,6 +658,10 @@ pub fn play<Z: Zk>(zk: &mut Z, root: &str, seq: &[Op]) -> Trace {
                         },
                     })
                     .collect();
+                let ops = match op {
+                    Op::MultiAtLimit { extra, .. } => multi_at_limit(&ops, *extra),
+                    _ => ops,
+                };
                 match zk.multi(sessions[*s], &ops) {
                     Ok(rs) => Outcome::Multi(
                         rs.into_iter()
