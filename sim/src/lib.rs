@@ -21,8 +21,8 @@
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub use zkwal_model::{
-    ceiling, clients, disk, faults, metrics, network, profile, queue, rng, run, scenario, timeline,
-    trace, world, zookeeper,
+    ceiling, clients, disk, faults, metrics, network, phases, profile, queue, rng, run, scenario,
+    timeline, trace, world, zookeeper,
 };
 
 pub mod args;
