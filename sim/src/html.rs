@@ -31,7 +31,7 @@ struct Page<'a> {
     definitions: Vec<&'static str>,
 }
 
-const DEFINITIONS: [&str; 7] = [
+const DEFINITIONS: [&str; 8] = [
     "Failover: a node becomes leader (an election won, or a ZooKeeper-WAL takeover) during the fault phase, other than the run's first leader; leader changes with no acknowledged write between them count once.",
     "Unavailability per failover: the gap between the last write acknowledged before the leader change and the first acknowledged after it, counting only instants at which some client was trying to write.",
     "Availability: the share of fault-phase time in which a write invoked then was acknowledged within the client's operation timeout (each write stands for the time until the next write was invoked, at most one timeout).",
@@ -39,6 +39,7 @@ const DEFINITIONS: [&str; 7] = [
     "ZooKeeper ops per write: transactions, reads and syncs served, over the writes acknowledged; bytes per write: request plus reply bytes on the wire (pings included); bytes held at most: the peak size of the data tree (data plus paths).",
     "Total-loss recovery: from the instant every node was down to the first write acknowledged after a node returned; 'after a return' is the part from that return.",
     "Percentiles come from HDR histograms (3 significant digits); maxima are exact.",
+    "Failover phases: each failover's unavailability cut at milestones, so the phases add up to it exactly: before fault (last ack to the old leader's stop: crash, pause, cut off, stepped down), detection (to the future leader's first takeover read, or its first campaign for raft), takeover (WAL read: epoch bump, sync, read, append), election (campaigns, lost ones included), client retry (leadership to its first accepted client write), first commit (to the first ack); the instants in any of them at which no node could serve (the ceiling's definition) are set apart as 'unservable'.",
 ];
 
 fn render(page: &Page) -> Result<String, String> {
@@ -250,6 +251,119 @@ fn value_chart(
     })
 }
 
+/// One stacked bar per outcome (`labels`): each failover phase's value (`phases.rs`,
+/// `NAMES` order) on top of the one before, for `pick` of the phase's summary (p50,
+/// p99, or the share of all unavailability in %).
+fn phase_chart(
+    labels: &[String],
+    outcomes: &[Outcome],
+    y_desc: &str,
+    pick: fn(&crate::metrics::PhaseQuantiles) -> Option<f64>,
+) -> Result<String, String> {
+    let stacks: Vec<[f64; 7]> = outcomes
+        .iter()
+        .map(|o| {
+            let s = o.totals.figures.failover_phases_ms.summary();
+            s.values().map(|q| pick(&q).unwrap_or(0.0))
+        })
+        .collect();
+    let y_hi = stacks
+        .iter()
+        .map(|s| s.iter().sum::<f64>())
+        .fold(0f64, f64::max)
+        .max(1.0)
+        * 1.15;
+    let n = labels.len().max(1);
+    let names: Vec<String> = labels.to_vec();
+    svg(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .right_y_label_area_size(0)
+            .build_cartesian_2d(-0.5f64..(n as f64 + 1.5), 0f64..y_hi)
+            .map_err(err)?;
+        let fmt_x = move |x: &f64| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n * 2 + 5)
+            .x_desc("")
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
+            .x_label_formatter(&fmt_x)
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(err)?;
+        for (k, name) in crate::phases::NAMES.iter().enumerate() {
+            let c = color(k);
+            let bars: Vec<Rectangle<(f64, f64)>> = stacks
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s[k] > 0.0)
+                .map(|(i, s)| {
+                    let below: f64 = s[..k].iter().sum();
+                    let x = i as f64;
+                    Rectangle::new([(x - 0.3, below), (x + 0.3, below + s[k])], c.filled())
+                })
+                .collect();
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(("sans-serif", 14))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+}
+
+/// The failover-phase charts of a page: p50, p99 and share, one stacked bar per outcome.
+fn phase_charts(labels: &[String], outcomes: &[Outcome]) -> Result<Vec<Chart>, String> {
+    let note = "One bar per column of the table, each failover phase (phases.rs) stacked on the one before. A phase's percentile is over every failover, so the stacked percentiles need not add up to the unavailability's percentile; the shares do add up to 100% of all failovers' unavailability.";
+    Ok(vec![
+        Chart {
+            title: "Failover phases, p50".into(),
+            note: note.into(),
+            svg: phase_chart(labels, outcomes, "p50 of each phase (virtual ms)", |q| {
+                q.quantiles.p50.map(|v| v as f64)
+            })?,
+        },
+        Chart {
+            title: "Failover phases, p99".into(),
+            note: note.into(),
+            svg: phase_chart(labels, outcomes, "p99 of each phase (virtual ms)", |q| {
+                q.quantiles.p99.map(|v| v as f64)
+            })?,
+        },
+        Chart {
+            title: "Failover phases, share of all unavailability".into(),
+            note: note.into(),
+            svg: phase_chart(
+                labels,
+                outcomes,
+                "share of all failovers' unavailability (%)",
+                |q| q.share.map(|v| 100.0 * v),
+            )?,
+        },
+    ])
+}
+
 /// The `report --html` page: the side-by-side table and, per variant, the
 /// distributions of unavailability per failover, write latency and total-loss recovery.
 pub fn report_page(
@@ -265,7 +379,7 @@ pub fn report_page(
             .map(|o| (o.variant.name().to_string(), f(o)))
             .collect()
     };
-    let charts = vec![
+    let mut charts = vec![
         Chart {
             title: "Unavailability per failover".into(),
             note: "Cumulative distribution over every failover of every seed, per variant (log scale).".into(),
@@ -291,6 +405,11 @@ pub fn report_page(
             )?,
         },
     ];
+    let names: Vec<String> = outcomes
+        .iter()
+        .map(|o| o.variant.name().to_string())
+        .collect();
+    charts.extend(phase_charts(&names, outcomes)?);
     render(&Page {
         title,
         subtitle: format!("Side by side: {note}. Figures are measured from the clients' side, over the seeds that ran to the end without a violation."),
@@ -327,7 +446,7 @@ pub fn sweep_page(
         .iter()
         .map(|o| Some(o.totals.violations.len() as f64))
         .collect();
-    let charts = vec![
+    let mut charts = vec![
         Chart {
             title: format!("Downtime per failover against {name}"),
             note: "Unavailability per failover, p50 and p99 over every failover of every seed, at each value.".into(),
@@ -352,6 +471,7 @@ pub fn sweep_page(
             svg: value_chart(name, values, "seeds violating", &[("violations", violations)])?,
         },
     ];
+    charts.extend(phase_charts(values, outcomes)?);
     render(&Page {
         title,
         subtitle: format!("The same seeds at each value of {name}. Figures are measured from the clients' side, over the seeds that ran to the end without a violation.{}", notes.iter().map(|n| format!(" Note: {n}.")).collect::<String>()),

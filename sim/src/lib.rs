@@ -21,7 +21,8 @@
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub use zkwal_model::{
-    ceiling, clients, disk, faults, metrics, network, overlap, profile, queue, rng, run, scenario,
+    ceiling, clients, disk, faults, metrics, network, overlap, phases, profile, queue, rng, run,
+    scenario,
     timeline, trace, world, zookeeper,
 };
 

@@ -317,6 +317,26 @@ impl Part {
     }
 }
 
+/// The failover phases' sums and counts as `check_sums` names them (`phases::NAMES` order).
+const PHASE_SUMS: [&str; 7] = [
+    "figures.failover_phases_ms.sum_ms.unservable",
+    "figures.failover_phases_ms.sum_ms.before_fault",
+    "figures.failover_phases_ms.sum_ms.detection",
+    "figures.failover_phases_ms.sum_ms.takeover",
+    "figures.failover_phases_ms.sum_ms.election",
+    "figures.failover_phases_ms.sum_ms.client_retry",
+    "figures.failover_phases_ms.sum_ms.first_commit",
+];
+const PHASE_COUNTS: [&str; 7] = [
+    "figures.failover_phases_ms.unservable",
+    "figures.failover_phases_ms.before_fault",
+    "figures.failover_phases_ms.detection",
+    "figures.failover_phases_ms.takeover",
+    "figures.failover_phases_ms.election",
+    "figures.failover_phases_ms.client_retry",
+    "figures.failover_phases_ms.first_commit",
+];
+
 /// Refuses parts whose counts would overflow when added (hand-edited or corrupt
 /// inputs): a merged total that wrapped would be a false figure.
 fn check_sums(parts: &[Part]) -> Result<(), String> {
@@ -353,6 +373,9 @@ fn check_sums(parts: &[Part]) -> Result<(), String> {
         ];
         v.extend(t.faults.iter());
         v.extend(t.situations.counts());
+        let ph = &f.failover_phases_ms;
+        v.extend(PHASE_SUMS.into_iter().zip(ph.sum_ms.values()));
+        v.extend(PHASE_COUNTS.into_iter().zip(ph.dists().map(|d| d.count())));
         v
     };
     let mut sums: Vec<(&'static str, u64)> = Vec::new();

@@ -153,7 +153,45 @@ pub fn figures_line(f: &Figures) -> String {
         q3(s.total_loss_recovery_ms),
         pct(s.availability_ceiling),
         pct(s.availability_efficiency),
-    )
+    ) + &phases_text(&s)
+}
+
+/// Each failover phase as ` phase NAME p50/p99/max ms=A / B / C (share S)`.
+fn phases_text(s: &Summary) -> String {
+    crate::phases::NAMES
+        .iter()
+        .zip(s.failover_phases_ms.values())
+        .map(|(n, p)| {
+            format!(
+                " phase {n} p50/p99/max ms={} ({} of all)",
+                q3(p.quantiles),
+                pct1(p.share)
+            )
+        })
+        .collect()
+}
+
+fn pct1(v: Option<f64>) -> String {
+    v.map_or("-".into(), |a| format!("{:.1}%", 100.0 * a))
+}
+
+/// One table row per failover phase (`phases.rs`): p50 / p99 / max and its share of
+/// all the failovers' unavailability.
+fn phase_cells(s: &Summary) -> Vec<(&'static str, String)> {
+    const LABELS: [&str; 7] = [
+        "  phase no node could serve p50 / p99 / max ms (share)",
+        "  phase before fault p50 / p99 / max ms (share)",
+        "  phase detection p50 / p99 / max ms (share)",
+        "  phase takeover p50 / p99 / max ms (share)",
+        "  phase election p50 / p99 / max ms (share)",
+        "  phase client retry p50 / p99 / max ms (share)",
+        "  phase first commit p50 / p99 / max ms (share)",
+    ];
+    LABELS
+        .iter()
+        .zip(s.failover_phases_ms.values())
+        .map(|(l, p)| (*l, format!("{} ({})", q3(p.quantiles), pct1(p.share))))
+        .collect()
 }
 
 /// A table: a header row and rows of cells (text and HTML are drawn from it).
@@ -232,6 +270,7 @@ fn figure_cells(o: &Outcome) -> Vec<(std::borrow::Cow<'static, str>, String)> {
         ("seeds/s", format!("{:.0}", t.seeds_run as f64 / o.secs)),
     ]
     .into_iter()
+    .chain(phase_cells(&s))
     .map(|(l, c)| (std::borrow::Cow::Borrowed(l), c))
     .chain(crate::situations::Situation::ALL.into_iter().map(|s| {
         let r = t.situations.get(s);

@@ -11,6 +11,8 @@
 //!   timed), and what a range of seeds runs;
 //! - [`metrics`]: the figures measured from the clients' side (downtime per failover,
 //!   availability, latency, ZooKeeper cost), mergeable across runs;
+//! - [`phases`]: each failover's unavailability split into detection, takeover,
+//!   election and first commit;
 //! - [`profile`]: fault profiles (`swarm`, `churn`) and scenario options set by name;
 //! - [`timeline`]: what a replay records (the counterexample and the diagram are drawn
 //!   from it).
@@ -22,6 +24,7 @@ pub mod faults;
 pub mod metrics;
 pub mod network;
 pub mod overlap;
+pub mod phases;
 pub mod profile;
 pub mod queue;
 pub mod rng;

@@ -82,11 +82,14 @@ pub struct Record {
     running: u32,
     /// When each node could not serve, for the availability ceiling (`ceiling.rs`).
     pub outages: crate::ceiling::Outages,
+    /// Stops, reactions and first requests, for the failover phases (`phases.rs`).
+    pub milestones: crate::phases::Milestones,
 }
 
 impl Record {
     pub fn became_leader(&mut self, at_ms: u64, node: u32, term: u64) {
         self.leader_changes.push(LeaderChange { at_ms, node, term });
+        self.milestones.became_leader(node);
     }
 
     /// Records the leaderships among a Raft core's events of one input.
@@ -161,6 +164,8 @@ pub struct RunFigures {
     pub zk: Option<ZkFigures>,
     /// Of `observed_ms`, the time an ideal design could have served (`ceiling.rs`).
     pub achievable_ms: u64,
+    /// One per failover, as `unavailability_ms`: its phases, adding up to it (`phases.rs`).
+    pub phases_ms: Vec<crate::phases::Phases>,
 }
 
 /// A write as the figures see it.
@@ -258,7 +263,8 @@ impl RunFigures {
 
         // Failovers: the ack gap around each leader change, while clients were trying.
         let mut last_gap = None;
-        for lc in record.leader_changes.iter().skip(1) {
+        let mut failovers: Vec<crate::phases::Failover> = Vec::new();
+        for (k, lc) in record.leader_changes.iter().enumerate().skip(1) {
             if lc.at_ms >= fault_end {
                 break;
             }
@@ -267,12 +273,24 @@ impl RunFigures {
             let prev = if i == 0 { 0 } else { acks[i - 1] };
             let next = acks.get(i).copied().unwrap_or(end_ms);
             if last_gap == Some((prev, next)) {
+                if let Some(fo) = failovers.last_mut().filter(|fo| fo.prev_ms == prev) {
+                    // The gap's last leader change so far.
+                    (fo.new_leader, fo.leadership_ms) = (lc.node, lc.at_ms);
+                }
                 continue; // the same gap: one failover
             }
             last_gap = Some((prev, next));
             let gap = trying.within(prev, next);
             if gap > 0 {
                 f.unavailability_ms.push(gap);
+                failovers.push(crate::phases::Failover {
+                    prev_ms: prev,
+                    next_ms: next,
+                    old_leader: record.leader_changes[k - 1].node,
+                    first_change_ms: lc.at_ms,
+                    new_leader: lc.node,
+                    leadership_ms: lc.at_ms,
+                });
             }
         }
 
@@ -285,6 +303,14 @@ impl RunFigures {
         invoked.sort_unstable();
         let with_zk = sc.variant != crate::scenario::Variant::Raft && sc.options.zk.is_some();
         let unservable = record.outages.unservable(sc.nodes, with_zk, end_ms);
+        f.phases_ms = failovers
+            .iter()
+            .map(|fo| {
+                crate::phases::split(&record.milestones, &unservable.spans, fo, |a, b| {
+                    trying.within(a, b)
+                })
+            })
+            .collect();
         // The client takes an answer until its last attempt, sent before the
         // operation's deadline, times out (`clients.rs`).
         let answer_window_ms = op_timeout + sc.options.client.attempt_timeout_ms;
@@ -476,6 +502,8 @@ pub struct Figures {
     pub zk_held_bytes_max: u64,
     /// Of `observed_ms`, the time an ideal design could have served (`ceiling.rs`).
     pub achievable_ms: u64,
+    /// Each failover's phases (`phases.rs`).
+    pub failover_phases_ms: PhaseDists,
 }
 
 impl Figures {
@@ -506,6 +534,9 @@ impl Figures {
             self.zk_held_bytes_max = self.zk_held_bytes_max.max(z.held_bytes_max);
         }
         self.achievable_ms += r.achievable_ms;
+        for p in &r.phases_ms {
+            self.failover_phases_ms.add(p);
+        }
     }
 
     pub fn merge(&mut self, o: &Figures) {
@@ -526,6 +557,7 @@ impl Figures {
         self.zk_bytes += o.zk_bytes;
         self.zk_held_bytes_max = self.zk_held_bytes_max.max(o.zk_held_bytes_max);
         self.achievable_ms += o.achievable_ms;
+        self.failover_phases_ms.merge(&o.failover_phases_ms);
     }
 
     /// Failovers counted (one unavailability value each).
@@ -573,6 +605,7 @@ impl Figures {
             total_loss_return_to_write_ms: self.total_loss_return_to_write_ms.quantiles(),
             availability_ceiling: self.availability_ceiling(),
             availability_efficiency: self.availability_efficiency(),
+            failover_phases_ms: self.failover_phases_ms.summary(),
         }
     }
 }
@@ -605,6 +638,123 @@ pub struct Summary {
     pub availability_ceiling: Option<f64>,
     /// `availability` ÷ `availability_ceiling`.
     pub availability_efficiency: Option<f64>,
+    /// Each failover's unavailability split into phases (`phases.rs`).
+    pub failover_phases_ms: PhaseSummary,
+}
+
+/// The phases of many failovers, added up: a distribution per phase (one value per
+/// failover, zeros included) and the exact sum of each, so that each phase's share of
+/// all unavailability is exact and merging is exact (as [`Figures`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseDists {
+    pub unservable: Dist,
+    pub before_fault: Dist,
+    pub detection: Dist,
+    pub takeover: Dist,
+    pub election: Dist,
+    pub client_retry: Dist,
+    pub first_commit: Dist,
+    /// Each phase's total over every failover (virtual ms).
+    pub sum_ms: crate::phases::Phases,
+}
+
+impl PhaseDists {
+    /// The distributions in [`crate::phases::NAMES`] order.
+    pub fn dists(&self) -> [&Dist; 7] {
+        [
+            &self.unservable,
+            &self.before_fault,
+            &self.detection,
+            &self.takeover,
+            &self.election,
+            &self.client_retry,
+            &self.first_commit,
+        ]
+    }
+
+    fn dists_mut(&mut self) -> [&mut Dist; 7] {
+        [
+            &mut self.unservable,
+            &mut self.before_fault,
+            &mut self.detection,
+            &mut self.takeover,
+            &mut self.election,
+            &mut self.client_retry,
+            &mut self.first_commit,
+        ]
+    }
+
+    pub fn add(&mut self, p: &crate::phases::Phases) {
+        for (d, v) in self.dists_mut().into_iter().zip(p.values()) {
+            d.record(v);
+        }
+        self.sum_ms = self.sum_ms.plus(p);
+    }
+
+    pub fn merge(&mut self, o: &PhaseDists) {
+        for (d, e) in self.dists_mut().into_iter().zip(o.dists()) {
+            d.merge(e);
+        }
+        self.sum_ms = self.sum_ms.plus(&o.sum_ms);
+    }
+
+    /// p50/p99/max of each phase and its share of the sum of all phases.
+    pub fn summary(&self) -> PhaseSummary {
+        let total: u64 = self.sum_ms.total();
+        let q = |i: usize| {
+            let d = self.dists()[i];
+            PhaseQuantiles {
+                quantiles: d.quantiles(),
+                share: (total > 0).then(|| self.sum_ms.values()[i] as f64 / total as f64),
+            }
+        };
+        PhaseSummary {
+            unservable: q(0),
+            before_fault: q(1),
+            detection: q(2),
+            takeover: q(3),
+            election: q(4),
+            client_retry: q(5),
+            first_commit: q(6),
+        }
+    }
+}
+
+/// A phase as reported: p50/p99/max over failovers, and its share of all the
+/// failovers' unavailability (`null`: no failover).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PhaseQuantiles {
+    #[serde(flatten)]
+    pub quantiles: Quantiles,
+    pub share: Option<f64>,
+}
+
+/// Every phase as reported (JSON `failover_phases_ms`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct PhaseSummary {
+    pub unservable: PhaseQuantiles,
+    pub before_fault: PhaseQuantiles,
+    pub detection: PhaseQuantiles,
+    pub takeover: PhaseQuantiles,
+    pub election: PhaseQuantiles,
+    pub client_retry: PhaseQuantiles,
+    pub first_commit: PhaseQuantiles,
+}
+
+impl PhaseSummary {
+    /// The phases in [`crate::phases::NAMES`] order.
+    pub fn values(&self) -> [PhaseQuantiles; 7] {
+        [
+            self.unservable,
+            self.before_fault,
+            self.detection,
+            self.takeover,
+            self.election,
+            self.client_retry,
+            self.first_commit,
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -720,6 +720,9 @@ impl<'s> World<'s> {
         self.watch_raft_events(node, &events);
         let raft = self.nodes[i].core.as_ref().expect("node is up").raft();
         self.record.raft_events(self.now_ms, node, &events);
+        self.record
+            .milestones
+            .role(self.now_ms, node, raft.role(), raft.term());
         if let Some(r) = self.recorder.as_deref_mut() {
             r.node_step(
                 self.now_ms,
@@ -875,6 +878,9 @@ impl<'s> World<'s> {
                 // Proposed again even if this node proposed it before: that earlier
                 // entry may have been truncated. The state machine de-duplicates.
                 let answer = core.propose(now, command).err();
+                if answer.is_none() {
+                    self.record.milestones.accepted(now, to as u32);
+                }
                 self.after_input(to as u32);
                 if let Some(hint) = answer {
                     let party = self.client_party(client);
@@ -996,6 +1002,7 @@ impl<'s> World<'s> {
                     slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
                     let until = slot.paused_until_ms;
                     self.record.outages.paused(self.now_ms, node);
+                    self.record.milestones.stopped(self.now_ms, node);
                     self.faults.add(FaultKind::Pause);
                     self.schedule(until, Ev::Resume { node });
                 }
@@ -1010,6 +1017,7 @@ impl<'s> World<'s> {
                 if let Some(node) = self.current_leader() {
                     let links = self.net.partition_links(&[node], false, self.nodes.len());
                     self.net.block(&links);
+                    self.record.milestones.stopped(self.now_ms, node);
                     self.faults.add(FaultKind::Partition);
                     self.schedule(self.now_ms + ms, Ev::HealPartitions { links });
                 }
@@ -1034,6 +1042,7 @@ impl<'s> World<'s> {
                             .zk_outage(self.now_ms, e.is_unavailable());
                     }
                     self.faults.add(FaultKind::ZkOutage);
+                    self.zk_stops_all();
                     self.schedule(self.now_ms + ms, Ev::ZkRestore);
                     self.after_zk();
                 }
@@ -1053,6 +1062,9 @@ impl<'s> World<'s> {
                     let zk_party = self.zk_party;
                     self.net.block(&Network::both_ways(node as usize, zk_party));
                     self.record_zk_links();
+                    if self.sc.variant.wal_variant().has_wal() {
+                        self.record.milestones.stopped(self.now_ms, node);
+                    }
                     self.faults.add(FaultKind::ZkCutOff);
                     let w = &mut self.sit.nodes[node as usize];
                     w.cut_off_until_ms = w.cut_off_until_ms.max(self.now_ms + ms);
@@ -1066,6 +1078,7 @@ impl<'s> World<'s> {
                     slot.paused_until_ms = slot.paused_until_ms.max(self.now_ms + ms);
                     let until = slot.paused_until_ms;
                     self.record.outages.paused(self.now_ms, node);
+                    self.record.milestones.stopped(self.now_ms, node);
                     self.faults.add(FaultKind::Pause);
                     self.faults.add(FaultKind::PauseLeader);
                     self.schedule(until, Ev::Resume { node });
@@ -1085,6 +1098,7 @@ impl<'s> World<'s> {
                         self.active.election(self.now_ms, unavailable_ms);
                         self.record.outages.zk_election(self.now_ms, unavailable_ms);
                         self.faults.add(FaultKind::ZkLeaderChange);
+                        self.zk_stops_all();
                     }
                     self.after_zk();
                 }
@@ -1109,6 +1123,9 @@ impl<'s> World<'s> {
             Fault::Partition { side, one_way, ms } => {
                 let links = self.net.partition_links(&side, one_way, self.nodes.len());
                 self.net.block(&links);
+                self.record
+                    .milestones
+                    .partitioned(self.now_ms, &side, self.sc.nodes);
                 self.faults.add(FaultKind::Partition);
                 self.schedule(self.now_ms + ms, Ev::HealPartitions { links });
             }
@@ -1134,6 +1151,16 @@ impl<'s> World<'s> {
     fn keep_down(&mut self, node: u32, down_ms: u64) {
         self.active.down(node, self.now_ms + down_ms);
         self.schedule(self.now_ms + down_ms, Ev::Restart { node });
+    }
+
+    /// The ensemble cannot commit: a ZooKeeper variant's leader stops serving (its
+    /// writes go to the WAL first), whichever node leads (the failover phases).
+    fn zk_stops_all(&mut self) {
+        if self.sc.variant.wal_variant().has_wal() {
+            for node in 0..self.sc.nodes {
+                self.record.milestones.stopped(self.now_ms, node);
+            }
+        }
     }
 
     /// The running node that leads in the highest term, if any.
@@ -1175,6 +1202,7 @@ impl<'s> World<'s> {
             self.sit.blank_loss_pending = true;
         }
         self.record.outages.down(self.now_ms, node);
+        self.record.milestones.stopped(self.now_ms, node);
         for _ in 0..lost {
             self.faults.add(FaultKind::UnsyncedWriteLost);
         }
@@ -1272,6 +1300,7 @@ impl<'s> World<'s> {
                 debug!(t = self.now_ms, "wal {e:?}");
             }
             self.wal_counts.count(e);
+            self.record.milestones.wal_event(self.now_ms, e);
             Self::watch_wal_event(&mut self.sit, &self.nodes, self.zk.as_ref(), self.now_ms, e);
             result = self.wal_checks.on_event(e, tree);
             if result.is_err() {
