@@ -22,8 +22,7 @@
 
 pub use zkwal_model::{
     ceiling, clients, disk, faults, metrics, network, overlap, phases, profile, queue, rng, run,
-    scenario,
-    timeline, trace, world, zookeeper,
+    scenario, timeline, trace, world, zookeeper,
 };
 
 pub mod args;

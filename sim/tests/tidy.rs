@@ -97,27 +97,47 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The module files of one crate's `src` (flat: the simulator's crates have no
-/// module folders), without `lib.rs` and `main.rs`: (module name, code lines).
+/// The module files of one crate's `src`, without `lib.rs` and `main.rs`: (module
+/// name, code lines). A module folder `x/` (beside `x.rs`) holds child modules of `x`:
+/// their code counts as `x`'s, since what they import, `x` imports.
 fn modules(src: &Path) -> Vec<(String, Vec<String>)> {
+    let code_of = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .map(str::to_string)
+            .collect()
+    };
     let mut out = Vec::new();
+    let mut children = Vec::new();
     for e in std::fs::read_dir(src).unwrap() {
         let p = e.unwrap().path();
-        assert!(
-            !p.is_dir(),
-            "{}: a module folder; teach sim/tests/tidy.rs to read it",
-            p.display()
-        );
         let name = p.file_stem().unwrap().to_string_lossy().to_string();
-        if p.extension().is_some_and(|x| x == "rs") && name != "lib" && name != "main" {
-            let code = std::fs::read_to_string(&p)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .map(str::to_string)
-                .collect();
-            out.push((name, code));
+        if p.is_dir() {
+            for c in std::fs::read_dir(&p).unwrap() {
+                let c = c.unwrap().path();
+                assert!(
+                    !c.is_dir(),
+                    "{}: a nested module folder; teach sim/tests/tidy.rs to read it",
+                    c.display()
+                );
+                if c.extension().is_some_and(|x| x == "rs") {
+                    children.push((name.clone(), code_of(&c)));
+                }
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") && name != "lib" && name != "main" {
+            out.push((name, code_of(&p)));
         }
+    }
+    for (parent, code) in children {
+        let Some((_, lines)) = out.iter_mut().find(|(n, _)| *n == parent) else {
+            panic!(
+                "{}/{parent}/: a module folder without {parent}.rs",
+                src.display()
+            );
+        };
+        lines.extend(code);
     }
     out.sort();
     out
