@@ -345,6 +345,17 @@ impl Node {
     /// writes the entry to its WAL (step A) and proposes it when ZooKeeper confirms.
     /// Err carries the leader hint for a refusal.
     pub fn propose(&mut self, now_ms: u64, command: Command) -> Result<(), Option<NodeId>> {
+        if self.wal_entry_too_large(&command) {
+            // Refused to the client at once, as failed: written nowhere, so nothing
+            // else is held up behind it and no retry can ever succeed (no livelock).
+            self.outputs.push_back(NodeOutput::Reply {
+                client: command.client,
+                request_id: command.request_id,
+                reply: ClientReply::TooLarge,
+            });
+            self.pump(now_ms);
+            return Ok(());
+        }
         let result = if self.cfg.variant.has_wal() {
             self.propose_via_wal(now_ms, command)
         } else {
@@ -942,6 +953,39 @@ impl Node {
             }
         }
         Request::Multi(ops)
+    }
+
+    /// A WAL leader's check of step A: whether `command`'s WAL entry znode, sent as
+    /// this variant sends it, would pass ZooKeeper's `jute.maxbuffer` (the server would
+    /// drop the connection, and the re-sent write again, forever). Only a leader that
+    /// would take the write asks; others answer "not leader" as usual. The exact size
+    /// is computed only for payloads near the limit, so small writes cost nothing.
+    fn wal_entry_too_large(&self, command: &Command) -> bool {
+        let zkwal_raft::Op::Append { payload_bytes, .. } = command.op else {
+            return false;
+        };
+        let limit = zkwal_zk::DEFAULT_MAX_PACKET_BYTES;
+        if !self.cfg.variant.has_wal()
+            || (payload_bytes as usize) + 4096 < limit
+            || self.raft.role() != Role::Leader
+        {
+            return false;
+        }
+        let Some(l) = self.lead.as_ref() else {
+            return false;
+        };
+        let index = self.raft.log().last_index() + 1 + l.queue.len() as Index;
+        let entry = Entry {
+            index,
+            term: l.term,
+            payload: Payload::Command(*command),
+        };
+        let create = MultiOp::Create {
+            path: layout::entry_path(&l.wal, index),
+            data: layout::encode(&entry),
+            mode: CreateMode::Persistent,
+        };
+        self.conditional(vec![create]).jute_bytes() > limit
     }
 
     fn propose_via_wal(&mut self, now_ms: u64, command: Command) -> Result<(), Option<NodeId>> {
