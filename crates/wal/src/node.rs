@@ -1474,6 +1474,16 @@ impl Node {
         );
     }
 
+    /// The staged publication of snapshot `index` by this node's leadership of `term`,
+    /// if it is still the one under way.
+    fn staged_mut(&mut self, term: Term, index: Index) -> Option<&mut Staged> {
+        self.lead
+            .as_mut()
+            .filter(|l| l.term == term)
+            .and_then(|l| l.staged.as_mut())
+            .filter(|st| st.index == index)
+    }
+
     /// A staged publication's listing of `/snap` (`snap` None) or of one snapshot's
     /// chunks came back.
     fn on_staged_list(
@@ -1487,13 +1497,7 @@ impl Node {
         let mut list = Vec::new();
         let ok = match (snap, result) {
             (None, Ok(Response::GetChildren { children, .. })) => {
-                if let Some(st) = self
-                    .lead
-                    .as_mut()
-                    .filter(|l| l.term == term)
-                    .and_then(|l| l.staged.as_mut())
-                    .filter(|st| st.index == index)
-                {
+                if let Some(st) = self.staged_mut(term, index) {
                     for j in children.iter().filter_map(|c| layout::parse_index(c)) {
                         if j != index {
                             st.others.insert(j, None);
@@ -1505,13 +1509,13 @@ impl Node {
                 true
             }
             (Some(j), Ok(Response::GetChildren { children, .. })) => {
-                if let Some(st) = self.lead.as_mut().and_then(|l| l.staged.as_mut()) {
+                if let Some(st) = self.staged_mut(term, index) {
                     st.others.insert(j, Some(children));
                 }
                 true
             }
             (Some(j), Err(ErrorCode::NoNode)) => {
-                if let Some(st) = self.lead.as_mut().and_then(|l| l.staged.as_mut()) {
+                if let Some(st) = self.staged_mut(term, index) {
                     st.others.remove(&j);
                 }
                 true
