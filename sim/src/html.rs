@@ -75,14 +75,20 @@ fn svg(
     Ok(buf)
 }
 
+/// Series colours (the "tab10" set): ten, so that the seven failover phases stacked in
+/// one bar never share a colour (with six, the first and the seventh did).
 fn color(i: usize) -> RGBColor {
-    const C: [RGBColor; 6] = [
+    const C: [RGBColor; 10] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
         RGBColor(255, 127, 14),
         RGBColor(148, 103, 189),
         RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(23, 190, 207),
     ];
     C[i % C.len()]
 }

@@ -141,7 +141,7 @@ fn num(v: Option<f64>) -> String {
 pub fn figures_line(f: &Figures) -> String {
     let s = f.summary();
     format!(
-        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={} availability ceiling={} efficiency={}",
+        "figures: failovers={} unavailability p50/p99/max ms={} availability={} write latency p50/p99 ms={} zk ops/write={} zk bytes/write={} zk bytes max={} total losses={} recovery p50/p99/max ms={} availability ceiling={} efficiency={} snapshots published={} zk oversize requests={}",
         s.failovers,
         q3(s.unavailability_ms),
         pct(s.availability),
@@ -153,6 +153,8 @@ pub fn figures_line(f: &Figures) -> String {
         q3(s.total_loss_recovery_ms),
         pct(s.availability_ceiling),
         pct(s.availability_efficiency),
+        s.snapshots_published.map_or("-".into(), |b| b.to_string()),
+        s.zk_oversize_requests.map_or("-".into(), |b| b.to_string()),
     ) + &phases_text(&s)
 }
 

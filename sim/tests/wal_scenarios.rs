@@ -184,3 +184,75 @@ fn step_4_total_loss_old_disks() {
         assert_eq!(verdict(&r), "pass", "{v:?}: {:?}", r.violation);
     }
 }
+
+/// The appends of a scenario's client scripts (the liveness probe's not included).
+fn scripted_appends(sc: &Scenario) -> u64 {
+    sc.clients
+        .iter()
+        .flatten()
+        .filter(|s| matches!(s.op, zkwal_sim::scenario::ClientOpKind::Append { .. }))
+        .count() as u64
+}
+
+/// Question 6, a write too large for the WAL: with `client.value_bytes` past
+/// ZooKeeper's `jute.maxbuffer`, a WAL variant's leader refuses every append before
+/// writing anything (its WAL entry znode would drop the connection at every retry).
+/// Each ends failed in the client history, never indeterminate; the reads succeed,
+/// the liveness probe's small append commits (no livelock), and no check fires.
+/// Plain `raft` has no WAL and takes them.
+#[test]
+fn question_6_write_too_large_for_the_wal() {
+    for v in ALL {
+        let mut sc = scripted(v, vec![]);
+        sc.options.client.value_bytes = 1_100_000;
+        let appends = scripted_appends(&sc);
+        assert!(appends > 0);
+        let r = run_scenario(&sc);
+        assert_eq!(verdict(&r), "pass", "{v:?}: {:?}", r.violation);
+        assert_eq!(r.ops_indeterminate, 0, "{v:?}");
+        let zk = r.figures.zk.expect("an ensemble");
+        assert_eq!(zk.oversize_requests, 0, "{v:?}: nothing too large was sent");
+        if v == Variant::Raft {
+            assert_eq!(r.ops_failed, 0, "{v:?}");
+        } else {
+            assert_eq!(r.ops_failed, appends, "{v:?}: every append refused");
+            assert!(r.ops_ok > 0, "{v:?}: the reads still succeed");
+            assert_eq!(r.wal.acked, 1, "{v:?}: only the probe's append");
+        }
+    }
+}
+
+/// Question 6, a state past 1 MB: 256 KiB payloads, a snapshot published every 8
+/// entries. The publication's single `multi` would pass `jute.maxbuffer`, so it goes
+/// in steps (chunks in their own epoch-checked creates, then the flip): snapshots are
+/// published and nothing is refused by ZooKeeper; then both nodes lose their disks
+/// and rebuild from that snapshot and the WAL tail, every acknowledged write kept.
+#[test]
+fn question_6_publication_of_a_state_past_1_mb() {
+    for v in [Variant::Seed, Variant::SeedZkQuorum, Variant::Fenced] {
+        let mut sc = scripted(
+            v,
+            vec![at(
+                9_000,
+                Fault::TotalLoss {
+                    down_ms: 1_000,
+                    blank: vec![0, 1],
+                },
+            )],
+        );
+        sc.options.client.value_bytes = 256 * 1024;
+        sc.options.raft.snapshot_every_entries = 8;
+        sc.options.wal.publish_every_entries = 8;
+        let r = run_scenario(&sc);
+        assert_eq!(verdict(&r), "pass", "{v:?}: {:?}", r.violation);
+        let zk = r.figures.zk.expect("an ensemble");
+        assert_eq!(zk.oversize_requests, 0, "{v:?}");
+        assert!(r.wal.published > 0, "{v:?}: {:?}", r.wal);
+        assert!(
+            r.wal.acked * 256 * 1024 > 2 << 20,
+            "{v:?}: the state passes 2 MB ({} writes)",
+            r.wal.acked
+        );
+        assert!(r.wal.recovered > 0, "{v:?}: {:?}", r.wal);
+    }
+}

@@ -30,5 +30,6 @@ pub use node::{CommitRule, Config, Event, NotLeader, Output, RaftNode, Role};
 pub use state_machine::{ClientReply, SmState, StateMachine};
 pub use storage::{DurableState, HardState, Write, WriteId};
 pub use types::{
-    ClientId, Command, Entry, Index, Message, MsgBody, NodeId, Op, Payload, Snapshot, Term,
+    payload_text, ClientId, Command, Entry, Index, Message, MsgBody, NodeId, Op, OpWire, Payload,
+    Snapshot, Term, MAX_PAYLOAD_BYTES,
 };

@@ -19,7 +19,11 @@ fn cmd(client: u32, request_id: u64, value: u64) -> Command {
     Command {
         client,
         request_id,
-        op: Op::Append { key: 0, value },
+        op: Op::Append {
+            key: 0,
+            value,
+            payload_bytes: 0,
+        },
     }
 }
 

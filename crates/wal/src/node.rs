@@ -90,6 +90,18 @@ enum Req {
         bytes: u64,
         chunks: u32,
     },
+    /// A step of a publication too large for one request (see `Staged`): the header
+    /// or one chunk, each its own epoch-checked create.
+    PublishPart {
+        term: Term,
+        index: Index,
+    },
+    /// A staged publication's listing of `/snap` (None) or of one snapshot's chunks.
+    PublishList {
+        term: Term,
+        index: Index,
+        snap: Option<Index>,
+    },
     Survey {
         term: Term,
         what: SurveyReq,
@@ -110,6 +122,7 @@ impl Req {
                 | Req::WalEntry { .. }
                 | Req::Commit { .. }
                 | Req::Publish { .. }
+                | Req::PublishPart { .. }
         )
     }
 }
@@ -167,6 +180,27 @@ struct Leadership {
     /// The published snapshot: its index and number of chunks (when known).
     known_snapshot: Option<(Index, Option<u32>)>,
     older: BTreeMap<String, Vec<Index>>,
+    /// A publication in steps, under way (`publish_in_flight` is set with it).
+    staged: Option<Staged>,
+}
+
+/// A snapshot publication too large for one request (the single `multi` would pass
+/// `jute.maxbuffer`): its header and each chunk are written by their own
+/// epoch-checked creates, `/snap` is listed for orphans of earlier interrupted
+/// publications, and once every step succeeded one small `multi` checks the epoch,
+/// flips `/snapshot`, and deletes the old snapshot, the WAL entries it covers and the
+/// orphans. Until that flip nothing points at the new snapshot: a crash, a lost
+/// connection or a deposition between the steps leaves an orphan `/snap/<index>`
+/// that no reader follows, cleaned by the next staged publication.
+struct Staged {
+    index: Index,
+    bytes: u64,
+    chunks: u32,
+    /// Steps sent and not yet answered (header, chunks, listings).
+    pending: usize,
+    failed: bool,
+    /// Other snapshots found under `/snap`, with their chunk names (as listed).
+    others: BTreeMap<Index, Option<Vec<String>>>,
 }
 
 /// The node core; see the module documentation.
@@ -345,6 +379,17 @@ impl Node {
     /// writes the entry to its WAL (step A) and proposes it when ZooKeeper confirms.
     /// Err carries the leader hint for a refusal.
     pub fn propose(&mut self, now_ms: u64, command: Command) -> Result<(), Option<NodeId>> {
+        if self.wal_entry_too_large(&command) {
+            // Refused to the client at once, as failed: written nowhere, so nothing
+            // else is held up behind it and no retry can ever succeed (no livelock).
+            self.outputs.push_back(NodeOutput::Reply {
+                client: command.client,
+                request_id: command.request_id,
+                reply: ClientReply::TooLarge,
+            });
+            self.pump(now_ms);
+            return Ok(());
+        }
         let result = if self.cfg.variant.has_wal() {
             self.propose_via_wal(now_ms, command)
         } else {
@@ -789,6 +834,7 @@ impl Node {
                 let fenced_out = self.fenced_out(&result);
                 if let Some(l) = self.lead.as_mut().filter(|l| l.term == term) {
                     l.publish_in_flight = false;
+                    l.staged = None;
                     if ok {
                         l.published = index;
                         l.known_snapshot = Some((index, Some(chunks)));
@@ -814,6 +860,17 @@ impl Node {
                 if fenced_out {
                     self.deposed(now_ms);
                 }
+            }
+            Req::PublishPart { term, index, .. } => {
+                let fenced_out = self.fenced_out(&result);
+                if fenced_out {
+                    self.deposed(now_ms);
+                    return;
+                }
+                self.on_staged_reply(now_ms, term, index, write_done(&result));
+            }
+            Req::PublishList { term, index, snap } => {
+                self.on_staged_list(now_ms, term, index, snap, result)
             }
             Req::Survey { term, what } => self.on_survey_reply(now_ms, term, what, result),
             Req::Read { gen, step } => {
@@ -929,6 +986,7 @@ impl Node {
             survey_failed: false,
             known_snapshot: None,
             older: BTreeMap::new(),
+            staged: None,
         });
         self.announce_leader(now_ms);
         self.resend_wal(now_ms);
@@ -986,6 +1044,39 @@ impl Node {
             }
         }
         Request::Multi(ops)
+    }
+
+    /// A WAL leader's check of step A: whether `command`'s WAL entry znode, sent as
+    /// this variant sends it, would pass ZooKeeper's `jute.maxbuffer` (the server would
+    /// drop the connection, and the re-sent write again, forever). Only a leader that
+    /// would take the write asks; others answer "not leader" as usual. The exact size
+    /// is computed only for payloads near the limit, so small writes cost nothing.
+    fn wal_entry_too_large(&self, command: &Command) -> bool {
+        let zkwal_raft::Op::Append { payload_bytes, .. } = command.op else {
+            return false;
+        };
+        let limit = zkwal_zk::DEFAULT_MAX_PACKET_BYTES;
+        if !self.cfg.variant.has_wal()
+            || (payload_bytes as usize) + 4096 < limit
+            || self.raft.role() != Role::Leader
+        {
+            return false;
+        }
+        let Some(l) = self.lead.as_ref() else {
+            return false;
+        };
+        let index = self.raft.log().last_index() + 1 + l.queue.len() as Index;
+        let entry = Entry {
+            index,
+            term: l.term,
+            payload: Payload::Command(*command),
+        };
+        let create = MultiOp::Create {
+            path: layout::entry_path(&l.wal, index),
+            data: layout::encode(&entry),
+            mode: CreateMode::Persistent,
+        };
+        self.conditional(vec![create]).jute_bytes() > limit
     }
 
     fn propose_via_wal(&mut self, now_ms: u64, command: Command) -> Result<(), Option<NodeId>> {
@@ -1300,37 +1391,18 @@ impl Node {
         // one covers (older WALs emptied by it go too). A reader never needs them: it
         // starts from the published snapshot.
         let max = self.cfg.wal.max_deletes_per_multi;
-        let mut deletes = Vec::new();
-        if let Some((old, Some(n))) = l.known_snapshot.filter(|(o, _)| *o < index) {
-            for k in 0..n {
-                deletes.push(layout::chunk_path(old, k));
-            }
-            deletes.push(layout::snap_path(old));
-        }
-        let mut k = l.own_truncated_through + 1;
-        while k <= index.min(l.acked_through) && deletes.len() < max {
-            deletes.push(layout::entry_path(&l.wal, k));
-            k += 1;
-        }
-        for (name, idx) in &l.older {
-            let wal = format!("{}/{name}", layout::WAL);
-            let covered: Vec<&Index> = idx.iter().filter(|i| **i <= index).collect();
-            if deletes.len() + covered.len() + 1 > max {
-                break;
-            }
-            for i in &covered {
-                deletes.push(layout::entry_path(&wal, **i));
-            }
-            if covered.len() == idx.len() {
-                deletes.push(wal);
-            }
-        }
+        let deletes = truncation_deletes(l, index, max);
         l.publish_in_flight = true;
         let n_chunks = header.chunks;
         for path in deletes {
             ops.push(MultiOp::Delete { path, version: -1 });
         }
         let request = self.conditional(ops);
+        if request.jute_bytes() > zkwal_zk::DEFAULT_MAX_PACKET_BYTES {
+            // ZooKeeper would drop the connection (and again at every retry): stage it.
+            self.start_staged(now_ms, term, header, request);
+            return;
+        }
         self.submit(
             now_ms,
             request,
@@ -1341,6 +1413,174 @@ impl Node {
                 chunks: n_chunks,
             },
         );
+    }
+
+    /// Starts a publication in steps (see [`Staged`]) from the single `multi` that
+    /// would have been too large: its header and chunk creates are sent as requests of
+    /// their own (in order on the session, so the header lands first), with a listing
+    /// of `/snap` for orphans. The truncation waits for the flip.
+    fn start_staged(&mut self, now_ms: u64, term: Term, header: SnapHeader, request: Request) {
+        let index = header.last_index;
+        let snap = layout::snap_path(index);
+        let Request::Multi(ops) = request else {
+            unreachable!("a publication is a multi")
+        };
+        // The header, then each chunk (the creates under `/snap/<index>`, in order).
+        let parts: Vec<MultiOp> = ops
+            .into_iter()
+            .filter(|op| matches!(op, MultiOp::Create { path, .. } if path.starts_with(&snap)))
+            .collect();
+        let Some(l) = self.lead.as_mut() else { return };
+        l.staged = Some(Staged {
+            index,
+            bytes: header.bytes,
+            chunks: header.chunks,
+            pending: 1 + parts.len(),
+            failed: false,
+            others: BTreeMap::new(),
+        });
+        self.submit(
+            now_ms,
+            Request::GetChildren {
+                path: layout::SNAP.into(),
+                watch: false,
+            },
+            Req::PublishList {
+                term,
+                index,
+                snap: None,
+            },
+        );
+        for op in parts {
+            let request = self.conditional(vec![op]);
+            self.submit(now_ms, request, Req::PublishPart { term, index });
+        }
+    }
+
+    /// A step of a staged publication was answered: once none is pending, flip (every
+    /// step succeeded) or give up and learn the layout again (the next publication
+    /// retries; what this one wrote is an orphan until then).
+    fn on_staged_reply(&mut self, now_ms: u64, term: Term, index: Index, ok: bool) {
+        let Some(l) = self.lead.as_mut().filter(|l| l.term == term) else {
+            return;
+        };
+        let Some(st) = l.staged.as_mut().filter(|st| st.index == index) else {
+            return;
+        };
+        st.pending = st.pending.saturating_sub(1);
+        st.failed |= !ok;
+        if st.pending > 0 {
+            return;
+        }
+        let st = l.staged.take().expect("present");
+        if st.failed {
+            // As after a failed single multi: learn the layout again, and try the next
+            // snapshot `publish_every_entries` on (bounds the retries).
+            l.publish_in_flight = false;
+            l.published = l.published.max(index);
+            l.survey_failed = true;
+            return;
+        }
+        let max = self.cfg.wal.max_deletes_per_multi;
+        let mut deletes = truncation_deletes(l, index, max);
+        for (j, names) in &st.others {
+            let Some(names) = names else { continue };
+            if *j == index || l.known_snapshot.is_some_and(|(o, _)| o == *j) {
+                continue;
+            }
+            if deletes.len() + names.len() + 1 > max {
+                break;
+            }
+            let snap = layout::snap_path(*j);
+            deletes.extend(names.iter().map(|n| format!("{snap}/{n}")));
+            deletes.push(snap);
+        }
+        let mut ops = vec![MultiOp::SetData {
+            path: layout::SNAPSHOT.into(),
+            data: layout::encode(&index),
+            version: -1,
+        }];
+        ops.extend(
+            deletes
+                .into_iter()
+                .map(|path| MultiOp::Delete { path, version: -1 }),
+        );
+        let request = self.conditional(ops);
+        self.submit(
+            now_ms,
+            request,
+            Req::Publish {
+                term,
+                index,
+                bytes: st.bytes,
+                chunks: st.chunks,
+            },
+        );
+    }
+
+    /// The staged publication of snapshot `index` by this node's leadership of `term`,
+    /// if it is still the one under way.
+    fn staged_mut(&mut self, term: Term, index: Index) -> Option<&mut Staged> {
+        self.lead
+            .as_mut()
+            .filter(|l| l.term == term)
+            .and_then(|l| l.staged.as_mut())
+            .filter(|st| st.index == index)
+    }
+
+    /// A staged publication's listing of `/snap` (`snap` None) or of one snapshot's
+    /// chunks came back.
+    fn on_staged_list(
+        &mut self,
+        now_ms: u64,
+        term: Term,
+        index: Index,
+        snap: Option<Index>,
+        result: Result<Response, ErrorCode>,
+    ) {
+        let mut list = Vec::new();
+        let ok = match (snap, result) {
+            (None, Ok(Response::GetChildren { children, .. })) => {
+                if let Some(st) = self.staged_mut(term, index) {
+                    for j in children.iter().filter_map(|c| layout::parse_index(c)) {
+                        if j != index {
+                            st.others.insert(j, None);
+                            st.pending += 1;
+                            list.push(j);
+                        }
+                    }
+                }
+                true
+            }
+            (Some(j), Ok(Response::GetChildren { children, .. })) => {
+                if let Some(st) = self.staged_mut(term, index) {
+                    st.others.insert(j, Some(children));
+                }
+                true
+            }
+            (Some(j), Err(ErrorCode::NoNode)) => {
+                if let Some(st) = self.staged_mut(term, index) {
+                    st.others.remove(&j);
+                }
+                true
+            }
+            _ => false,
+        };
+        for j in list {
+            self.submit(
+                now_ms,
+                Request::GetChildren {
+                    path: layout::snap_path(j),
+                    watch: false,
+                },
+                Req::PublishList {
+                    term,
+                    index,
+                    snap: Some(j),
+                },
+            );
+        }
+        self.on_staged_reply(now_ms, term, index, ok);
     }
 
     // ----- Reading WALs (steps [3] and [4]) -----
@@ -1559,4 +1799,37 @@ fn write_done(result: &Result<Response, ErrorCode>) -> bool {
         Err(ErrorCode::NodeExists) => true,
         Err(_) => false,
     }
+}
+
+/// The truncation that goes with publishing the snapshot at `index`: the old published
+/// snapshot (its chunks, then its header), this leader's WAL entries the new one
+/// covers, and older WALs' covered entries (a WAL emptied by it goes too); at most
+/// `max` deletes, older WALs only whole.
+fn truncation_deletes(l: &Leadership, index: Index, max: usize) -> Vec<String> {
+    let mut deletes = Vec::new();
+    if let Some((old, Some(n))) = l.known_snapshot.filter(|(o, _)| *o < index) {
+        for k in 0..n {
+            deletes.push(layout::chunk_path(old, k));
+        }
+        deletes.push(layout::snap_path(old));
+    }
+    let mut k = l.own_truncated_through + 1;
+    while k <= index.min(l.acked_through) && deletes.len() < max {
+        deletes.push(layout::entry_path(&l.wal, k));
+        k += 1;
+    }
+    for (name, idx) in &l.older {
+        let wal = format!("{}/{name}", layout::WAL);
+        let covered: Vec<&Index> = idx.iter().filter(|i| **i <= index).collect();
+        if deletes.len() + covered.len() + 1 > max {
+            break;
+        }
+        for i in &covered {
+            deletes.push(layout::entry_path(&wal, **i));
+        }
+        if covered.len() == idx.len() {
+            deletes.push(wal);
+        }
+    }
+    deletes
 }

@@ -327,19 +327,27 @@ impl ClientBody {
             ClientBody::SetWatches {
                 data, exist, child, ..
             } => HEADER + 8 + strings_bytes(data) + strings_bytes(exist) + strings_bytes(child),
-            ClientBody::Request { request, .. } => match request {
-                Request::Create { path, data, .. } => create_bytes(path, data),
-                Request::Delete { path, .. } => HEADER + 4 + path.len() + 4,
-                Request::Exists { path, .. }
-                | Request::GetData { path, .. }
-                | Request::GetChildren { path, .. } => HEADER + 4 + path.len() + 1,
-                Request::SetData { path, data, .. } => HEADER + 4 + path.len() + 4 + data.len() + 4,
-                Request::Sync { path } => HEADER + 4 + path.len(),
-                Request::Multi(ops) => {
-                    HEADER + ops.iter().map(|o| 9 + o.jute_bytes()).sum::<usize>() + 9
-                }
-                Request::Close => HEADER,
-            },
+            ClientBody::Request { request, .. } => request.jute_bytes(),
+        }
+    }
+}
+
+impl Request {
+    /// Estimated jute packet length of this request (see the module docs): what a
+    /// client can compare with `jute.maxbuffer` before sending it.
+    pub fn jute_bytes(&self) -> usize {
+        match self {
+            Request::Create { path, data, .. } => create_bytes(path, data),
+            Request::Delete { path, .. } => HEADER + 4 + path.len() + 4,
+            Request::Exists { path, .. }
+            | Request::GetData { path, .. }
+            | Request::GetChildren { path, .. } => HEADER + 4 + path.len() + 1,
+            Request::SetData { path, data, .. } => HEADER + 4 + path.len() + 4 + data.len() + 4,
+            Request::Sync { path } => HEADER + 4 + path.len(),
+            Request::Multi(ops) => {
+                HEADER + ops.iter().map(|o| 9 + o.jute_bytes()).sum::<usize>() + 9
+            }
+            Request::Close => HEADER,
         }
     }
 }

@@ -174,6 +174,7 @@ impl World {
                     o.client.op_timeout_ms,
                 );
                 cl.network_duplicates = o.net.dup_ppm > 0;
+                cl.value_bytes = o.client.value_bytes;
                 cl
             })
             .collect();

@@ -69,6 +69,8 @@ pub struct Client {
     pub network_duplicates: bool,
     /// Request id of the last operation that ended ok (the liveness probe's signal).
     pub last_ok: Option<u64>,
+    /// The payload each append carries (`client.value_bytes`).
+    pub value_bytes: u32,
 }
 
 impl Client {
@@ -92,6 +94,7 @@ impl Client {
             history: Vec::new(),
             network_duplicates: true,
             last_ok: None,
+            value_bytes: 0,
         }
     }
 
@@ -166,7 +169,11 @@ impl Client {
         let cur = self.current.as_mut().expect("an operation in flight");
         cur.attempt += 1;
         let op = match cur.op {
-            ClientOpKind::Append { key, value } => Op::Append { key, value },
+            ClientOpKind::Append { key, value } => Op::Append {
+                key,
+                value,
+                payload_bytes: self.value_bytes,
+            },
             ClientOpKind::Read { key } => Op::Read { key },
         };
         ClientAction::Send {
@@ -192,6 +199,8 @@ impl Client {
             ClientReply::Read(list) => Some(list.clone()),
             ClientReply::Appended => None,
             ClientReply::Stale => return ClientAction::Idle,
+            // No node writes a command too large for its WAL: it is in no log.
+            ClientReply::TooLarge => return self.finish(now_ms, Outcome::Failed, None),
         };
         self.last_ok = Some(request_id);
         self.finish(now_ms, Outcome::Ok, result)

@@ -132,6 +132,10 @@ pub struct ZkFigures {
     pub ops: u64,
     pub bytes: u64,
     pub held_bytes_max: u64,
+    /// Requests the ensemble refused for passing `jute.maxbuffer` (connection dropped).
+    pub oversize_requests: u64,
+    /// Snapshots the WAL layer published (with their truncation), set by the world.
+    pub snapshots_published: u64,
 }
 
 impl ZkFigures {
@@ -140,6 +144,8 @@ impl ZkFigures {
             ops: s.txns + s.reads + s.syncs,
             bytes: s.request_bytes + s.reply_bytes,
             held_bytes_max: s.held_bytes_max,
+            oversize_requests: s.oversize_requests,
+            snapshots_published: 0,
         }
     }
 }
@@ -504,6 +510,12 @@ pub struct Figures {
     pub achievable_ms: u64,
     /// Each failover's phases (`phases.rs`).
     pub failover_phases_ms: PhaseDists,
+    /// ZooKeeper's refusals of requests over `jute.maxbuffer`, and snapshots published
+    /// (absent in files written before they were counted: 0).
+    #[serde(default)]
+    pub zk_oversize_requests: u64,
+    #[serde(default)]
+    pub snapshots_published: u64,
 }
 
 impl Figures {
@@ -532,6 +544,8 @@ impl Figures {
             self.zk_ops += z.ops;
             self.zk_bytes += z.bytes;
             self.zk_held_bytes_max = self.zk_held_bytes_max.max(z.held_bytes_max);
+            self.zk_oversize_requests += z.oversize_requests;
+            self.snapshots_published += z.snapshots_published;
         }
         self.achievable_ms += r.achievable_ms;
         for p in &r.phases_ms {
@@ -558,6 +572,8 @@ impl Figures {
         self.zk_held_bytes_max = self.zk_held_bytes_max.max(o.zk_held_bytes_max);
         self.achievable_ms += o.achievable_ms;
         self.failover_phases_ms.merge(&o.failover_phases_ms);
+        self.zk_oversize_requests += o.zk_oversize_requests;
+        self.snapshots_published += o.snapshots_published;
     }
 
     /// Failovers counted (one unavailability value each).
@@ -606,6 +622,8 @@ impl Figures {
             availability_ceiling: self.availability_ceiling(),
             availability_efficiency: self.availability_efficiency(),
             failover_phases_ms: self.failover_phases_ms.summary(),
+            zk_oversize_requests: (self.zk_runs > 0).then_some(self.zk_oversize_requests),
+            snapshots_published: (self.zk_runs > 0).then_some(self.snapshots_published),
         }
     }
 }
@@ -638,6 +656,10 @@ pub struct Summary {
     pub availability_ceiling: Option<f64>,
     /// `availability` ÷ `availability_ceiling`.
     pub availability_efficiency: Option<f64>,
+    /// Requests ZooKeeper refused for passing `jute.maxbuffer` (each drops a connection).
+    pub zk_oversize_requests: Option<u64>,
+    /// Snapshots published to ZooKeeper with their WAL truncation.
+    pub snapshots_published: Option<u64>,
     /// Each failover's unavailability split into phases (`phases.rs`).
     pub failover_phases_ms: PhaseSummary,
 }

@@ -111,6 +111,13 @@ pub struct ClientOptions {
     /// if every attempt was refused before being proposed).
     pub op_timeout_ms: u64,
     pub keys: u32,
+    /// The payload each append carries, in bytes (0: none, only the 8-byte value; the
+    /// default, and what every run did before payloads existed). Its bytes are derived
+    /// from the value (`zkwal_raft::payload_text`), drawn from no random stream. A
+    /// write whose WAL entry would pass ZooKeeper's `jute.maxbuffer` is refused to the
+    /// client (the liveness probe's append carries none).
+    #[serde(default)]
+    pub value_bytes: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +314,7 @@ impl Scenario {
                 attempt_timeout_ms: 400,
                 op_timeout_ms: 2_000,
                 keys: rng.gen_range(1..=4),
+                value_bytes: 0,
             },
         };
         let faults = swarm.faults(&mut rng, nodes, duration_ms);
@@ -584,6 +592,12 @@ impl Scenario {
             o.client.keys as u64,
             1,
             MAX_KEYS as u64,
+        )?;
+        range(
+            "options.client.value_bytes",
+            o.client.value_bytes as u64,
+            0,
+            zkwal_raft::MAX_PAYLOAD_BYTES as u64,
         )?;
         if let Some(z) = &o.zk {
             range(

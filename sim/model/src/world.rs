@@ -225,6 +225,7 @@ impl<'s> World<'s> {
             .collect();
         for c in clients.iter_mut() {
             c.network_duplicates = o.net.dup_ppm > 0;
+            c.value_bytes = o.client.value_bytes;
         }
         let probe = clients.len();
         let probe_value = crate::scenario::unique_value(probe, 0);
@@ -418,7 +419,7 @@ impl<'s> World<'s> {
         if let Some(r) = self.recorder.as_deref_mut() {
             r.history(self.clients.iter().flat_map(|c| c.history.iter().cloned()));
         }
-        let figures = crate::metrics::RunFigures::of_run(
+        let mut figures = crate::metrics::RunFigures::of_run(
             self.sc,
             &self.clients,
             self.probe,
@@ -426,6 +427,9 @@ impl<'s> World<'s> {
             self.zk.as_ref().map(|e| e.stats()),
             self.now_ms,
         );
+        if let Some(z) = figures.zk.as_mut() {
+            z.snapshots_published = self.wal_counts.published;
+        }
         let mut r = RunResult {
             violation: self.violation,
             events: self.events,
