@@ -90,18 +90,20 @@ fn a_branch_is_its_parent_up_to_its_point_and_its_own_after() {
 #[test]
 fn a_branch_is_rebuilt_from_its_name() {
     let s = Situation::EpochRaceLost;
-    let (parent, ev, ms) = reaching(s, 0..40).remove(0);
-    let b1 = branch::branch(&parent, Step { situation: s, k: 2 }, ev, ms, &of).unwrap();
-    let r1 = run_scenario(&b1);
-    // A second level, at a situation the branch reached after its point.
-    let (s2, (ev2, ms2)) = Situation::ALL
+    // A branch that reaches some situation after its point, and that situation.
+    let (parent, b1, k1, s2, ev2, ms2) = reaching(s, 0..40)
         .into_iter()
-        .find_map(|x| {
-            r1.situation_first[x as usize]
-                .filter(|(e, _)| *e > ev)
-                .map(|p| (x, p))
+        .flat_map(|(parent, ev, ms)| (1..=4).map(move |k| (parent.clone(), ev, ms, k)))
+        .find_map(|(parent, ev, ms, k)| {
+            let b1 = branch::branch(&parent, Step { situation: s, k }, ev, ms, &of).unwrap();
+            let r1 = run_scenario(&b1);
+            Situation::ALL.into_iter().find_map(|x| {
+                r1.situation_first[x as usize]
+                    .filter(|(e, _)| *e > ev)
+                    .map(|(e, m)| (parent.clone(), b1.clone(), k, x, e, m))
+            })
         })
-        .expect("the branch reaches some situation after its point");
+        .expect("some branch reaches a situation after its point");
     let b2 = branch::branch(
         &b1,
         Step {
@@ -113,7 +115,7 @@ fn a_branch_is_rebuilt_from_its_name() {
         &of,
     )
     .unwrap();
-    let name = format!("{}.2/{}.5", s.name(), s2.name());
+    let name = format!("{}.{k1}/{}.5", s.name(), s2.name());
     let steps = branch::parse_path(&name).unwrap();
     assert_eq!(branch::path_name(&steps), name);
     let again = branch::derive(parent.clone(), &steps, &of, &run_scenario).unwrap();
