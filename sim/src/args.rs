@@ -34,6 +34,10 @@ pub struct CaseArgs {
     /// with it.
     #[arg(long, conflicts_with = "seed")]
     pub scenario: Option<PathBuf>,
+    /// A branch below the seed, as `explore` names it after `S/`:
+    /// `<situation>.<k>[/<situation>.<k>...]` (`branch.rs`).
+    #[arg(long, requires = "seed", value_name = "PATH")]
+    pub branch: Option<String>,
     #[command(flatten)]
     pub spec: SpecArgs,
 }
@@ -54,7 +58,21 @@ impl CaseArgs {
             (None, Some(seed)) => {
                 let nodes = self.nodes.unwrap_or(DEFAULT_NODES);
                 let v = parse_target(self.variant.as_deref().unwrap_or("raft"), nodes)?;
-                self.spec.parse()?.scenario(seed, v, nodes, self.zk)
+                let spec = self.spec.parse()?;
+                let sc = spec.scenario(seed, v, nodes, self.zk)?;
+                let Some(path) = &self.branch else {
+                    return Ok(sc);
+                };
+                let steps =
+                    crate::branch::parse_path(path).map_err(|e| format!("--branch: {e}"))?;
+                crate::run::quiet_panics();
+                crate::branch::derive(
+                    sc,
+                    &steps,
+                    &|s| spec.scenario(s, v, nodes, self.zk),
+                    &crate::run::run_scenario,
+                )
+                .map_err(|e| format!("--branch: {e}"))
             }
             (None, None) => Err(format!("{command} needs --seed or --scenario")),
         }

@@ -46,6 +46,8 @@ pub enum Command {
     Merge(crate::merge::MergeArgs),
     /// The standard scenario on one thread against an empty event loop: speed, ceiling.
     Bench(crate::bench::BenchArgs),
+    /// Run seeds, then branch the runs that reached a rare situation from that instant.
+    Explore(crate::explore::ExploreArgs),
     /// Shrink a failing seed (or scenario) to a minimal scenario that fails the same way.
     Shrink(crate::shrink::ShrinkArgs),
 }
@@ -132,6 +134,7 @@ pub fn main_with(cli: Cli) -> Result<i32, String> {
         Command::Merge(a) => crate::merge::merge(a),
         Command::Bench(a) => crate::bench::bench(a),
         Command::Shrink(a) => crate::shrink::command(a),
+        Command::Explore(a) => crate::explore::explore(a),
     }
 }
 

@@ -21,8 +21,8 @@
 //! - [`cli`]: the `zkwal-sim` command line.
 
 pub use zkwal_model::{
-    ceiling, clients, disk, faults, metrics, network, overlap, phases, profile, queue, rng, run,
-    scenario, timeline, trace, world, zookeeper,
+    branch, ceiling, clients, disk, faults, metrics, network, overlap, phases, profile, queue, rng,
+    run, scenario, timeline, trace, world, zookeeper,
 };
 
 pub mod args;
@@ -30,6 +30,7 @@ pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod counterexample;
+pub mod explore;
 pub mod html;
 pub mod merge;
 pub mod outcome;

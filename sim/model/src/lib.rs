@@ -17,6 +17,7 @@
 //! - [`timeline`]: what a replay records (the counterexample and the diagram are drawn
 //!   from it).
 
+pub mod branch;
 pub mod ceiling;
 pub mod clients;
 pub mod disk;

@@ -37,6 +37,12 @@ pub enum Delivery {
 }
 
 impl Network {
+    /// A branch (`branch.rs`) draws delays, loss and reordering from its own stream
+    /// from now on.
+    pub fn reseed(&mut self, rng: ChaCha8Rng) {
+        self.rng = rng;
+    }
+
     pub fn new(opts: NetOptions, rng: ChaCha8Rng, parties: usize) -> Network {
         Network {
             opts,

@@ -18,3 +18,13 @@ pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
     rng.set_stream(stream);
     rng
 }
+
+/// The stream `stream` of a branch (`branch.rs`): the seed's own key, a stream number
+/// that no seed's own stream uses (`salt` is never 0 for a branch), so a branch draws
+/// numbers no other branch or seed draws.
+pub fn branch_rng(seed: u64, salt: u64, stream: u64) -> ChaCha8Rng {
+    debug_assert!(salt != 0 && stream < 16);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(salt.wrapping_mul(16) | stream);
+    rng
+}

@@ -78,6 +78,7 @@ pub fn failed_run(invariant: &str, detail: String, now_ms: u64, events: u64) -> 
         }),
         events,
         virtual_time_ms: now_ms,
+        situation_first: Default::default(),
         faults: FaultCounts::default(),
         trace_hash: 0,
         ops_ok: 0,

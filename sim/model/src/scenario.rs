@@ -252,6 +252,26 @@ pub struct Scenario {
     pub options: Options,
     pub faults: Vec<TimedFault>,
     pub clients: Vec<Vec<ClientStep>>,
+    /// Exploration (`branch.rs`): where this scenario's run leaves its seed's runtime
+    /// streams for a branch's. Empty for every seed's own scenario, and then not
+    /// written, so saved cases and their hashes are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<BranchPoint>,
+}
+
+/// One branch of an exploration: once the run has handled its `after_event`-th event
+/// (at `at_ms`, where a rare situation was first reached), the network, disk and
+/// election-jitter streams are drawn again from the branch's `salt`. The faults after
+/// `at_ms` are already the branch's own in the scenario's fault list (made concrete
+/// when the branch was made), so a saved branch replays as a plain scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchPoint {
+    pub after_event: u64,
+    pub at_ms: u64,
+    pub salt: u64,
+    /// The branch's name below its parent (`<situation>.<k>`), for people.
+    pub name: String,
 }
 
 /// Bounds of what a scenario may ask for (validated on load: bad input is refused).
@@ -346,6 +366,7 @@ impl Scenario {
             options,
             faults,
             clients,
+            branches: Vec::new(),
         };
         // The WAL variants need ZooKeeper; their faults are drawn after all others,
         // so a seed's scenario without them is the same either way.
@@ -512,6 +533,14 @@ impl Scenario {
         }
         let o = &self.options;
         range("options.duration_ms", o.duration_ms, 0, MAX_SPAN_MS)?;
+        for (i, pair) in self.branches.windows(2).enumerate() {
+            if pair[1].after_event <= pair[0].after_event || pair[1].at_ms < pair[0].at_ms {
+                return Err(format!(
+                    "branches[{}] must come after branches[{i}] (after_event and at_ms)",
+                    i + 1
+                ));
+            }
+        }
         range("options.liveness_ms", o.liveness_ms, 1, MAX_SPAN_MS)?;
         range(
             "options.net.latency_ms_min",

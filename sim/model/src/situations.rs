@@ -70,6 +70,11 @@ pub struct SituationWatch {
     pub(crate) leaders_seen: u64,
     /// When the last ZooKeeper outage began: the leader, its term and commit index.
     pub(crate) outage_commit: Option<(u32, u64, Index)>,
+    /// The event being handled: (events handled so far, virtual ms).
+    pub(crate) clock: (u64, u64),
+    /// Where each situation was first reached, as `clock` then: an exploration's
+    /// branch point (`branch.rs`).
+    pub first: [Option<(u64, u64)>; Situation::COUNT],
 }
 
 impl SituationWatch {
@@ -83,6 +88,7 @@ impl SituationWatch {
 
     pub fn reach(&mut self, s: Situation) {
         self.counts.add(s);
+        self.first[s as usize].get_or_insert(self.clock);
     }
 
     /// A recovered entry's application at `node`: the never-acknowledged case counts.

@@ -25,7 +25,7 @@ use crate::faults::{FaultCounts, FaultKind};
 use crate::network::{BodyView, Delivery, NetMsg, Network, Party};
 use crate::overlap::ActiveFaults;
 use crate::queue::EventQueue;
-use crate::rng::{stream, stream_rng};
+use crate::rng::{branch_rng, stream, stream_rng};
 use crate::scenario::{ClientOpKind, ClientStep, Fault, Scenario};
 use crate::situations::{Situation, SituationCounts, SituationWatch};
 use crate::timeline::Recording;
@@ -148,6 +148,9 @@ pub struct RunResult {
     pub record: crate::metrics::Record,
     /// How many times each named situation occurred (`situations.rs`).
     pub situations: SituationCounts,
+    /// Where each situation was first reached: (events handled, virtual ms), the
+    /// branch points of an exploration (`branch.rs`).
+    pub situation_first: [Option<(u64, u64)>; zkwal_wal::Situation::COUNT],
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,6 +194,8 @@ pub struct World<'s> {
     /// Faults in progress, so that each lasts exactly its own length.
     active: ActiveFaults,
     record: crate::metrics::Record,
+    /// The next of the scenario's branch points (`branch.rs`) not yet entered.
+    next_branch: usize,
     /// The named situations: what the world watches to see them, and their counts.
     sit: SituationWatch,
     /// Replay only: the events that matter, for the counterexample timeline and the
@@ -275,6 +280,7 @@ impl<'s> World<'s> {
             zk_steps: 0,
             active: ActiveFaults::new(n, o.zk.as_ref().map_or(0, |z| z.servers as usize)),
             record: Default::default(),
+            next_branch: 0,
             sit: SituationWatch::new(n, sc.variant.wal_variant().has_wal()),
             recorder,
         };
@@ -372,8 +378,29 @@ impl<'s> World<'s> {
             self.fail("event_budget", format!("more than {budget} events"));
             return false;
         }
+        self.sit.clock = (self.events, self.now_ms);
         self.handle(ev);
+        if let Some(b) = self.sc.branches.get(self.next_branch) {
+            if b.after_event == self.events {
+                self.enter_branch();
+            }
+        }
         true
+    }
+
+    /// A branch of an exploration begins after this event (`branch.rs`): from now on
+    /// the network, disk and election jitter draw from the branch's streams. (The
+    /// branch's later faults are already in the scenario.)
+    fn enter_branch(&mut self) {
+        let (seed, salt) = (self.sc.seed, self.sc.branches[self.next_branch].salt);
+        self.net.reseed(branch_rng(seed, salt, stream::NETWORK));
+        self.disk_rng = branch_rng(seed, salt, stream::DISK);
+        self.jitter_rng = branch_rng(seed, salt, stream::JITTER);
+        self.next_branch += 1;
+        self.trace_line(format_args!(
+            "branch {}",
+            self.sc.branches[self.next_branch - 1].name
+        ));
     }
 
     /// What the faults do to the world now (observed from its state, not from the
@@ -444,6 +471,7 @@ impl<'s> World<'s> {
             figures,
             record: self.record,
             situations: self.sit.counts,
+            situation_first: self.sit.first,
         };
         for c in &self.clients {
             for op in &c.history {
