@@ -87,7 +87,8 @@ struct Failure {
     name: String,
     invariant: String,
     detail: String,
-    saved: Option<PathBuf>,
+    /// Where its case was written (`--save-failures`), or why it could not be.
+    saved: Result<Option<PathBuf>, String>,
 }
 
 pub fn explore(a: ExploreArgs) -> Result<i32, String> {
@@ -104,7 +105,6 @@ pub fn explore(a: ExploreArgs) -> Result<i32, String> {
     let budget = a.budget.unwrap_or(4 * (end - start)).max(1);
     quiet_panics();
     let scenario_of = |seed: u64| spec.scenario(seed, variant, a.nodes, a.zk);
-    let plain_of = |seed: u64| scenario_of(seed).expect("checked above for the first seed");
     let never = AtomicBool::new(false);
     let clock = Stopwatch::start();
 
@@ -123,10 +123,12 @@ pub fn explore(a: ExploreArgs) -> Result<i32, String> {
             }
         }
         if let Some(v) = &r.violation {
-            let sc = plain_of(seed);
+            // A seed whose scenario cannot be made failed as `invalid_scenario`: its
+            // failure is listed, with nothing to save.
+            let sc = scenario_of(seed).ok();
             failures.lock().expect("never poisoned").push(failure(
                 format!("{seed}"),
-                &sc,
+                sc.as_ref(),
                 v,
                 a.save_failures.as_deref(),
             ));
@@ -163,7 +165,7 @@ pub fn explore(a: ExploreArgs) -> Result<i32, String> {
         list.sort_unstable();
         for &(seed, ev, ms) in list.iter() {
             level.push(Hit {
-                parent: plain_of(seed),
+                parent: scenario_of(seed)?,
                 path: vec![Step {
                     situation: *s,
                     k: 0,
@@ -241,7 +243,7 @@ pub fn explore(a: ExploreArgs) -> Result<i32, String> {
             if let Some(v) = &r.violation {
                 failures.lock().expect("never poisoned").push(failure(
                     name,
-                    &item.scenario,
+                    Some(&item.scenario),
                     v,
                     a.save_failures.as_deref(),
                 ));
@@ -319,9 +321,11 @@ pub fn explore(a: ExploreArgs) -> Result<i32, String> {
             variant.name(),
             a.nodes,
             f.invariant,
-            f.saved
-                .as_ref()
-                .map_or(String::new(), |p| format!(" (saved: {})", p.display()))
+            match &f.saved {
+                Ok(Some(p)) => format!(" (saved: {})", p.display()),
+                Ok(None) => String::new(),
+                Err(e) => format!(" (NOT saved: {e})"),
+            }
         );
     }
     crate::outln!("{} violation(s)", failures.len());
@@ -354,11 +358,14 @@ pub fn explore(a: ExploreArgs) -> Result<i32, String> {
 
 fn failure(
     name: String,
-    sc: &Scenario,
+    sc: Option<&Scenario>,
     v: &crate::world::Found,
     dir: Option<&std::path::Path>,
 ) -> Failure {
-    let saved = dir.and_then(|d| crate::regress::save_failure(d, sc, &v.invariant).ok());
+    let saved = match dir.zip(sc) {
+        Some((d, sc)) => crate::regress::save_failure(d, sc, &v.invariant).map(Some),
+        None => Ok(None),
+    };
     Failure {
         name,
         invariant: v.invariant.clone(),
