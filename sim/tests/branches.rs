@@ -135,64 +135,43 @@ fn a_branch_is_rebuilt_from_its_name() {
 #[test]
 fn explore_and_replay_branch_on_the_command_line() {
     let dir = common::scratch("explore");
-    let json = dir.join("e.json");
-    let (code, out, err) = common::sim(
-        &dir,
-        &[
-            "explore",
-            "--variant",
-            "fenced",
-            "--nodes",
-            "2",
-            "--seeds",
-            "0..30",
-            "--jobs",
-            "2",
-            "--fanout",
-            "2",
-            "--depth",
-            "2",
-            "--rare-one-in",
-            "4",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{out}{err}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // The same exploration on two threads and on one: (exit code, output, summary).
+    let explore = |jobs: &str| {
+        let json = dir.join(format!("e{jobs}.json"));
+        let (code, out, err) = common::sim(
+            &dir,
+            &[
+                "explore",
+                "--variant",
+                "fenced",
+                "--nodes",
+                "2",
+                "--seeds",
+                "0..30",
+                "--jobs",
+                jobs,
+                "--fanout",
+                "2",
+                "--depth",
+                "2",
+                "--rare-one-in",
+                "4",
+                "--json",
+                json.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (out, doc)
+    };
+    let (out, doc) = explore("2");
     let runs = doc["branch_runs"].as_u64().unwrap();
     assert!(runs > 0, "{out}");
     assert!(!doc["rare"].as_array().unwrap().is_empty(), "{out}");
-    // The same exploration on one thread: the same branches and counts.
-    let json1 = dir.join("e1.json");
-    let (code1, out1, _) = common::sim(
-        &dir,
-        &[
-            "explore",
-            "--variant",
-            "fenced",
-            "--nodes",
-            "2",
-            "--seeds",
-            "0..30",
-            "--jobs",
-            "1",
-            "--fanout",
-            "2",
-            "--depth",
-            "2",
-            "--rare-one-in",
-            "4",
-            "--json",
-            json1.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code1, 0, "{out1}");
-    let doc1: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json1).unwrap()).unwrap();
+    // The same branches and counts on one thread.
+    let (_, doc1) = explore("1");
     for k in [
         "branch_runs",
         "branch_runs_by_depth",
