@@ -9,7 +9,7 @@
 //! a znode deleted by a concurrent truncation, a lost race for the epoch) abandons the
 //! read; the node retries it later if it still needs it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use zkwal_raft::{Entry, Index, NodeId, Snapshot, Term};
@@ -70,7 +70,10 @@ pub struct Reader {
     reserved_seen: Term,
     min_term: Term,
     base_commit: Index,
+    /// Requests sent and not yet answered: at most [`MAX_READS_IN_FLIGHT`].
     outstanding: usize,
+    /// Requests due but held back by that window, in the order they are to be sent.
+    waiting: VecDeque<(Request, ReadStep)>,
     /// fenced: still in the epoch/sync phase.
     fencing: bool,
     snap: Option<SnapHeader>,
@@ -84,6 +87,16 @@ pub struct Reader {
 }
 
 type Steps = Vec<(Request, ReadStep)>;
+
+/// Most read requests one reader has in flight on its session. A WAL tail of a few
+/// thousand entries is otherwise read by as many `getData`s at once, and one session's
+/// replies then outrun what a connection holds behind a reordered gap (the mock's
+/// `MAX_HELD`; a real server throttles at `globalOutstandingLimit`, 1,000): every
+/// attempt broke its connection and the read was retried forever (a livelock found at
+/// fenced, 2 nodes, churn seed 5, 4 KiB payloads, `wal.publish_growth_percent=100`).
+/// Sent in the same order as without the window, so a read of at most this many
+/// requests is unchanged.
+pub const MAX_READS_IN_FLIGHT: usize = 256;
 
 fn get(path: String, step: ReadStep) -> (Request, ReadStep) {
     (Request::GetData { path, watch: false }, step)
@@ -114,6 +127,7 @@ impl Reader {
             min_term,
             base_commit,
             outstanding: 0,
+            waiting: VecDeque::new(),
             fencing,
             snap: None,
             chunks: BTreeMap::new(),
@@ -152,7 +166,7 @@ impl Reader {
     }
 
     pub fn done(&self) -> bool {
-        !self.fencing && self.outstanding == 0
+        !self.fencing && self.outstanding == 0 && self.waiting.is_empty()
     }
 
     /// One reply. Ok: the requests to send next. Err(retry): the read is abandoned,
@@ -293,11 +307,20 @@ impl Reader {
         // 23091; 3 nodes, seed 2700; fenced only, as the blank sync). One session's requests are answered in order, so
         // a second read of the pointer, sent after every other reply is in, that shows
         // the same mzxid proves no publication came in between.
-        if next.is_empty() && self.outstanding == 0 && !self.fencing && !self.snap_ptr_confirmed {
-            next.push(get(layout::SNAPSHOT.into(), ReadStep::SnapPtrAgain));
+        self.waiting.extend(next);
+        if self.waiting.is_empty()
+            && self.outstanding == 0
+            && !self.fencing
+            && !self.snap_ptr_confirmed
+        {
+            self.waiting
+                .push_back(get(layout::SNAPSHOT.into(), ReadStep::SnapPtrAgain));
         }
-        self.outstanding += next.len();
-        Ok(next)
+        let room = MAX_READS_IN_FLIGHT.saturating_sub(self.outstanding);
+        let send: Steps = self.waiting.drain(..room.min(self.waiting.len())).collect();
+        self.outstanding += send.len();
+        debug_assert!(self.outstanding <= MAX_READS_IN_FLIGHT);
+        Ok(send)
     }
 
     /// Whether this read must start from the published snapshot it fetched because a
@@ -486,5 +509,73 @@ mod tests {
         r.wals
             .insert(layout::wal_name(1, 0), wal((5, 1), &[(6, 1), (7, 1)]));
         assert!(!r.from_truncated_wal());
+    }
+
+    /// A WAL tail far longer than the window (a leader that did not publish for a
+    /// while) is read with never more than [`MAX_READS_IN_FLIGHT`] requests out, in
+    /// the order they would have gone without the window, and completely. Without the
+    /// window all 2,000 `getData`s go at once: the livelock in the constant's comment.
+    #[test]
+    fn a_long_wal_is_read_through_a_bounded_window() {
+        use std::collections::VecDeque;
+        use zkwal_zk::Stat;
+        const ENTRIES: Index = 2_000;
+        let name = layout::wal_name(3, 1);
+        let (mut r, first) = Reader::start(1, ReadPurpose::Startup, 0, 0, false);
+        let mut out: VecDeque<(Request, ReadStep)> = first.into_iter().collect();
+        let mut answered = 0;
+        let mut most_out = out.len();
+        let mut entry_order = Vec::new();
+        while let Some((req, step)) = out.pop_front() {
+            let reply = match (&req, &step) {
+                (_, ReadStep::SnapPtr) => Err(ErrorCode::NoNode),
+                (_, ReadStep::WalList) => Ok(Response::GetChildren {
+                    children: vec![name.clone()],
+                    stat: Stat::default(),
+                }),
+                (_, ReadStep::WalHeader(_)) => Ok(Response::GetData {
+                    data: layout::encode(&WalHeader {
+                        prev_index: 0,
+                        prev_term: 0,
+                        epoch: 1,
+                    }),
+                    stat: Stat::default(),
+                }),
+                (_, ReadStep::WalChildren(_)) => Ok(Response::GetChildren {
+                    children: (1..=ENTRIES).map(layout::entry_name).collect(),
+                    stat: Stat::default(),
+                }),
+                (_, ReadStep::Entry(_, i)) => {
+                    entry_order.push(*i);
+                    Ok(Response::GetData {
+                        data: layout::encode(&Entry {
+                            index: *i,
+                            term: 3,
+                            payload: Payload::Noop,
+                        }),
+                        stat: Stat::default(),
+                    })
+                }
+                other => panic!("unexpected request {other:?}"),
+            };
+            answered += 1;
+            let next = r.on_reply(step, reply, 0, 0).expect("every reply succeeds");
+            out.extend(next);
+            most_out = most_out.max(out.len());
+            assert!(answered < 10 * ENTRIES, "the read ends");
+        }
+        assert!(r.done());
+        assert!(
+            most_out <= MAX_READS_IN_FLIGHT,
+            "{most_out} requests were out at once"
+        );
+        assert_eq!(
+            entry_order,
+            (1..=ENTRIES).collect::<Vec<_>>(),
+            "sent in order"
+        );
+        let wals = r.wals();
+        assert_eq!(wals.len(), 1);
+        assert_eq!(wals[0].2.len(), ENTRIES as usize, "every entry was read");
     }
 }
