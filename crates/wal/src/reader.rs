@@ -93,9 +93,11 @@ type Steps = Vec<(Request, ReadStep)>;
 /// replies then outrun what a connection holds behind a reordered gap (the mock's
 /// `MAX_HELD`; a real server throttles at `globalOutstandingLimit`, 1,000): every
 /// attempt broke its connection and the read was retried forever (a livelock found at
-/// fenced, 2 nodes, churn seed 5, 4 KiB payloads, `wal.publish_growth_percent=100`).
-/// Sent in the same order as without the window, so a read of at most this many
-/// requests is unchanged.
+/// fenced, 2 nodes, churn seed 5, 4 KiB payloads, with a trial rule that published
+/// only once the WAL outgrew the snapshot; today's publication every
+/// `publish_every_entries` keeps tails short, but a leader that cannot publish for a
+/// while grows one). Sent in the same order as without the window, so a read of at
+/// most this many requests is unchanged.
 pub const MAX_READS_IN_FLIGHT: usize = 256;
 
 fn get(path: String, step: ReadStep) -> (Request, ReadStep) {
