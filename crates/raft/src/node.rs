@@ -138,6 +138,20 @@ pub enum Event {
         from: Index,
         commit: Index,
     },
+    /// A leader of `leader_term` sent an entry of term `theirs` at `index`, at or below
+    /// this node's `commit`, where this node holds one of term `ours`: a committed
+    /// entry the leader does not have. Raft's Leader Completeness (§5.4) rules it out;
+    /// a variant that commits outside Raft's quorum (seed-zk-quorum's lone survivor
+    /// acknowledging through ZooKeeper alone) reaches it. The node refuses the whole
+    /// message and keeps its log, so that the checks name the breach
+    /// (`committed_prefix`) instead of the run ending in an assertion.
+    ConflictAtCommit {
+        index: Index,
+        commit: Index,
+        ours: Term,
+        theirs: Term,
+        leader_term: Term,
+    },
     CommitAdvanced {
         from: Index,
         to: Index,
@@ -646,7 +660,8 @@ impl RaftNode {
                 self.persist_hard_state();
             }
         }
-        self.append_from_leader(prev_index, prev_term, entries);
+        let appended = self.append_from_leader(prev_index, prev_term, entries);
+        debug_assert!(appended, "conflicts at or below commit were refused above");
         self.finish();
         Ok(entries.len())
     }
@@ -953,7 +968,9 @@ impl RaftNode {
             );
             return;
         }
-        self.append_from_leader(prev_index, prev_term, entries);
+        if !self.append_from_leader(prev_index, prev_term, entries) {
+            return;
+        }
         let match_index = prev_index + entries.len() as Index;
         // Commit only what this message proves we share with the leader (mistake 7),
         // and never backwards (mistake 13).
@@ -978,8 +995,14 @@ impl RaftNode {
     /// Append path (seam): place entries that follow `(prev_index, prev_term)`, already
     /// verified to be in our log. An entry that is already present with the same term is
     /// kept: only the first real conflict truncates (mistake 5), and never at or below the
-    /// commit index.
-    fn append_from_leader(&mut self, prev_index: Index, prev_term: Term, entries: &[Entry]) {
+    /// commit index: such a conflict is refused whole (false, nothing changed) and
+    /// reported as [`Event::ConflictAtCommit`].
+    fn append_from_leader(
+        &mut self,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry],
+    ) -> bool {
         debug_assert_eq!(self.log.term_at(prev_index), Some(prev_term));
         let mut first_new = entries.len();
         for (k, e) in entries.iter().enumerate() {
@@ -990,13 +1013,17 @@ impl RaftNode {
             );
             match self.log.term_at(e.index) {
                 Some(t) if t == e.term => continue,
+                Some(t) if e.index <= self.commit => {
+                    self.events.push(Event::ConflictAtCommit {
+                        index: e.index,
+                        commit: self.commit,
+                        ours: t,
+                        theirs: e.term,
+                        leader_term: self.term,
+                    });
+                    return false;
+                }
                 Some(_) => {
-                    assert!(
-                        e.index > self.commit,
-                        "a conflict at {} at or below commit {}",
-                        e.index,
-                        self.commit
-                    );
                     self.log.truncate_from(e.index);
                     self.forget_durable_above(e.index - 1);
                     self.events.push(Event::Truncated {
@@ -1013,7 +1040,7 @@ impl RaftNode {
             }
         }
         if first_new == entries.len() {
-            return;
+            return true;
         }
         for e in &entries[first_new..] {
             self.events.push(Event::Appended {
@@ -1027,6 +1054,7 @@ impl RaftNode {
         self.issue_write(Write::Append {
             entries: entries[first_new..].to_vec(),
         });
+        true
     }
 
     /// A leader's view of a follower is only as good as the disk behind it. A reply

@@ -1,6 +1,8 @@
 //! Committed prefix never changes: once any node counts index i as committed, the entry
 //! at i is fixed forever (same term and payload, on every node), and no node deletes an
-//! entry at or below its own commit index. The [`Ledger`] is the run's record of
+//! entry at or below its own commit index, and no leader sends a node an entry that
+//! conflicts with one at or below that node's commit index (the node refuses it:
+//! `Event::ConflictAtCommit`; the leader lacks a committed entry). The [`Ledger`] is the run's record of
 //! committed entries; leader completeness and state machine safety read it too.
 //! Ignores: entries compacted into a snapshot before the check saw them (they were
 //! applied, and applied entries are recorded in the ledger as well).
@@ -82,6 +84,27 @@ pub fn on_truncate(node: NodeId, from: Index, commit: Index) -> Result<(), Viola
         ));
     }
     Ok(())
+}
+
+/// A leader of `leader_term` sent `node` an entry at `index`, at or below its commit
+/// index `commit`, of another term than the one it holds there (`terms`: the node's,
+/// the leader's). The node refused it, so nothing was deleted: the breach is that a
+/// committed entry is missing from a leader's log.
+pub fn on_conflict_at_commit(
+    node: NodeId,
+    index: Index,
+    commit: Index,
+    terms: (Term, Term),
+    leader_term: Term,
+) -> Result<(), Violation> {
+    Err(Violation::new(
+        NAME,
+        format!(
+            "the leader of term {leader_term} sent node {node} an entry of term {} at index \
+             {index}, where node {node} committed (commit {commit}) an entry of term {}",
+            terms.1, terms.0
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -85,6 +85,19 @@ impl RaftChecks {
                 digest,
             } => self.matching.on_entry(id, index, term, prev_term, digest)?,
             Event::Truncated { from, commit } => committed_prefix::on_truncate(id, from, commit)?,
+            Event::ConflictAtCommit {
+                index,
+                commit,
+                ours,
+                theirs,
+                leader_term,
+            } => committed_prefix::on_conflict_at_commit(
+                id,
+                index,
+                commit,
+                (ours, theirs),
+                leader_term,
+            )?,
             Event::CommitAdvanced { from, to } => {
                 self.rollback.on_commit(id, from, to)?;
                 committed_prefix::on_commit(&mut self.ledger, node, from, to)?

@@ -352,6 +352,16 @@ impl Recording {
                 Event::Truncated { from, commit } => {
                     format!("truncated its log from index {from} (commit {commit})")
                 }
+                Event::ConflictAtCommit {
+                    index,
+                    commit,
+                    theirs,
+                    leader_term,
+                    ..
+                } => format!(
+                    "refused the leader of term {leader_term}'s entry of term {theirs} at \
+                     {index}: a conflict at or below its commit {commit}"
+                ),
                 Event::SnapshotInstalled { index, term } => {
                     format!("installed a snapshot up to ({index}, term {term})")
                 }
