@@ -342,32 +342,30 @@ fn phase_chart(
 /// The failover-phase charts of a page: p50, p99 and share, one stacked bar per outcome.
 fn phase_charts(labels: &[String], outcomes: &[Outcome]) -> Result<Vec<Chart>, String> {
     let note = "One bar per column of the table, each failover phase (phases.rs) stacked on the one before. A phase's percentile is over every failover, so the stacked percentiles need not add up to the unavailability's percentile; the shares do add up to 100% of all failovers' unavailability.";
-    Ok(vec![
-        Chart {
-            title: "Failover phases, p50".into(),
-            note: note.into(),
-            svg: phase_chart(labels, outcomes, "p50 of each phase (virtual ms)", |q| {
-                q.quantiles.p50.map(|v| v as f64)
-            })?,
-        },
-        Chart {
-            title: "Failover phases, p99".into(),
-            note: note.into(),
-            svg: phase_chart(labels, outcomes, "p99 of each phase (virtual ms)", |q| {
-                q.quantiles.p99.map(|v| v as f64)
-            })?,
-        },
-        Chart {
-            title: "Failover phases, share of all unavailability".into(),
-            note: note.into(),
-            svg: phase_chart(
-                labels,
-                outcomes,
-                "share of all failovers' unavailability (%)",
-                |q| q.share.map(|v| 100.0 * v),
-            )?,
-        },
-    ])
+    type Pick = fn(&crate::metrics::PhaseQuantiles) -> Option<f64>;
+    let charts: [(&str, &str, Pick); 3] = [
+        ("p50", "p50 of each phase (virtual ms)", |q| {
+            q.quantiles.p50.map(|v| v as f64)
+        }),
+        ("p99", "p99 of each phase (virtual ms)", |q| {
+            q.quantiles.p99.map(|v| v as f64)
+        }),
+        (
+            "share of all unavailability",
+            "share of all failovers' unavailability (%)",
+            |q| q.share.map(|v| 100.0 * v),
+        ),
+    ];
+    charts
+        .into_iter()
+        .map(|(what, y_desc, pick)| {
+            Ok(Chart {
+                title: format!("Failover phases, {what}"),
+                note: note.into(),
+                svg: phase_chart(labels, outcomes, y_desc, pick)?,
+            })
+        })
+        .collect()
 }
 
 /// The `report --html` page: the side-by-side table and, per variant, the
