@@ -17,6 +17,7 @@
 //! `seeds_per_sec` is per process-second. Exit 0: no violation; 1: a violation or a
 //! determinism mismatch in some input; 2: bad input.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -317,32 +318,12 @@ impl Part {
     }
 }
 
-/// The failover phases' sums and counts as `check_sums` names them (`phases::NAMES` order).
-const PHASE_SUMS: [&str; 7] = [
-    "figures.failover_phases_ms.sum_ms.unservable",
-    "figures.failover_phases_ms.sum_ms.before_fault",
-    "figures.failover_phases_ms.sum_ms.detection",
-    "figures.failover_phases_ms.sum_ms.takeover",
-    "figures.failover_phases_ms.sum_ms.election",
-    "figures.failover_phases_ms.sum_ms.client_retry",
-    "figures.failover_phases_ms.sum_ms.first_commit",
-];
-const PHASE_COUNTS: [&str; 7] = [
-    "figures.failover_phases_ms.unservable",
-    "figures.failover_phases_ms.before_fault",
-    "figures.failover_phases_ms.detection",
-    "figures.failover_phases_ms.takeover",
-    "figures.failover_phases_ms.election",
-    "figures.failover_phases_ms.client_retry",
-    "figures.failover_phases_ms.first_commit",
-];
-
 /// Refuses parts whose counts would overflow when added (hand-edited or corrupt
 /// inputs): a merged total that wrapped would be a false figure.
 fn check_sums(parts: &[Part]) -> Result<(), String> {
-    let counts = |t: &Totals| -> Vec<(&'static str, u64)> {
+    let counts = |t: &Totals| -> Vec<(Cow<'static, str>, u64)> {
         let f = &t.figures;
-        let mut v = vec![
+        let mut v: Vec<(Cow<'static, str>, u64)> = [
             ("seeds_run", t.seeds_run),
             ("events", t.events),
             ("virtual_time_ms", t.virtual_time_ms),
@@ -370,15 +351,28 @@ fn check_sums(parts: &[Part]) -> Result<(), String> {
                 "figures.total_loss_return_to_write_ms",
                 f.total_loss_return_to_write_ms.count(),
             ),
-        ];
-        v.extend(t.faults.iter());
-        v.extend(t.situations.counts());
+        ]
+        .into_iter()
+        .chain(t.faults.iter())
+        .chain(t.situations.counts())
+        .map(|(name, n)| (Cow::Borrowed(name), n))
+        .collect();
+        // Each failover phase's exact sum and its count, named from `phases::NAMES`.
         let ph = &f.failover_phases_ms;
-        v.extend(PHASE_SUMS.into_iter().zip(ph.sum_ms.values()));
-        v.extend(PHASE_COUNTS.into_iter().zip(ph.dists().map(|d| d.count())));
+        let per_phase = ph.sum_ms.values().into_iter().zip(ph.dists());
+        for (name, (sum, dist)) in crate::phases::NAMES.iter().zip(per_phase) {
+            v.push((
+                format!("figures.failover_phases_ms.sum_ms.{name}").into(),
+                sum,
+            ));
+            v.push((
+                format!("figures.failover_phases_ms.{name}").into(),
+                dist.count(),
+            ));
+        }
         v
     };
-    let mut sums: Vec<(&'static str, u64)> = Vec::new();
+    let mut sums: Vec<(Cow<'static, str>, u64)> = Vec::new();
     for p in parts {
         let c = counts(&p.totals);
         if sums.is_empty() {

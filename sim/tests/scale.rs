@@ -366,6 +366,31 @@ fn merge_refuses_what_is_not_parts_of_one_run() {
         out.contains("seeds=0..20 (merged from 2 file(s)) ran=20"),
         "{out}"
     );
+    // A phase sum that would wrap when added (a hand-edited part) is refused by name,
+    // for each phase of `phases::NAMES` that `a` measured.
+    let sums = &read(&a)["figures_aggregate"]["failover_phases_ms"]["sum_ms"];
+    let measured: Vec<String> = sums
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.as_u64().unwrap() > 0)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        !measured.is_empty(),
+        "seeds 0..10 measure some phase: {sums}"
+    );
+    for phase in measured {
+        let mut v = read(&e);
+        v["figures_aggregate"]["failover_phases_ms"]["sum_ms"][&phase] = Value::from(u64::MAX);
+        let f = dir.join("f.json");
+        std::fs::write(&f, serde_json::to_string(&v).unwrap()).unwrap();
+        let (code, out, err) = sim(&["merge", s(&a), s(&f)]);
+        assert_eq!(code, 2, "{phase}: {out}{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        let field = format!("figures.failover_phases_ms.sum_ms.{phase} would overflow");
+        assert!(err.contains(&field), "{field}: {err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
