@@ -1,9 +1,10 @@
 //! Committed prefix never changes: once any node counts index i as committed, the entry
-//! at i is fixed forever (same term and payload, on every node), and no node deletes an
-//! entry at or below its own commit index, and no leader sends a node an entry that
+//! at i is fixed forever (same term and payload, on every node); no node deletes an
+//! entry at or below its own commit index; and no leader sends a node an entry that
 //! conflicts with one at or below that node's commit index (the node refuses it:
-//! `Event::ConflictAtCommit`; the leader lacks a committed entry). The [`Ledger`] is the run's record of
-//! committed entries; leader completeness and state machine safety read it too.
+//! `Event::ConflictAtCommit`; the leader lacks a committed entry). The [`Ledger`] is
+//! the run's record of committed entries; leader completeness and state machine safety
+//! read it too.
 //! Ignores: entries compacted into a snapshot before the check saw them (they were
 //! applied, and applied entries are recorded in the ledger as well).
 
