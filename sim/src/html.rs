@@ -203,12 +203,7 @@ fn value_chart(
             if is_numeric {
                 format!("{x:.0}")
             } else {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
-                    labels[i as usize].clone()
-                } else {
-                    String::new()
-                }
+                label_at(&labels, *x)
             }
         };
         chart
@@ -257,6 +252,17 @@ fn value_chart(
     })
 }
 
+/// The label of a categorical x axis at `x`: the label whose index `x` is, and none
+/// between two (plotters asks for ticks at fractional positions too).
+fn label_at(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
+        labels[i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
 /// One stacked bar per outcome (`labels`): each failover phase's value (`phases.rs`,
 /// `NAMES` order) on top of the one before, for `pick` of the phase's summary (p50,
 /// p99, or the share of all unavailability in %).
@@ -289,14 +295,7 @@ fn phase_chart(
             .right_y_label_area_size(0)
             .build_cartesian_2d(-0.5f64..(n as f64 + 1.5), 0f64..y_hi)
             .map_err(err)?;
-        let fmt_x = move |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
+        let fmt_x = move |x: &f64| label_at(&names, *x);
         chart
             .configure_mesh()
             .disable_x_mesh()

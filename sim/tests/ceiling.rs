@@ -3,9 +3,11 @@
 //! beats its ceiling (available ≤ achievable ≤ observed). First, exact ceilings of
 //! outage timelines sampled by one writer every 100 ms.
 
+mod common;
+
 use zkwal_sim::ceiling::Outages;
 use zkwal_sim::run::run_scenario;
-use zkwal_sim::scenario::{ClientOpKind, ClientStep, Fault, Scenario, TimedFault, Variant};
+use zkwal_sim::scenario::{Fault, Scenario, TimedFault, Variant};
 
 /// One client that invokes a write every 100 ms of a 10,000 ms fault phase (op
 /// timeout 100 ms, so each write stands for exactly its 100 ms, and an answer
@@ -110,27 +112,7 @@ fn a_pause_counts_like_a_crash_and_ends_with_one() {
 /// A quiet 2-node run of 10,000 ms in which four clients write back to back (no think
 /// time, 250 ms operation timeout), so that client writes sample the whole fault phase.
 fn scripted(v: Variant, faults: Vec<TimedFault>) -> Scenario {
-    let mut sc = Scenario::generate_with(11, v, 2, true);
-    sc.options.net.loss_ppm = 0;
-    sc.options.net.dup_ppm = 0;
-    sc.options.net.reorder_ppm = 0;
-    sc.options.client.op_timeout_ms = 250;
-    sc.options.client.attempt_timeout_ms = 100;
-    sc.faults = faults;
-    sc.clients = (0..4u64)
-        .map(|c| {
-            (0..400u64)
-                .map(|k| ClientStep {
-                    think_ms: 0,
-                    op: ClientOpKind::Append {
-                        key: 0,
-                        value: zkwal_sim::scenario::unique_value(c as usize, k),
-                    },
-                })
-                .collect()
-        })
-        .collect();
-    sc
+    common::back_to_back_writers(v, faults, 250, 100)
 }
 
 /// (ceiling, unachievable ms, observed ms) of a run; `None` when an unfenced variant

@@ -4,10 +4,12 @@
 //! after about one session timeout; a plain Raft survivor campaigns until its peer
 //! returns; a total loss is time no node could serve).
 
+mod common;
+
 use zkwal_sim::phases::Phases;
 use zkwal_sim::profile::Profile;
 use zkwal_sim::run::run_scenario;
-use zkwal_sim::scenario::{ClientOpKind, ClientStep, Fault, Scenario, TimedFault, Variant};
+use zkwal_sim::scenario::{Fault, Scenario, TimedFault, Variant};
 
 /// Every failover of a run: its phases add up to its unavailability, one split per
 /// failover. Returns how many failovers there were.
@@ -53,29 +55,10 @@ fn phases_add_up_to_each_failover_under_churn() {
 /// time), so that some client is trying at every instant; `session_timeout_ms` for the
 /// ZooKeeper variants.
 fn scripted(v: Variant, session_timeout_ms: u64, faults: Vec<TimedFault>) -> Scenario {
-    let mut sc = Scenario::generate_with(11, v, 2, true);
-    sc.options.net.loss_ppm = 0;
-    sc.options.net.dup_ppm = 0;
-    sc.options.net.reorder_ppm = 0;
-    sc.options.client.op_timeout_ms = 2_000;
-    sc.options.client.attempt_timeout_ms = 400;
+    let mut sc = common::back_to_back_writers(v, faults, 2_000, 400);
     if let Some(z) = sc.options.zk.as_mut() {
         z.session_timeout_ms = session_timeout_ms;
     }
-    sc.faults = faults;
-    sc.clients = (0..4u64)
-        .map(|c| {
-            (0..400u64)
-                .map(|k| ClientStep {
-                    think_ms: 0,
-                    op: ClientOpKind::Append {
-                        key: 0,
-                        value: zkwal_sim::scenario::unique_value(c as usize, k),
-                    },
-                })
-                .collect()
-        })
-        .collect();
     sc
 }
 
